@@ -1,0 +1,22 @@
+# The two commands of the README:
+#   make playbook   the whole playbook on the local platform: environment, demo model, every notebook
+#                   executed headless into build/notebooks (executed .ipynb and .html)
+#   make test       the test suite (fast tier, end-to-end on the local platform, and every notebook)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PLAYBOOK_BUILD_DIR ?= $(CURDIR)/build
+
+.PHONY: playbook test env clean
+
+playbook: env
+	$(PY) -m playbook notebooks
+	@echo "executed notebooks and HTML are in $(PLAYBOOK_BUILD_DIR)/notebooks"
+
+test: env
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+env:
+	@VENV=$(VENV) scripts/bootstrap.sh
+
+clean:
+	rm -rf build

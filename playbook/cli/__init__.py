@@ -1,0 +1,33 @@
+"""The `playbook` command. Each command group lives in its own module under playbook.cli with a
+``register(subparsers)`` function; heavy imports happen inside the command functions so that
+``playbook --help`` stays fast. Errors the playbook raises on purpose print as one line, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from playbook.errors import PlaybookError
+
+COMMAND_MODULES = ["notebooks"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="playbook", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"playbook.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except PlaybookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,22 @@
+"""`playbook notebooks`: run the playbook's notebooks headless and write executed copies and HTML."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("notebooks", help="run every notebook headless (papermill) into the build folder")
+    parser.add_argument("names", nargs="*", help="notebook names or prefixes (default: all), e.g. 00 03_handler")
+    parser.add_argument("--out", help="output folder (default: build/notebooks)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from playbook import notebooks
+
+    paths = notebooks.select(args.names)
+    out = Path(args.out) if args.out else None
+    results = notebooks.run_all(paths, out_dir=out)
+    print(notebooks.summary(results))
+    return 0 if all(r.ok for r in results) else 1

@@ -1,0 +1,138 @@
+"""Run the playbook's notebooks headless, as the main job and the tests do.
+
+Every notebook under ``notebooks/`` is executed with papermill (its ``parameters`` cell can be
+overridden), the executed copy and an HTML rendering go to the build folder, and values a notebook
+publishes with ``glue()`` can be read back by tests, in the spirit of scrapbook.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playbook.config import REPO_ROOT, build_dir
+from playbook.errors import ConfigError
+from playbook.secrets import lookup
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+GLUE_MIME = "application/x-playbook-glue+json"
+SECRET_NAMES = ("RUNPOD_API_KEY", "REGISTRY_PASSWORD", "DOCKER_PASSWORD")
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    executed: Path
+    html: Path | None
+    seconds: float
+    error: str | None = None
+    glued: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def all_notebooks() -> list[Path]:
+    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def select(names: list[str] | None) -> list[Path]:
+    """Notebooks whose file name starts with one of ``names`` (all of them when names is empty)."""
+    notebooks = all_notebooks()
+    if not names:
+        return notebooks
+    chosen = [nb for nb in notebooks if any(nb.stem.startswith(n.removesuffix(".ipynb")) for n in names)]
+    if not chosen:
+        known = ", ".join(nb.stem for nb in notebooks)
+        raise ConfigError(f"no notebook matches {names}; known notebooks: {known}")
+    return chosen
+
+
+def glue(name: str, value) -> None:
+    """Publish a JSON-able value from a notebook so tests and reports can read it back."""
+    from IPython.display import display
+
+    display({GLUE_MIME: {name: value}, "text/plain": f"{name} = {value!r}"}, raw=True)
+
+
+def read_glued(executed: Path) -> dict:
+    """Every value a notebook published with ``glue()``, by name."""
+    values: dict = {}
+    for cell in json.loads(Path(executed).read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            values.update(output.get("data", {}).get(GLUE_MIME, {}))
+    return values
+
+
+def find_secrets(path: Path) -> list[str]:
+    """Names of the known secrets whose values appear anywhere in the file."""
+    text = Path(path).read_text(errors="replace")
+    found = []
+    for name in SECRET_NAMES:
+        secret = lookup(name)
+        if secret and secret.reveal() in text:
+            found.append(name)
+    return found
+
+
+def run_notebook(path: Path, out_dir: Path | None = None, parameters: dict | None = None,
+                 html: bool = True, timeout_s: int = 900) -> NotebookRun:
+    """Execute one notebook with papermill; never raises for a failing cell, records it instead."""
+    import papermill
+
+    path = Path(path)
+    out_dir = Path(out_dir or build_dir() / "notebooks")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / path.name
+    start = time.perf_counter()
+    error = None
+    try:
+        papermill.execute_notebook(
+            str(path), str(executed), parameters=parameters or {}, cwd=str(path.parent),
+            kernel_name="python3", progress_bar=False, execution_timeout=timeout_s,
+        )
+    except papermill.PapermillExecutionError as exc:
+        error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+    seconds = time.perf_counter() - start
+    leaked = find_secrets(executed) if executed.exists() else []
+    if leaked:
+        executed.unlink()
+        return NotebookRun(path.stem, executed, None, seconds, f"secret values found in output: {leaked}")
+    html_path = render_html(executed) if html and executed.exists() else None
+    glued = read_glued(executed) if executed.exists() else {}
+    return NotebookRun(path.stem, executed, html_path, seconds, error, glued)
+
+
+def render_html(executed: Path) -> Path:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(executed), as_version=4))
+    html_path = executed.with_suffix(".html")
+    html_path.write_text(body)
+    return html_path
+
+
+def run_all(paths: list[Path], out_dir: Path | None = None) -> list[NotebookRun]:
+    from tqdm.auto import tqdm
+
+    results = []
+    with tqdm(paths, desc="notebooks", unit="nb") as bar:
+        for path in bar:
+            bar.set_postfix_str(path.stem)
+            results.append(run_notebook(path, out_dir))
+    return results
+
+
+def summary(results: list[NotebookRun]) -> str:
+    lines = []
+    for r in results:
+        state = "ok" if r.ok else f"FAILED ({r.error})"
+        lines.append(f"{r.name:<28} {r.seconds:6.1f} s  {state}")
+        lines.append(f"    executed: {r.executed}")
+        if r.html:
+            lines.append(f"    html:     {r.html}")
+    return "\n".join(lines)
