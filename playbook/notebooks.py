@@ -8,6 +8,7 @@ publishes with ``glue()`` can be read back by tests, in the spirit of scrapbook.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,7 @@ def run_notebook(path: Path, out_dir: Path | None = None, parameters: dict | Non
     """Execute one notebook with papermill; never raises for a failing cell, records it instead."""
     import papermill
 
+    _kernel_imports_this_checkout()
     path = Path(path)
     out_dir = Path(out_dir or build_dir() / "notebooks")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -104,6 +106,12 @@ def run_notebook(path: Path, out_dir: Path | None = None, parameters: dict | Non
     html_path = render_html(executed) if html and executed.exists() else None
     glued = read_glued(executed) if executed.exists() else {}
     return NotebookRun(path.stem, executed, html_path, seconds, error, glued)
+
+
+def _kernel_imports_this_checkout() -> None:
+    """Kernels inherit our environment: put this checkout first so notebooks import its playbook."""
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(REPO_ROOT)]
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *parts])
 
 
 def render_html(executed: Path) -> Path:
