@@ -14,7 +14,8 @@ COMMAND_MODULES = ["notebooks"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="playbook", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="playbook", description="Take a model from a folder on disk to a RunPod Serverless endpoint.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"playbook.cli.{name}").register(sub)
