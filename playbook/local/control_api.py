@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal, Union
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from playbook.config import build_dir
+from playbook.config import VOLUME_MOUNT, build_dir
 from playbook.gpus import default_catalog
 
 DATA_CENTERS = (
@@ -209,8 +209,10 @@ class ControlState:
     def endpoint_view(self, cfg, job_base: str) -> dict:
         rest = self._rest(cfg)
         urls = {k: f"{job_base}/{cfg.id}/{p}" for k, p in (
-            ("run", "run"), ("runSync", "runsync"), ("status", "status/{jobId}"), ("stream", "stream/{jobId}"),
-            ("cancel", "cancel/{jobId}"), ("retry", "retry/{jobId}"), ("purgeQueue", "purge-queue"),
+            # job URLs end in "/" for the job id to be appended: the spec's examples show ".../status/{job_id}",
+            # which its own `format: uri` rejects (braces are not allowed in URIs)
+            ("run", "run"), ("runSync", "runsync"), ("status", "status/"), ("stream", "stream/"),
+            ("cancel", "cancel/"), ("retry", "retry/"), ("purgeQueue", "purge-queue"),
             ("health", "health"))}
         scaling = ({"type": "QUEUE_DELAY", "queueDelay": float(cfg.scaler_value)} if cfg.scaler_type == "QUEUE_DELAY"
                    else {"type": "REQUEST_COUNT", "requestCount": int(cfg.scaler_value)})
@@ -219,7 +221,8 @@ class ControlState:
                                                 "idleTimeout": max(1, int(round(cfg.idle_timeout_s)))},
                 "scaling": scaling, "dataCenterIds": rest["dataCenterIds"], "networkVolumes": rest["networkVolumes"],
                 "timeout": int(cfg.execution_timeout_ms), "flashboot": rest["flashboot"],
-                "createdAt": rest["createdAt"], "env": {k: str(v) for k, v in (cfg.env or {}).items()},
+                "createdAt": rest["createdAt"],
+                "env": {k: str(v) for k, v in (rest["env"] if "env" in rest else cfg.env or {}).items()},
                 "disk": rest["disk"], "registry": rest.get("registry")}
         if cfg.image:
             view["image"] = cfg.image
@@ -327,7 +330,7 @@ def add_routes(app: web.Application, platform) -> None:
 
     state = ControlState(platform)
     platform.control_state = state
-    key = platform.target.api_key.reveal() if hasattr(platform, "target") else None
+    key = getattr(platform, "api_key", None)
 
     def job_base(request: web.Request) -> str:
         return f"{request.url.scheme}://{request.host}/v2"
@@ -392,12 +395,14 @@ def add_routes(app: web.Application, platform) -> None:
                 "args": container["args"], "ports": container["ports"]}
         rest["releases"] = [_release(1, [], created_mono=0.0)]
         vols = rest["networkVolumes"]
-        cfg = EndpointConfig(
-            name=body["name"], image=container["image"], env=dict(container["env"] or {}),
+        rest["env"] = dict(container["env"] or {})
+        volume_dir = volume_folder(vols[0]) if vols else None
+        cfg = _new_config(
+            EndpointConfig, name=body["name"], image=container["image"], env=_local_env(rest["env"], volume_dir),
             workers_min=workers.get("min", 0), workers_max=workers.get("max", 3),
             idle_timeout_s=float(workers.get("idleTimeout", 10)),
             **_scaling_changes(body["scaling"]), execution_timeout_ms=body.get("timeout", 300000),
-            volume_dir=volume_folder(vols[0]) if vols else None, template_id=body.get("templateId"),
+            volume_dir=volume_dir, template_id=body.get("templateId"),
             extra={"rest": rest})
         created = await _call(platform.create_endpoint, cfg)
         return ok(state.endpoint_view(created, job_base(request)), 201)
@@ -420,16 +425,17 @@ def add_routes(app: web.Application, platform) -> None:
             changes["name"] = body["name"]
         if "image" in body:
             changes["image"] = body["image"]
-        if "env" in body:
-            changes["env"] = dict(body["env"] or {})
         if "timeout" in body:
             changes["execution_timeout_ms"] = body["timeout"]
         changes.update(_workers_changes(body.get("workers")))
         changes.update(_scaling_changes(body.get("scaling")))
+        new_rest = dict(rest)
         if body.get("networkVolumes") is not None:
             vols = body["networkVolumes"]
             changes["volume_dir"] = volume_folder(vols[0]) if vols else None
-        new_rest = dict(rest)
+        if "env" in body or "volume_dir" in changes:
+            new_rest["env"] = dict(body["env"] or {}) if "env" in body else rest.get("env", dict(cfg.env))
+            changes["env"] = _local_env(new_rest["env"], changes.get("volume_dir", cfg.volume_dir))
         if body.get("gpu") is not None:
             new_rest["gpu"] = _gpu_view({**body["gpu"], **({"minCudaVersion": None} if body["gpu"].get(
                 "minCudaVersion") == "" else {})}, rest["gpu"])
@@ -459,7 +465,7 @@ def add_routes(app: web.Application, platform) -> None:
         cfg = endpoint_cfg(request)
         version = state._rest(cfg)["releases"][0]["version"]
         releases = state._rest(cfg)["releases"]
-        workers = [_worker_view(w, cfg, releases) for w in _list_workers(platform, cfg.id)]
+        workers = [_worker_view(w, cfg, releases, getattr(getattr(platform, "engine", None), "t0", None)) for w in _list_workers(platform, cfg.id)]
         counts = {s: sum(w["status"] == s.upper() for w in workers)
                   for s in ("running", "idle", "initializing", "throttled", "unhealthy")}
         return ok({"workers": workers, "summary": {**counts, "total": len(workers)}, "endpointVersion": version})
@@ -467,7 +473,7 @@ def add_routes(app: web.Application, platform) -> None:
     async def endpoint_releases(request):
         cfg = endpoint_cfg(request)
         releases = state._rest(cfg)["releases"]
-        workers = [_worker_view(w, cfg, releases) for w in _list_workers(platform, cfg.id)]
+        workers = [_worker_view(w, cfg, releases, getattr(getattr(platform, "engine", None), "t0", None)) for w in _list_workers(platform, cfg.id)]
         on_latest = sum(not w["isStale"] for w in workers)
         out = [{**{k: v for k, v in r.items() if not k.startswith("_")},
                 "workerCount": sum(w["version"] == r["version"] for w in workers)} for r in releases]
@@ -679,6 +685,24 @@ async def _call(fn, *args, **kwargs):
         raise Problem(400, str(exc)) from None
 
 
+def _local_env(env: dict, volume_dir) -> dict:
+    """What a local worker process sees: values under /runpod-volume point into the volume's folder
+    (the REST view keeps the values as sent)."""
+    if not volume_dir:
+        return dict(env)
+    return {k: str(volume_dir) + v[len(VOLUME_MOUNT):] if v == VOLUME_MOUNT or v.startswith(VOLUME_MOUNT + "/")
+            else v for k, v in env.items()}
+
+
+def _new_config(cls, **fields):
+    from playbook.errors import PlaybookError
+
+    try:
+        return cls(**fields)
+    except PlaybookError as exc:
+        raise Problem(400, str(exc)) from None
+
+
 def _list_workers(platform, endpoint_id: str) -> list:
     try:
         return list(platform.list_workers(endpoint_id) or [])
@@ -696,13 +720,16 @@ def _release(version: int, diff: list[dict], created_mono: float | None = None) 
             "_mono": time.monotonic() if created_mono is None else created_mono}
 
 
-def _worker_view(worker, cfg, releases: list[dict]) -> dict:
+def _worker_view(worker, cfg, releases: list[dict], t0: float | None = None) -> dict:
     """A platform worker as the spec's Worker; its version is the newest release older than the worker."""
     state = str(_get(worker, "state", "idle")).upper()
+    state = {"STOPPING": "IDLE"}.get(state, state)
     status = state if state in ("RUNNING", "IDLE", "INITIALIZING", "THROTTLED", "UNHEALTHY") else "UNHEALTHY"
-    spawned = _get(worker, "spawned", None)
+    spawned_t = _get(worker, "spawned_t_s", None)
+    spawned = None if spawned_t is None or t0 is None else t0 + spawned_t
     version = releases[0]["version"]
     worker_version = next((r["version"] for r in releases if spawned is None or r["_mono"] <= spawned), 1)
     return {"id": str(_get(worker, "id")), "status": status, "isStale": worker_version < version,
-            "version": worker_version, "gpuCount": 0, "image": cfg.image, "uptimeSeconds": None,
+            "version": worker_version, "gpuCount": 0, "image": cfg.image,
+            "uptimeSeconds": None if spawned is None else max(0, int(time.monotonic() - spawned)),
             "gpuTypeId": None, "dataCenterId": "LOCAL", "startedAt": None}
