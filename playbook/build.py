@@ -391,6 +391,19 @@ class SizeReport:
     def over_budget(self) -> bool:
         return self.total_gb > self.budget_gb
 
+    def plot(self, min_mb: float = 0.5):
+        """A horizontal bar chart of the layers of at least ``min_mb`` MB (matplotlib Axes)."""
+        import matplotlib.pyplot as plt
+
+        shown = [layer for layer in self.layers if layer.size_mb >= min_mb]
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(shown) + 1.2))
+        ax.barh([layer.created_by[:48] for layer in shown], [layer.size_mb for layer in shown], color="#4c72b0")
+        ax.invert_yaxis()
+        ax.set_xlabel("MB")
+        ax.set_title(f"{self.image}: {self.total_gb:.2f} GB (budget {self.budget_gb:g} GB)")
+        fig.tight_layout()
+        return ax
+
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><td style='text-align:right'>{layer.size_mb:,.1f}</td><td><code>"
                        f"{layer.created_by[:90]}</code></td></tr>" for layer in self.layers if layer.size_mb >= 0.01)
@@ -460,6 +473,7 @@ def registry_auth() -> dict | None:
 def push(image: str, registry: str | None = None, repository: str = REPOSITORY, progress: bool = True,
          wanted_platform: str = PLATFORM) -> PushedImage:
     """Check the platform, tag ``image`` into ``registry`` and push; record and return the digest."""
+    import docker
     from tqdm.auto import tqdm
 
     registry = registry or dockerhost.registry_address()
@@ -473,14 +487,16 @@ def push(image: str, registry: str | None = None, repository: str = REPOSITORY, 
     img.tag(target, tag)
     digest = None
     bar = tqdm(desc=f"push {target}:{tag}", unit="layer", disable=not progress)
+    hint = "Is the registry running (scripts/services.sh) and are REGISTRY_USERNAME/REGISTRY_PASSWORD right?"
     try:
         for chunk in client.api.push(target, tag=tag, stream=True, decode=True, auth_config=registry_auth()):
             if "error" in chunk:
-                raise BuildError(f"push to {target} failed: {chunk['error']}. Is the registry running "
-                                 "(scripts/services.sh) and are REGISTRY_USERNAME/REGISTRY_PASSWORD right?")
+                raise BuildError(f"push to {target} failed: {chunk['error']}. {hint}")
             if chunk.get("status") in ("Pushed", "Layer already exists"):
                 bar.update(1)
             digest = chunk.get("aux", {}).get("Digest", digest)
+    except docker.errors.APIError as exc:
+        raise BuildError(f"push to {target} failed: {exc.explanation or exc}. {hint}") from None
     finally:
         bar.close()
     if not digest:
@@ -497,6 +513,15 @@ def last_pushed() -> PushedImage | None:
     return PushedImage(**json.loads(path.read_text())) if path.is_file() else None
 
 
+def pin_spec(spec, pushed: PushedImage | None = None):
+    """The DeploymentSpec with its image set to the pushed digest (default: the last push recorded here)."""
+    pushed = pushed or last_pushed()
+    if pushed is None:
+        raise ConfigError("nothing has been pushed from this build folder yet: run build.push(...) or "
+                          "`playbook build --push` first.")
+    return spec.with_changes(image=pushed.reference)
+
+
 def pull(reference: str):
     """Pull ``registry/name@sha256:...`` (or a tag) from the registry; returns the docker Image."""
     import docker
@@ -506,3 +531,26 @@ def pull(reference: str):
         return client.images.pull(reference, auth_config=registry_auth())
     except docker.errors.APIError as exc:
         raise BuildError(f"pull {reference} failed: {exc.explanation or exc}") from exc
+
+
+def make_foreign_image(architecture: str = "arm64", reference: str = "runpod-playbook-demo:arm64") -> str:
+    """A tiny image for another architecture, to show what ``require_platform`` refuses.
+
+    Why this way: this engine ignores ``docker import --platform`` and ``FROM --platform=... scratch``, and a
+    cached build keeps amd64; an uncached ``FROM scratch`` build with ``platform=linux/<arch>`` is what
+    reproduces the laptop mistake here.
+    """
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in (("Dockerfile", b"FROM scratch\nCOPY hello /hello\nCMD [\"/hello\"]\n"),
+                           ("hello", b"built for another CPU\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    client = dockerhost.client()
+    for chunk in client.api.build(fileobj=buf, custom_context=True, tag=reference, platform=f"linux/{architecture}",
+                                  nocache=True, rm=True, forcerm=True, pull=False, decode=True):
+        if "error" in chunk:
+            raise BuildError(f"could not make the {architecture} demo image: {chunk['error']}")
+    return reference
