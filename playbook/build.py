@@ -414,7 +414,8 @@ class SizeReport:
 
 def _layer_label(created_by: str) -> str:
     text = re.sub(r"^/bin/sh -c (#\(nop\) )?", "", created_by.strip())
-    return re.sub(r"\s+", " ", text) or "(base import)"
+    text = re.sub(r"\b(dir|file|multi):[0-9a-f]{64}", r"\1:…", text)  # COPY dir:<hash> in /opt/deps
+    return re.sub(r"\s+", " ", text).strip() or "(base import)"
 
 
 def size_report(image: str, budget_gb: float | None = None) -> SizeReport:

@@ -80,9 +80,13 @@ def client():
 
 
 def daemon_status() -> DaemonStatus:
+    """Ping the daemon with a short timeout (an unreachable DOCKER_HOST must not hang a notebook)."""
+    import docker
+
     host = docker_host()
     try:
-        version = _client_for(host).version().get("Version", "?")
+        with docker.APIClient(base_url=host, timeout=5, version="auto") as api:
+            version = api.version().get("Version", "?")
     except Exception as exc:  # the SDK raises several types for a missing socket or a dead daemon
         _client_for.cache_clear()
         reason = (f"{type(exc).__name__}: {str(exc)[:200]}. Start one with `sudo scripts/services.sh` "

@@ -35,6 +35,9 @@ def test_dockerfile_contract():
     text = build.DOCKERFILE.read_text()
     base = build.dockerfile_default_base()
     assert "cuda" in base and "pytorch" in base, "the default base must be a CUDA + PyTorch image for RunPod"
+    assert "runtime" in base, "a runtime base, not devel: compilers only make every cold pull slower"
+    torch_in_base = tuple(int(x) for x in base.split(":")[1].split("-")[0].split(".")[:2])
+    assert torch_in_base >= (2, 6), "transformers 5 and diffusers 0.42 need torch >= 2.6 from the base"
     assert 'CMD ["python3", "-u", "/app/handler.py"]' in text  # the image's own command starts the worker
     deps_copy = text.index("COPY worker/requirements.txt")
     assert deps_copy < text.index("COPY worker/ /app/"), "dependencies must be a layer before the code"

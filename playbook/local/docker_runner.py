@@ -23,6 +23,7 @@ import math
 import os
 import secrets
 import threading
+import time
 from pathlib import Path
 
 from playbook import dockerhost
@@ -55,7 +56,11 @@ def container_env(env: dict, volume_dir: Path) -> dict[str, str]:
 
 
 class ContainerHandle:
-    """One worker container; the runner protocol's ``alive`` / ``stop`` / ``kill``, plus ``returncode``."""
+    """One worker container; the runner protocol's ``alive`` / ``stop`` / ``kill``, plus ``returncode``.
+
+    A watcher thread copies the container's output into the worker log and notices its exit, so that
+    ``alive()`` (called by the scaler on its event loop) never waits on the Docker API.
+    """
 
     def __init__(self, container, log_path: Path):
         self.container = container
@@ -64,50 +69,53 @@ class ContainerHandle:
         self.log_path = log_path
         self._returncode: int | None = None
         self._removed = False
-        self._follow = threading.Thread(target=self._copy_logs, name=f"logs-{self.name}", daemon=True)
-        self._follow.start()
+        self._exited = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name=f"watch-{self.name}", daemon=True)
+        self._watcher.start()
 
-    def _copy_logs(self) -> None:
-        """Stream the container's output into the worker log, like a process worker's stdout."""
+    def _watch(self) -> None:
+        """Stream the output into the log (it ends when the container stops), then record the exit code."""
         try:
             with open(self.log_path, "ab") as log:
                 for chunk in self.container.logs(stream=True, follow=True):
                     log.write(chunk)
                     log.flush()
-        except Exception:  # noqa: BLE001 - the container went away; the log ends here
+        except Exception:  # noqa: BLE001 - the stream broke or the container went away
             pass
+        while not self._removed:
+            try:
+                self.container.reload()
+            except Exception as exc:  # noqa: BLE001
+                if "404" in str(exc) or "No such container" in str(exc):
+                    break
+                time.sleep(0.5)
+                continue
+            state = self.container.attrs.get("State", {})
+            if state.get("Status") not in ("created", "running", "restarting"):
+                self._returncode = state.get("ExitCode")
+                break
+            time.sleep(0.5)  # the log stream ended early: poll until the container really stops
+        self._exited.set()
 
     @property
     def returncode(self) -> int | None:
         return self._returncode
 
     def alive(self) -> bool:
-        if self._removed:
-            return False
-        try:
-            self.container.reload()
-        except Exception:  # noqa: BLE001 - removed behind our back
-            self._removed = True
-            return False
-        state = self.container.attrs.get("State", {})
-        if state.get("Status") in ("created", "running", "restarting"):
-            return True
-        self._returncode = state.get("ExitCode")
-        self._remove()  # an exited worker leaves nothing behind
-        return False
+        return not (self._removed or self._exited.is_set())
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """SIGTERM (docker stop), SIGKILL after ``timeout_s``, then remove the container."""
         if not self._removed:
             try:
                 self.container.stop(timeout=max(1, math.ceil(timeout_s)))
-                self.container.reload()
-                self._returncode = self.container.attrs.get("State", {}).get("ExitCode")
             except Exception:  # noqa: BLE001 - already gone
                 pass
+            self._exited.wait(timeout=5)
         self._remove()
 
     def kill(self) -> None:
+        """Force-remove the container (the reaper calls this once a worker has exited)."""
         self._remove()
 
     def _remove(self) -> None:
@@ -116,9 +124,10 @@ class ContainerHandle:
         try:
             self.container.remove(force=True)
         except Exception as exc:  # noqa: BLE001
-            if "No such container" not in str(exc) and "404" not in str(exc):
-                return  # try again on the next call (e.g. removal already in progress)
+            if "No such container" not in str(exc) and "404" not in str(exc) and "already in progress" not in str(exc):
+                return  # keep it on the list: the exit sweep tries again
         self._removed = True
+        self._exited.set()
         with _lock:
             _started.pop(self.id, None)
 
