@@ -211,10 +211,19 @@ def _context_files(settings: BuildSettings) -> list[str]:
     return files
 
 
+def _local_image_id(reference: str) -> str:
+    """The daemon's id for ``reference``, or the reference itself when there is no daemon or no such image."""
+    if not dockerhost.image_exists(reference):
+        return reference
+    return dockerhost.client().images.get(reference).id
+
+
 def make_context(settings: BuildSettings) -> Context:
     """Tar the context (filtered by .dockerignore, normalised so equal inputs give equal layers)."""
     root = Path(settings.context_dir)
-    digest = hashlib.sha256(json.dumps([settings.build_args(), settings.platform]).encode())
+    base = settings.base_image or dockerfile_default_base(settings.dockerfile)
+    base_id = _local_image_id(base)  # a rebuilt local base means another image, so another tag
+    digest = hashlib.sha256(json.dumps([settings.build_args(), settings.platform, base_id]).encode())
     out_dir = build_dir() / "image"
     out_dir.mkdir(parents=True, exist_ok=True)
     fd, tar_name = tempfile.mkstemp(prefix="context-", suffix=".tar", dir=out_dir)

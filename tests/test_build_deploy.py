@@ -100,3 +100,44 @@ def test_deploy_image_through_spec_runs_a_job_in_a_container(worker_image, pushe
             leftovers = list_containers(endpoint_id)
             remove_containers(endpoint_id)
             assert not leftovers, f"containers left after shutdown: {[c.name for c in leftovers]}"
+
+
+@pytest.mark.docker
+def test_runner_leaves_no_container_behind(worker_image, tmp_path):
+    """A worker that exits by itself is reaped and removed; a running one is stopped and removed."""
+    import socket
+
+    from playbook.demo_model import make_demo_model
+    from playbook.local.docker_runner import DockerRunner, list_containers, remove_containers
+    from playbook.local.endpoints import EndpointConfig
+
+    endpoint = EndpointConfig(name="runner", id="runnertest", image=worker_image.reference, volume_dir=tmp_path)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # connections wait in the backlog, never accepted
+    try:
+        # no RUNPOD_WEBHOOK_GET_JOB: the SDK runs /app/test_input.json once (no model here: it fails) and exits
+        exits = DockerRunner().start("w-exit", endpoint, {"MODEL_PATH": str(tmp_path / "none")}, tmp_path / "exit.log")
+        # a healthy worker long-polling a platform that never answers: it runs until it is stopped
+        make_demo_model(tmp_path / "models" / "tiny-sd")
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        runs = DockerRunner().start("w-run", endpoint, {
+            "MODEL_PATH": str(tmp_path / "models" / "tiny-sd"), "RUNPOD_POD_ID": "w-run",
+            "RUNPOD_WEBHOOK_GET_JOB": f"{url}/take/$ID?x=1", "RUNPOD_WEBHOOK_PING": f"{url}/ping?x=1",
+            "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true", "RUNPOD_SKIP_GPU_CHECK": "true"}, tmp_path / "run.log")
+        assert len(list_containers("runnertest")) == 2
+        deadline = time.monotonic() + 90
+        while exits.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not exits.alive() and exits.returncode is not None
+        assert "MODEL_PATH" in (tmp_path / "exit.log").read_text() or (tmp_path / "exit.log").stat().st_size > 0
+        exits.kill()  # what the platform's reaper does
+        assert runs.alive(), (tmp_path / "run.log").read_text()[-2000:]
+        runs.stop(timeout_s=1)
+        assert not runs.alive()
+        assert list_containers("runnertest") == []
+    finally:
+        silent.close()
+        left = list_containers("runnertest")
+        remove_containers("runnertest")
+        assert not left
