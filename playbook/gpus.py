@@ -83,7 +83,13 @@ class Catalog:
             return name.upper(), None
         wanted = _norm(name)
         hits = [(p.pool_id, t) for p in self.pools.values() for t in p.gpu_types
-                if _norm(t) == wanted or _norm(t).endswith(wanted)]
+                if _norm(t) == wanted or _norm(t).endswith(" " + wanted)]
+        if not hits:  # "A100" names every A100 type: fine when they make up one whole pool
+            hits = [(p.pool_id, t) for p in self.pools.values() for t in p.gpu_types
+                    if f" {wanted} " in f" {_norm(t)} "]
+            pools = {pool for pool, _ in hits}
+            if len(pools) == 1 and {t for _, t in hits} == set(self.pools[next(iter(pools))].gpu_types):
+                return next(iter(pools)), None
         if len({t for _, t in hits}) == 1:
             return hits[0]
         known = ", ".join(self.pools)
@@ -165,7 +171,7 @@ class Catalog:
 
 
 def _norm(name: str) -> str:
-    return " ".join(name.lower().replace("nvidia", "").replace("geforce", "").split())
+    return " ".join(name.lower().replace("nvidia", "").replace("geforce", "").replace("-", " ").split())
 
 
 def default_catalog() -> Catalog:
