@@ -254,15 +254,17 @@ def _endpoint_diff(current: dict, desired: dict) -> tuple[dict, list[FieldChange
             for sub in sorted(set(old) | set(new)):
                 if not _same(sub, old.get(sub), new.get(sub)) and not (
                         key == "env" and _reveal(new.get(sub)) == old.get(sub)):
-                    shown = "**********" if key == "env" and isinstance(new.get(sub), Secret) else new.get(sub)
-                    fields.append(FieldChange(f"{key}.{sub}", old.get(sub), shown))
+                    secret = key == "env" and isinstance(new.get(sub), Secret)
+                    fields.append(FieldChange(f"{key}.{sub}", "**********" if secret and old.get(sub) is not None
+                                              else old.get(sub), new.get(sub)))
         else:
             fields.append(FieldChange(key, old, new))
     return patch, fields
 
 
 def _created_fields(body: dict) -> list[FieldChange]:
-    shown = ("image", "gpu", "workers", "scaling", "dataCenterIds", "networkVolumes", "timeout", "flashboot")
+    shown = ("image", "gpu", "workers", "scaling", "dataCenterIds", "networkVolumes", "timeout", "flashboot",
+             "env")
     return [FieldChange(k, None, body[k]) for k in shown if body.get(k) not in (None, [], {})]
 
 
