@@ -164,7 +164,8 @@ def _reveal(value: Any) -> Any:
 # -- planning ---------------------------------------------------------------------------------------
 
 def _by_name(items: list[dict], name: str, kind: str) -> dict | None:
-    found = [x for x in items if x.get("name") == name]
+    # RunPod's older APIs appended " -fb" to the names of FlashBoot endpoints; accept both spellings
+    found = [x for x in items if x.get("name") in (name, f"{name} -fb")]
     if len(found) > 1:
         ids = ", ".join(x["id"] for x in found)
         raise ConfigError(f"{len(found)} {kind}s are named {name!r} ({ids}); plan cannot tell which one the "
@@ -320,6 +321,18 @@ def _plan_volume(spec: DeploymentSpec, client: ControlClient) -> Change:
 
 # -- applying ---------------------------------------------------------------------------------------
 
+def apply_volume(spec: DeploymentSpec, client: ControlClient) -> dict:
+    """Create (or grow) only the spec's network volume, e.g. to upload weights before the endpoint exists."""
+    if not spec.volume:
+        raise ConfigError("the spec has no [volume] table: add name, size_gb and data_center")
+    change = _plan_volume(spec, client)
+    if change.action == "create":
+        return client.create_network_volume(change.body)
+    if change.action == "update":
+        return client.update_network_volume(change.id, change.body)
+    return client.get_network_volume(change.id)
+
+
 def apply(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None = None) -> ApplyResult:
     """Plan, then send exactly the planned changes. Running it twice changes nothing the second time."""
     the_plan = plan(spec, client, catalog)
@@ -382,3 +395,55 @@ def releases_table(client: ControlClient, endpoint_id: str) -> list[dict]:
              "workers": r["workerCount"], "diff": "; ".join(f"{d['field']}: {_show(d['old'])} -> "
                                                             f"{_show(d['new'])}" for d in r["diff"])}
             for r in data["releases"]]
+
+
+# -- helpers for notebooks and the CLI ------------------------------------------------------------
+
+def connect(target: str | None = "auto", start_local: bool = True) -> ControlClient:
+    """A client for the target, after printing which one it is. On the local target, when no recorded
+    platform answers, starts one in this process (notebooks run headless without `playbook local up`)."""
+    from playbook.config import resolve_target
+    from playbook.errors import PlatformError
+    from playbook.secrets import lookup
+
+    name = target or "auto"
+    local = name == "local" or (name == "auto" and not lookup("RUNPOD_API_KEY"))
+    client = None
+    try:
+        client = ControlClient(resolve_target(name), retries=0, timeout_s=5)
+        if local:
+            client.datacenters()  # is the recorded platform alive?
+    except (ConfigError, PlatformError):
+        if not (local and start_local):
+            raise
+        client = None
+    if client is None:
+        import playbook.local
+
+        client = ControlClient(playbook.local.start(record=True).target)
+    client.retries, client.timeout_s = 4, 30.0
+    print(f"target: {client.target.name} ({client.target.control_api_url})")
+    return client
+
+
+def local_volume_path(client: ControlClient, volume_id: str):
+    """The folder that stands for the network volume on the local platform (its workers' /runpod-volume)."""
+    if client.target.name != "local":
+        raise ConfigError("network volumes on RunPod are filled through RunPod's S3-compatible API per data "
+                          "center (or a pod mounting the volume at /workspace), not a local folder.")
+    from playbook.local.control_api import volume_folder
+
+    return volume_folder(volume_id)
+
+
+def smoke_test(client: ControlClient, endpoint_id: str, payload: dict, timeout_s: float = 180) -> dict:
+    """Send one job with /runsync and return RunPod's status body (id, status, delayTime, executionTime,
+    output): the first job proves the endpoint, its image, its volume and its GPU pool fit together."""
+    import requests
+
+    resp = requests.post(f"{client.target.job_api_url}/{endpoint_id}/runsync", json=payload,
+                         params={"wait": int(min(timeout_s, 300) * 1000)}, timeout=timeout_s + 10,
+                         headers={"Authorization": client.target.api_key.reveal()})
+    if resp.status_code >= 400:
+        raise ConfigError(f"the job API refused the first job ({resp.status_code}): {resp.text[:300]}")
+    return resp.json()
