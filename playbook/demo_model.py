@@ -179,15 +179,15 @@ def make_world_readable(folder: Path) -> None:
             os.chmod(Path(root) / name, 0o644)
 
 
-def is_demo_model(path: Path | str) -> bool:
-    path = Path(path)
-    return (path / "model_index.json").is_file() and (path / "demo_model.json").is_file()
+def is_demo_model(path: Path | str, size: str | None = None) -> bool:
+    """True when ``path`` holds a demo model made by this module (of ``size``, when given)."""
+    marker = Path(path) / "demo_model.json"
+    if not (Path(path) / "model_index.json").is_file() or not marker.is_file():
+        return False
+    return size is None or json.loads(marker.read_text()).get("size") == size
 
 
 def ensure_demo_model(path: Path | str | None = None, size: str = "tiny") -> Path:
     """The demo model at ``path``, made first if it is missing (or was made with another size)."""
     target = Path(path) if path else demo_model_dir()
-    marker = target / "demo_model.json"
-    if is_demo_model(target) and json.loads(marker.read_text()).get("size") == size:
-        return target
-    return make_demo_model(target, size)
+    return target if is_demo_model(target, size) else make_demo_model(target, size)
