@@ -52,24 +52,54 @@ def decode_images(result: dict) -> list:
             if "image" in item]
 
 
+def gallery(result: dict, scale: int = 3):
+    """The result's images side by side, enlarged (nearest neighbour) so 64-pixel images are visible."""
+    from PIL import Image
+
+    images = decode_images(result)
+    if not images:
+        return None
+    width = sum(im.width for im in images) + 4 * (len(images) - 1)
+    sheet = Image.new("RGB", (width, max(im.height for im in images)), "white")
+    x = 0
+    for im in images:
+        sheet.paste(im.convert("RGB"), (x, 0))
+        x += im.width + 4
+    return sheet.resize((sheet.width * scale, sheet.height * scale), Image.NEAREST)
+
+
+def same_pixels(a: dict, b: dict) -> bool:
+    """Whether two results hold identical images (same seed, same request, same model)."""
+    import numpy as np
+
+    ia, ib = decode_images(a), decode_images(b)
+    return len(ia) == len(ib) and all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(ia, ib))
+
+
 @dataclass
-class TestInputRun:
+class LocalTestRun:
     """What ``python worker/handler.py --test_input ...`` did."""
 
     returncode: int
     seconds: float
-    output: str
+    stdout: str  # RunPod's log lines, the job result among them
+    stderr: str  # library warnings and progress bars
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
 
     @property
     def ok(self) -> bool:
         return self.returncode == 0 and "completed successfully" in self.output
 
     def tail(self, lines: int = 6, width: int = 300) -> str:
-        return "\n".join(line[:width] for line in self.output.strip().splitlines()[-lines:])
+        """The last log lines, each cut to ``width`` characters (a result line holds whole base64 images)."""
+        return "\n".join(line[:width] for line in self.stdout.strip().splitlines()[-lines:])
 
 
 def run_test_input(job_input: dict, model_path: Path | str | None = None, timeout_s: float = 300,
-                   extra_env: dict | None = None) -> TestInputRun:
+                   extra_env: dict | None = None) -> LocalTestRun:
     """Run the handler as its own process on one job, as RunPod's ``--test_input`` does."""
     env = {**os.environ, "MODEL_PATH": str(model_path or demo_model_dir()), **(extra_env or {})}
     env.pop("RUNPOD_WEBHOOK_GET_JOB", None)  # local-test mode, never a platform's job loop
@@ -78,4 +108,4 @@ def run_test_input(job_input: dict, model_path: Path | str | None = None, timeou
         [sys.executable, str(HANDLER), "--test_input", json.dumps({"input": job_input})],
         cwd=WORKER_DIR, env=env, capture_output=True, text=True, timeout=timeout_s,
     )
-    return TestInputRun(proc.returncode, time.perf_counter() - start, proc.stdout + proc.stderr)
+    return LocalTestRun(proc.returncode, time.perf_counter() - start, proc.stdout, proc.stderr)
