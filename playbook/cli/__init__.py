@@ -10,7 +10,7 @@ import sys
 
 from playbook.errors import PlaybookError
 
-COMMAND_MODULES = ["notebooks"]
+COMMAND_MODULES = ["notebooks", "local"]
 
 
 def build_parser() -> argparse.ArgumentParser:
