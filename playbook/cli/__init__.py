@@ -10,7 +10,7 @@ import sys
 
 from playbook.errors import PlaybookError
 
-COMMAND_MODULES = ["notebooks", "local"]
+COMMAND_MODULES = ["notebooks", "demo", "local"]
 
 
 def build_parser() -> argparse.ArgumentParser:
