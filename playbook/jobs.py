@@ -128,6 +128,7 @@ class JobClient:
 
             endpoint = runpod.Endpoint(self.endpoint_id, api_key=self.target.api_key.reveal() or "none")
             endpoint.rp_client.endpoint_url_base = self.target.job_api_url.rstrip("/")
+            _quick_connect_failures(endpoint.rp_client.rp_session)
             self._local.endpoint = endpoint
         return self._local.endpoint
 
@@ -268,6 +269,17 @@ class JobClient:
         for r in results:
             counts[r.status] = counts.get(r.status, 0) + 1
         return BatchResult(results, time.perf_counter() - start, counts)
+
+
+def _quick_connect_failures(session) -> None:
+    """The SDK retries a refused connection 5 times with backoff (about 30 s); keep its 408/429 retries,
+    but report a platform that is not running after one quick retry."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    retries = Retry(total=5, connect=1, backoff_factor=0.2, status_forcelist=[408, 429])
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, HTTPAdapter(max_retries=retries))
 
 
 def client(endpoint_id: str, target: Target | None = None) -> JobClient:
