@@ -73,6 +73,7 @@ class Plan:
     target: str
     changes: list[Change]
     notes: list[str] = field(default_factory=list)
+    applied: bool = False  # True once apply/destroy has sent it: the summary then says what was done
 
     @property
     def changed(self) -> bool:
@@ -95,8 +96,10 @@ class Plan:
         for c in self.changes:
             lines += [f"note ({c.kind} {c.name}): {n}" for n in c.notes]
         lines += [f"note: {n}" for n in self.notes]
-        lines.append("no changes" if not self.changed else
-                     ", ".join(f"{n} to {a}" for a, n in self.counts().items() if a != "unchanged"))
+        done = {"create": "created", "update": "updated", "delete": "deleted", "absent": "absent"}
+        lines.append("no changes" if not self.changed else ", ".join(
+            (f"{n} {done[a]}" if self.applied else f"{n} to {a}")
+            for a, n in self.counts().items() if a not in ("unchanged", "absent")))
         return "\n".join(lines)
 
     __str__ = table
@@ -353,10 +356,12 @@ def apply(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None =
     if ep.action == "create":
         endpoint = client.create_endpoint(body)
         ep.id = endpoint["id"]
+        ep.fields = _created_fields(body)  # with the new volume's id
     elif ep.action == "update":
         endpoint = client.update_endpoint(ep.id, body)
     else:
         endpoint = client.get_endpoint(ep.id)
+    the_plan.applied = True
     return ApplyResult(the_plan, endpoint, volume)
 
 
@@ -385,6 +390,7 @@ def destroy(spec: DeploymentSpec, client: ControlClient, volume: bool = False) -
             client.delete_endpoint(change.id)
         else:
             client.delete_network_volume(change.id)
+    the_plan.applied = True
     return the_plan
 
 

@@ -46,7 +46,7 @@ def test_plan_apply_cli_then_first_job(platform, capsys, monkeypatch):
 
     assert main(["apply", str(DEMO)]) == 0
     out = capsys.readouterr().out
-    assert "target: local" in out and "endpoint " in out
+    assert "target: local" in out and "endpoint " in out and "2 created" in out and "<new volume>" not in out
 
     client = ControlClient(platform.target)
     spec = load_spec(DEMO)
@@ -68,7 +68,7 @@ def test_plan_apply_cli_then_first_job(platform, capsys, monkeypatch):
 
     assert main(["destroy", str(DEMO), "--volume"]) == 0
     out = capsys.readouterr().out
-    assert "2 to delete" in out
+    assert "2 deleted" in out
     assert not volume_folder(volume_id).exists()
 
 
@@ -100,3 +100,14 @@ def test_duplicate_names_are_refused(platform):
         deploy.plan(spec, client)
     for endpoint_id in ids:
         client.delete_endpoint(endpoint_id)
+
+
+def test_gpus_command_offline_and_live(platform, capsys, monkeypatch):
+    monkeypatch.delenv("RUNPOD_API_KEY", raising=False)
+    assert main(["gpus", "--vram-gb", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "target: none contacted" in out and "prices as of 2026-06" in out
+    assert "cheapest pools for 20.0 GB + 20% headroom: AMPERE_24, ADA_24" in out
+    assert main(["gpus", "--live", "--target", "local"]) == 0
+    out = capsys.readouterr().out
+    assert f"target: local ({platform.target.control_api_url})" in out and "stock: " in out

@@ -17,6 +17,7 @@ worker logs, CPU endpoints, load-balancer endpoints, ECR delegations, SSH keys.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import shutil
@@ -458,7 +459,9 @@ def add_routes(app: web.Application, platform) -> None:
 
     async def delete_endpoint(request):
         cfg = endpoint_cfg(request)
-        await _call(platform.delete_endpoint, cfg.id)
+        # off the loop, so the platform stops the workers before we answer (no orphaned stop task)
+        loop = asyncio.get_running_loop()
+        await _call(lambda: loop.run_in_executor(None, platform.delete_endpoint, cfg.id))
         return web.Response(status=204)
 
     async def endpoint_workers(request):
