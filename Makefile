@@ -9,6 +9,7 @@ export PLAYBOOK_BUILD_DIR ?= $(CURDIR)/build
 .PHONY: playbook test env clean services
 
 playbook: env
+	$(PY) -m playbook demo-model
 	$(PY) -m playbook notebooks
 	@echo "executed notebooks and HTML are in $(PLAYBOOK_BUILD_DIR)/notebooks"
 

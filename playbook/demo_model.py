@@ -60,6 +60,7 @@ class DemoModel:
     size_mb: float
     seconds: float
     files: int
+    made: bool = True  # False when an existing model was kept
 
     def _repr_html_(self) -> str:
         return (
@@ -67,7 +68,8 @@ class DemoModel:
             f"<tr><th>size setting</th><td>{self.size}</td></tr>"
             f"<tr><th>size_mb</th><td>{self.size_mb:.1f}</td></tr>"
             f"<tr><th>files</th><td>{self.files}</td></tr>"
-            f"<tr><th>made in</th><td>{self.seconds:.1f} s</td></tr></table>"
+            f"<tr><th>{'made in' if self.made else 'already there, checked in'}</th>"
+            f"<td>{self.seconds:.1f} s</td></tr></table>"
         )
 
 
@@ -164,9 +166,12 @@ def make_demo_model_timed(path: Path | str | None = None, size: str = "tiny") ->
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    files = [p for p in target.rglob("*") if p.is_file()]
-    size_mb = sum(p.stat().st_size for p in files) / 1e6
-    return DemoModel(target, size, size_mb, time.perf_counter() - start, len(files))
+    return _summary(target, size, time.perf_counter() - start, made=True)
+
+
+def _summary(path: Path, size: str, seconds: float, made: bool) -> DemoModel:
+    files = [p for p in path.rglob("*") if p.is_file()]
+    return DemoModel(path, size, sum(p.stat().st_size for p in files) / 1e6, seconds, len(files), made)
 
 
 def make_world_readable(folder: Path) -> None:
@@ -179,15 +184,23 @@ def make_world_readable(folder: Path) -> None:
             os.chmod(Path(root) / name, 0o644)
 
 
-def is_demo_model(path: Path | str) -> bool:
-    path = Path(path)
-    return (path / "model_index.json").is_file() and (path / "demo_model.json").is_file()
+def is_demo_model(path: Path | str, size: str | None = None) -> bool:
+    """True when ``path`` holds a demo model made by this module (of ``size``, when given)."""
+    marker = Path(path) / "demo_model.json"
+    if not (Path(path) / "model_index.json").is_file() or not marker.is_file():
+        return False
+    return size is None or json.loads(marker.read_text()).get("size") == size
 
 
 def ensure_demo_model(path: Path | str | None = None, size: str = "tiny") -> Path:
     """The demo model at ``path``, made first if it is missing (or was made with another size)."""
+    return ensure_demo_model_timed(path, size).path
+
+
+def ensure_demo_model_timed(path: Path | str | None = None, size: str = "tiny") -> DemoModel:
+    """``ensure_demo_model`` that reports size and time, for notebooks."""
+    start = time.perf_counter()
     target = Path(path) if path else demo_model_dir()
-    marker = target / "demo_model.json"
-    if is_demo_model(target) and json.loads(marker.read_text()).get("size") == size:
-        return target
-    return make_demo_model(target, size)
+    if is_demo_model(target, size):
+        return _summary(target, size, time.perf_counter() - start, made=False)
+    return make_demo_model_timed(target, size)

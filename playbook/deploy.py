@@ -73,6 +73,7 @@ class Plan:
     target: str
     changes: list[Change]
     notes: list[str] = field(default_factory=list)
+    applied: bool = False  # True once apply/destroy has sent it: the summary then says what was done
 
     @property
     def changed(self) -> bool:
@@ -95,8 +96,10 @@ class Plan:
         for c in self.changes:
             lines += [f"note ({c.kind} {c.name}): {n}" for n in c.notes]
         lines += [f"note: {n}" for n in self.notes]
-        lines.append("no changes" if not self.changed else
-                     ", ".join(f"{n} to {a}" for a, n in self.counts().items() if a != "unchanged"))
+        done = {"create": "created", "update": "updated", "delete": "deleted", "absent": "absent"}
+        lines.append("no changes" if not self.changed else ", ".join(
+            (f"{n} {done[a]}" if self.applied else f"{n} to {a}")
+            for a, n in self.counts().items() if a not in ("unchanged", "absent")))
         return "\n".join(lines)
 
     __str__ = table
@@ -164,7 +167,8 @@ def _reveal(value: Any) -> Any:
 # -- planning ---------------------------------------------------------------------------------------
 
 def _by_name(items: list[dict], name: str, kind: str) -> dict | None:
-    found = [x for x in items if x.get("name") == name]
+    # RunPod's older APIs appended " -fb" to the names of FlashBoot endpoints; accept both spellings
+    found = [x for x in items if x.get("name") in (name, f"{name} -fb")]
     if len(found) > 1:
         ids = ", ".join(x["id"] for x in found)
         raise ConfigError(f"{len(found)} {kind}s are named {name!r} ({ids}); plan cannot tell which one the "
@@ -254,15 +258,17 @@ def _endpoint_diff(current: dict, desired: dict) -> tuple[dict, list[FieldChange
             for sub in sorted(set(old) | set(new)):
                 if not _same(sub, old.get(sub), new.get(sub)) and not (
                         key == "env" and _reveal(new.get(sub)) == old.get(sub)):
-                    shown = "**********" if key == "env" and isinstance(new.get(sub), Secret) else new.get(sub)
-                    fields.append(FieldChange(f"{key}.{sub}", old.get(sub), shown))
+                    secret = key == "env" and isinstance(new.get(sub), Secret)
+                    fields.append(FieldChange(f"{key}.{sub}", "**********" if secret and old.get(sub) is not None
+                                              else old.get(sub), new.get(sub)))
         else:
             fields.append(FieldChange(key, old, new))
     return patch, fields
 
 
 def _created_fields(body: dict) -> list[FieldChange]:
-    shown = ("image", "gpu", "workers", "scaling", "dataCenterIds", "networkVolumes", "timeout", "flashboot")
+    shown = ("image", "gpu", "workers", "scaling", "dataCenterIds", "networkVolumes", "timeout", "flashboot",
+             "env")
     return [FieldChange(k, None, body[k]) for k in shown if body.get(k) not in (None, [], {})]
 
 
@@ -318,6 +324,18 @@ def _plan_volume(spec: DeploymentSpec, client: ControlClient) -> Change:
 
 # -- applying ---------------------------------------------------------------------------------------
 
+def apply_volume(spec: DeploymentSpec, client: ControlClient) -> dict:
+    """Create (or grow) only the spec's network volume, e.g. to upload weights before the endpoint exists."""
+    if not spec.volume:
+        raise ConfigError("the spec has no [volume] table: add name, size_gb and data_center")
+    change = _plan_volume(spec, client)
+    if change.action == "create":
+        return client.create_network_volume(change.body)
+    if change.action == "update":
+        return client.update_network_volume(change.id, change.body)
+    return client.get_network_volume(change.id)
+
+
 def apply(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None = None) -> ApplyResult:
     """Plan, then send exactly the planned changes. Running it twice changes nothing the second time."""
     the_plan = plan(spec, client, catalog)
@@ -338,10 +356,12 @@ def apply(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None =
     if ep.action == "create":
         endpoint = client.create_endpoint(body)
         ep.id = endpoint["id"]
+        ep.fields = _created_fields(body)  # with the new volume's id
     elif ep.action == "update":
         endpoint = client.update_endpoint(ep.id, body)
     else:
         endpoint = client.get_endpoint(ep.id)
+    the_plan.applied = True
     return ApplyResult(the_plan, endpoint, volume)
 
 
@@ -370,6 +390,7 @@ def destroy(spec: DeploymentSpec, client: ControlClient, volume: bool = False) -
             client.delete_endpoint(change.id)
         else:
             client.delete_network_volume(change.id)
+    the_plan.applied = True
     return the_plan
 
 
@@ -380,3 +401,55 @@ def releases_table(client: ControlClient, endpoint_id: str) -> list[dict]:
              "workers": r["workerCount"], "diff": "; ".join(f"{d['field']}: {_show(d['old'])} -> "
                                                             f"{_show(d['new'])}" for d in r["diff"])}
             for r in data["releases"]]
+
+
+# -- helpers for notebooks and the CLI ------------------------------------------------------------
+
+def connect(target: str | None = "auto", start_local: bool = True) -> ControlClient:
+    """A client for the target, after printing which one it is. On the local target, when no recorded
+    platform answers, starts one in this process (notebooks run headless without `playbook local up`)."""
+    from playbook.config import resolve_target
+    from playbook.errors import PlatformError
+    from playbook.secrets import lookup
+
+    name = target or "auto"
+    local = name == "local" or (name == "auto" and not lookup("RUNPOD_API_KEY"))
+    client = None
+    try:
+        client = ControlClient(resolve_target(name), retries=0, timeout_s=5)
+        if local:
+            client.datacenters()  # is the recorded platform alive?
+    except (ConfigError, PlatformError):
+        if not (local and start_local):
+            raise
+        client = None
+    if client is None:
+        import playbook.local
+
+        client = ControlClient(playbook.local.start(record=True).target)
+    client.retries, client.timeout_s = 4, 30.0
+    print(f"target: {client.target.name} ({client.target.control_api_url})")
+    return client
+
+
+def local_volume_path(client: ControlClient, volume_id: str):
+    """The folder that stands for the network volume on the local platform (its workers' /runpod-volume)."""
+    if client.target.name != "local":
+        raise ConfigError("network volumes on RunPod are filled through RunPod's S3-compatible API per data "
+                          "center (or a pod mounting the volume at /workspace), not a local folder.")
+    from playbook.local.control_api import volume_folder
+
+    return volume_folder(volume_id)
+
+
+def smoke_test(client: ControlClient, endpoint_id: str, payload: dict, timeout_s: float = 180) -> dict:
+    """Send one job with /runsync and return RunPod's status body (id, status, delayTime, executionTime,
+    output): the first job proves the endpoint, its image, its volume and its GPU pool fit together."""
+    import requests
+
+    resp = requests.post(f"{client.target.job_api_url}/{endpoint_id}/runsync", json=payload,
+                         params={"wait": int(min(timeout_s, 300) * 1000)}, timeout=timeout_s + 10,
+                         headers={"Authorization": client.target.api_key.reveal()})
+    if resp.status_code >= 400:
+        raise ConfigError(f"the job API refused the first job ({resp.status_code}): {resp.text[:300]}")
+    return resp.json()

@@ -83,7 +83,13 @@ class Catalog:
             return name.upper(), None
         wanted = _norm(name)
         hits = [(p.pool_id, t) for p in self.pools.values() for t in p.gpu_types
-                if _norm(t) == wanted or _norm(t).endswith(wanted)]
+                if _norm(t) == wanted or _norm(t).endswith(" " + wanted)]
+        if not hits:  # "A100" names every A100 type: fine when they make up one whole pool
+            hits = [(p.pool_id, t) for p in self.pools.values() for t in p.gpu_types
+                    if f" {wanted} " in f" {_norm(t)} "]
+            pools = {pool for pool, _ in hits}
+            if len(pools) == 1 and {t for _, t in hits} == set(self.pools[next(iter(pools))].gpu_types):
+                return next(iter(pools)), None
         if len({t for _, t in hits}) == 1:
             return hits[0]
         known = ", ".join(self.pools)
@@ -165,7 +171,7 @@ class Catalog:
 
 
 def _norm(name: str) -> str:
-    return " ".join(name.lower().replace("nvidia", "").replace("geforce", "").split())
+    return " ".join(name.lower().replace("nvidia", "").replace("geforce", "").replace("-", " ").split())
 
 
 def default_catalog() -> Catalog:
@@ -249,3 +255,19 @@ def from_api(gpus: list[dict], base: Catalog | None = None) -> Catalog:
 def live_catalog(client) -> Catalog:
     """Pools, stock and CUDA versions from the target's ``/v2/catalog/gpus``."""
     return from_api(client.gpus(availability=True))
+
+
+def picker(catalog: Catalog, vram_gb: float, headroom: float = 0.2, data_center: str | None = None,
+           value: str | None = None):
+    """An ipywidgets dropdown of the pools that fit, cheapest first; its ``.value`` is a pool id."""
+    import ipywidgets as widgets
+
+    fits = catalog.fitting(vram_gb, headroom)
+    if data_center and catalog.live:
+        fits = [p for p in fits if p.in_stock(data_center)]
+    options = [(f"{p.pool_id}: {p.vram_gb} GB, " + (f"${p.usd_per_h:.2f}/h" if p.usd_per_h else "price ?")
+                + (f", stock {p.stock.get(data_center, 'NONE')} in {data_center}" if data_center and catalog.live
+                   else ""), p.pool_id) for p in fits]
+    ids = [pool_id for _, pool_id in options]
+    return widgets.Dropdown(options=options, value=value if value in ids else (ids[0] if ids else None),
+                            description="GPU pool", layout=widgets.Layout(width="32em"))

@@ -145,6 +145,16 @@ class DeploymentSpec(_Strict):
             env[key] = secret
         return env
 
+    def save(self, path: str | Path) -> Path:
+        """Write the spec as YAML (what a notebook picked becomes a file that `playbook apply` reads)."""
+        import yaml
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = self.model_dump(exclude_none=True)
+        path.write_text("# written by playbook.spec.DeploymentSpec.save\n" + yaml.safe_dump(data, sort_keys=False))
+        return path
+
     def with_changes(self, **changes) -> "DeploymentSpec":
         """A validated copy with some fields changed (e.g. ``image=...``)."""
         return spec_from_dict({**self.model_dump(), **changes}, source="with_changes")

@@ -33,12 +33,15 @@ def spec_path() -> Path:
 @functools.lru_cache(maxsize=1)
 def openapi():
     """The spec, with the loopback server added beside api.runpod.io so local URLs match its paths."""
-    from openapi_core import OpenAPI
+    from openapi_core import Config, OpenAPI
 
     data = json.loads(spec_path().read_text())
     data["servers"] = [{"url": "http://127.0.0.1:{port}", "variables": {"port": {"default": "80"}}},
                        *data.get("servers", [])]
-    return OpenAPI.from_dict(data)
+    # RFC 9457 problem objects are JSON; openapi-core only decodes application/json by itself
+    config = Config(extra_media_type_deserializers={
+        "application/problem+json": lambda value, **params: json.loads(value)})
+    return OpenAPI.from_dict(data, config=config)
 
 
 def validate_exchange(response) -> list[str]:

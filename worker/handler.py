@@ -22,6 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import runpod  # noqa: E402
 
 from imagegen.service import Worker  # noqa: E402
+import prefetch  # noqa: E402  (WORKER_PREFETCH=1: take the next job while one runs; see prefetch.py)
 
 worker = Worker.start()  # reads MODEL_PATH; never raises, a problem is kept for the fitness check
 
@@ -40,4 +41,4 @@ def handler(job):
 
 
 if __name__ == "__main__":
-    runpod.serverless.start({"handler": handler})
+    runpod.serverless.start(prefetch.start_options(handler))

@@ -17,6 +17,7 @@ worker logs, CPU endpoints, load-balancer endpoints, ECR delegations, SSH keys.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import shutil
@@ -393,7 +394,7 @@ def add_routes(app: web.Application, platform) -> None:
                 "networkVolumes": body.get("networkVolumes") or [], "flashboot": body.get("flashboot", "OFF"),
                 "createdAt": _now(), "disk": container["disk"] or 10, "registry": container["registry"],
                 "args": container["args"], "ports": container["ports"]}
-        rest["releases"] = [_release(1, [], created_mono=0.0)]
+        rest["releases"] = [_release(1, [], created_mono=0.0, image=container["image"])]
         vols = rest["networkVolumes"]
         rest["env"] = dict(container["env"] or {})
         volume_dir = volume_folder(vols[0]) if vols else None
@@ -451,14 +452,16 @@ def add_routes(app: web.Application, platform) -> None:
         after = state.endpoint_view(updated, job_base(request))
         if any(k in body and before.get(k) != after.get(k) for k in CONTAINER_FIELDS):
             releases = state._rest(updated)["releases"]
-            releases.insert(0, _release(releases[0]["version"] + 1, _diff(
+            releases.insert(0, _release(releases[0]["version"] + 1, image=updated.image, diff=_diff(
                 {k: v for k, v in before.items() if k != "requestUrls"},
                 {k: v for k, v in after.items() if k != "requestUrls"})))
         return ok(after)
 
     async def delete_endpoint(request):
         cfg = endpoint_cfg(request)
-        await _call(platform.delete_endpoint, cfg.id)
+        # off the loop, so the platform stops the workers before we answer (no orphaned stop task)
+        loop = asyncio.get_running_loop()
+        await _call(lambda: loop.run_in_executor(None, platform.delete_endpoint, cfg.id))
         return web.Response(status=204)
 
     async def endpoint_workers(request):
@@ -714,9 +717,10 @@ def _get(obj, name, default=None):
     return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
 
 
-def _release(version: int, diff: list[dict], created_mono: float | None = None) -> dict:
+def _release(version: int, diff: list[dict], created_mono: float | None = None, image: str | None = None) -> dict:
+    """A release; keys starting with "_" are internal (when it was made, its image) and never sent."""
     return {"id": _id(8), "version": version, "source": "MANUAL", "buildId": None, "createdByUserId": None,
-            "createdAt": _now(), "diff": diff,
+            "createdAt": _now(), "diff": diff, "_image": image,
             "_mono": time.monotonic() if created_mono is None else created_mono}
 
 
@@ -728,8 +732,11 @@ def _worker_view(worker, cfg, releases: list[dict], t0: float | None = None) -> 
     spawned_t = _get(worker, "spawned_t_s", None)
     spawned = None if spawned_t is None or t0 is None else t0 + spawned_t
     version = releases[0]["version"]
-    worker_version = next((r["version"] for r in releases if spawned is None or r["_mono"] <= spawned), 1)
+    release = next((r for r in releases if spawned is None or r["_mono"] <= spawned), releases[-1])
+    worker_version = release["version"]
+    uptime_s = None if spawned is None else max(0, int(time.monotonic() - spawned))
     return {"id": str(_get(worker, "id")), "status": status, "isStale": worker_version < version,
-            "version": worker_version, "gpuCount": 0, "image": cfg.image,
-            "uptimeSeconds": None if spawned is None else max(0, int(time.monotonic() - spawned)),
-            "gpuTypeId": None, "dataCenterId": "LOCAL", "startedAt": None}
+            "version": worker_version, "gpuCount": 0, "image": release.get("_image") or cfg.image,
+            "uptimeSeconds": uptime_s, "gpuTypeId": None, "dataCenterId": "LOCAL",
+            "startedAt": None if uptime_s is None else datetime.fromtimestamp(
+                time.time() - uptime_s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}

@@ -91,6 +91,7 @@ class Engine:
 
     def release_worker_job(self, ep: EndpointState, worker: Worker, job_id: str) -> None:
         worker.jobs.discard(job_id)
+        worker.signalled.pop(job_id, None)
         worker.last_active = time.monotonic()
         if worker.state == "running" and not worker.jobs:
             worker.state = "idle"
@@ -147,6 +148,24 @@ class Engine:
         worker.stop_signals.append(job_id)
         if worker.stop_waiter is not None and not worker.stop_waiter.done():
             worker.stop_waiter.set_result(None)
+
+    def worker_has_no_jobs(self, ep: EndpointState, worker: Worker) -> None:
+        """The SDK says (job_in_progress=0) it holds no job: forget the ones it stopped, requeue lost ones."""
+        for job_id in list(worker.jobs):
+            job = ep.jobs.get(job_id)
+            if job is not None and job.status == IN_PROGRESS and job.worker_id == worker.id:
+                self.requeue(ep, job)
+            self.release_worker_job(ep, worker, job_id)
+        self.dispatch(ep)
+
+    def resend_stop_signals(self, ep: EndpointState, worker: Worker, now: float) -> None:
+        """A stop signal that reaches the SDK before it has created the job's task is dropped by the SDK;
+        repeat it each second while the worker still holds a cancelled or timed-out job."""
+        for job_id in worker.jobs:
+            job = ep.jobs.get(job_id)
+            if job is not None and job.terminal and now - worker.signalled.get(job_id, job.finished) >= 1.0:
+                worker.signalled[job_id] = now
+                self.signal_stop(worker, job_id)
 
     def release_polls(self, worker: Worker) -> None:
         """Answer a stopping worker's pending long polls so the SDK loop can see its shutdown flag."""

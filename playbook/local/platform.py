@@ -211,7 +211,8 @@ class LocalPlatform:
                 cfg.id = new_endpoint_id()
             if cfg.id in self.engine.endpoints:
                 raise ConfigError(f"endpoint id {cfg.id!r} already exists; update it or pick another id.")
-            self.engine.endpoints[cfg.id] = EndpointState(cfg)
+            ep = self.engine.endpoints[cfg.id] = EndpointState(cfg)
+            self.scaler.sample(ep, time.monotonic())  # the timeline starts at zero workers
             return cfg
 
         return self.call(create)

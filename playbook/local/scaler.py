@@ -59,6 +59,8 @@ class Scaler:
         for ep in list(self.engine.endpoints.values()):
             self.reap(ep)
             self.enforce_timeouts(ep, now)
+            for worker in list(ep.workers.values()):
+                self.engine.resend_stop_signals(ep, worker, now)
             self.scale(ep, now)
             self.sample(ep, now)
         if now - self._last_expiry > 5:

@@ -20,7 +20,6 @@ MAX_REQUEST_BYTES = 64 * 1024 * 1024  # above RunPod's 20 MB so the job API can 
 
 def build_app(platform) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
-    app["platform"] = platform
     for name in ROUTE_PROVIDERS:
         try:
             module = importlib.import_module(name)

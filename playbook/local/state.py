@@ -94,6 +94,7 @@ class Worker:
     stop_reason: str | None = None
     last_ping: float | None = None
     stop_signals: list = field(default_factory=list)
+    signalled: dict = field(default_factory=dict)  # job id -> when its stop signal was last sent
     stop_waiter: asyncio.Future | None = None
     takers: list = field(default_factory=list)  # pending job-take futures of this worker
 

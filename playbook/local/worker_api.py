@@ -70,6 +70,8 @@ def add_routes(app: web.Application, platform) -> None:
         if worker.state == "initializing":
             worker.state = "idle"
             worker.last_active = now
+        if request.query.get("job_in_progress") == "0":
+            engine.worker_has_no_jobs(ep, worker)  # it dropped stopped jobs without posting a result
         if worker.state == "stopping":
             await asyncio.sleep(0.2)
             return web.Response(status=204)

@@ -1,12 +1,13 @@
 """A no-op worker: returns its input at once. For the platform's tests and the overhead benchmark.
+WORKER_PREFETCH=1 uses the worker's prefetch setting (worker/prefetch.py)."""
 
-WORKER_PREFETCH=1 turns on the prefetch mechanism (see prefetch.py): the SDK takes the next job while
-one runs, so the SDK's 1 s pause after a job take does not leave the worker idle.
-"""
+import sys
+from pathlib import Path
 
 import runpod
 
-from prefetch import start_options
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "worker"))
+import prefetch  # noqa: E402
 
 
 def handler(job):
@@ -14,4 +15,4 @@ def handler(job):
 
 
 if __name__ == "__main__":
-    runpod.serverless.start(start_options(handler))
+    runpod.serverless.start(prefetch.start_options(handler))

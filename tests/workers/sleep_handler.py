@@ -1,21 +1,26 @@
-"""A worker whose job takes ``input.sleep_s`` seconds (default 0.5) of serialized "GPU" work; it can
-also fail on request, report progress, or crash its process (to test worker death).
+"""A worker whose job takes ``input.sleep_s`` seconds (default 0.5), standing in for GPU work; it can
+also fail on request, report progress, or crash its process (to test worker death). Its handler is
+async (heavy work in a thread) like prefetching workers, so a cancel stops it at once.
 
 Input: {"sleep_s": 0.5, "fail": false, "crash": false, "progress": false, "value": any}
+WORKER_PREFETCH=1 uses the worker's prefetch setting (worker/prefetch.py).
 """
 
 import os
+import sys
 import time
+from pathlib import Path
 
 import runpod
 
-from prefetch import gpu_section, start_options
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "worker"))
+import prefetch  # noqa: E402
 
 
 def work(job):
     data = job["input"]
     if data.get("crash"):
-        os._exit(9)  # simulates the process dying mid-job (OOM kill, segfault)
+        os._exit(9)  # the process dies mid-job (OOM kill, segfault)
     if data.get("fail"):
         raise ValueError("input.fail was set: this handler fails on request")
     if data.get("progress"):
@@ -24,9 +29,8 @@ def work(job):
     return {"value": data.get("value"), "pid": os.getpid()}
 
 
-async def handler(job):
-    return await gpu_section(work, job)
-
-
 if __name__ == "__main__":
-    runpod.serverless.start(start_options(handler))
+    options = prefetch.start_options(work)
+    if "concurrency_modifier" not in options:  # still async, so that a cancel interrupts it
+        options["handler"] = prefetch.serialize(work)
+    runpod.serverless.start(options)

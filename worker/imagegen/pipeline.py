@@ -72,8 +72,12 @@ def load(model_path: str, device: str = "auto", dtype: str = "auto") -> Loaded:
     """The pipeline at ``model_path`` on the chosen device and dtype (local files only)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
+    import transformers
     from diffusers import DiffusionPipeline
+    from diffusers.utils import logging as diffusers_logging
 
+    diffusers_logging.disable_progress_bar()  # bars drawn with \r are noise in a worker's log
+    transformers.utils.logging.disable_progress_bar()
     start = time.perf_counter()
     device = choose_device(device)
     dtype = choose_dtype(device, dtype)
