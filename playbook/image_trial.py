@@ -51,12 +51,11 @@ class ImageTrial:
 def deploy_and_run(image: str, job: dict | None = None, spec_path: Path = DEMO_SPEC, idle_timeout_s: int = 1,
                    model_size: str = "tiny", timeout_s: float = 300, destroy: bool = True) -> ImageTrial:
     """Start a local platform, apply the spec with ``image``, run ``job`` (worker/test_input.json), scale to 0."""
-    import requests
-
     import playbook.local
     from playbook import deploy
     from playbook.control import ControlClient
     from playbook.demo_model import ensure_demo_model
+    from playbook.jobs import JobClient
     from playbook.local.control_api import volume_folder
     from playbook.local.docker_runner import list_containers
     from playbook.local.runners import choose_runner
@@ -72,18 +71,19 @@ def deploy_and_run(image: str, job: dict | None = None, spec_path: Path = DEMO_S
         if result.volume_id:
             ensure_demo_model(volume_folder(result.volume_id) / "models" / "tiny-sd", size=model_size)
         runner = choose_runner(platform.get_endpoint(endpoint_id)).name
-        base, headers = platform.target.job_api_url, {"authorization": platform.target.api_key.reveal()}
+        jobs = JobClient(platform.target, endpoint_id)
         start = time.perf_counter()
-        job_id = requests.post(f"{base}/{endpoint_id}/run", json=job, headers=headers, timeout=10).json()["id"]
+        job_id = jobs.run(job["input"])
         images: set[str] = set()
         deadline = start + timeout_s
         while True:
             images |= {c.image.id for c in list_containers(endpoint_id)}
-            status = requests.get(f"{base}/{endpoint_id}/status/{job_id}", headers=headers, timeout=10).json()
-            if status["status"] in TERMINAL:
+            status = jobs.status(job_id)
+            if status.terminal:
                 break
             if time.perf_counter() > deadline:
-                raise JobError(f"job {job_id} on {image} did not finish within {timeout_s} s (last: {status['status']})"
+                jobs.cancel(job_id)
+                raise JobError(f"job {job_id} on {image} did not finish within {timeout_s} s (last: {status.status})"
                                f"; worker logs: {platform.log_dir / endpoint_id}")
             time.sleep(0.2)
         first_job_s = time.perf_counter() - start
@@ -91,11 +91,11 @@ def deploy_and_run(image: str, job: dict | None = None, spec_path: Path = DEMO_S
         while time.monotonic() < settle and (platform.list_workers(endpoint_id) or list_containers(endpoint_id)):
             time.sleep(0.3)
         trial = ImageTrial(
-            image=image, endpoint_id=endpoint_id, runner=runner, status=status["status"],
-            first_job_s=round(first_job_s, 2), delay_s=round(status.get("delayTime", 0) / 1000, 2),
-            execution_s=round(status.get("executionTime", 0) / 1000, 2), container_image_ids=sorted(images),
+            image=image, endpoint_id=endpoint_id, runner=runner, status=status.status,
+            first_job_s=round(first_job_s, 2), delay_s=round((status.delay_ms or 0) / 1000, 2),
+            execution_s=round((status.execution_ms or 0) / 1000, 2), container_image_ids=sorted(images),
             workers_left=len(platform.list_workers(endpoint_id)), containers_left=len(list_containers(endpoint_id)),
-            output=status.get("output") or {"error": status.get("error")},
+            output=status.output or {"error": status.error},
         )
         if destroy:
             deploy.destroy(spec, client)
