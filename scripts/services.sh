@@ -152,7 +152,9 @@ EOF
 status() {
   if daemon_up; then say "dockerd: up on $SOCK"; else say "dockerd: down"; fi
   if registry_up_py; then say "registry: up on 127.0.0.1:$(cat "$D/registry.port")"; else say "registry: down"; fi
-  if daemon_up && docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then say "base image: $BASE_IMAGE"; else say "base image: missing"; fi
+  if ! daemon_up; then say "base image: unknown (the daemon is down)"
+  elif docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then say "base image: $BASE_IMAGE"
+  else say "base image: missing (run $0 to build it)"; fi
 }
 
 stop() {
