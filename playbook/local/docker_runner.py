@@ -74,15 +74,21 @@ class ContainerHandle:
         self._watcher.start()
 
     def _watch(self) -> None:
-        """Stream the output into the log (it ends when the container stops), then record the exit code."""
-        try:
-            with open(self.log_path, "ab") as log:
-                for chunk in self.container.logs(stream=True, follow=True):
-                    log.write(chunk)
-                    log.flush()
-        except Exception:  # noqa: BLE001 - the stream broke or the container went away
-            pass
+        """Copy the output into the log until the container stops, then record its exit code.
+
+        A log stream can also end early (the client's read timeout on a quiet worker, a broken
+        connection): then the container's state decides whether to follow again or to finish.
+        """
+        since = None
         while not self._removed:
+            try:
+                with open(self.log_path, "ab") as log:
+                    for chunk in self.container.logs(stream=True, follow=True, since=since):
+                        log.write(chunk)
+                        log.flush()
+            except Exception:  # noqa: BLE001 - handled by looking at the container's state below
+                pass
+            since = int(time.time())
             try:
                 self.container.reload()
             except Exception as exc:  # noqa: BLE001
@@ -94,7 +100,7 @@ class ContainerHandle:
             if state.get("Status") not in ("created", "running", "restarting"):
                 self._returncode = state.get("ExitCode")
                 break
-            time.sleep(0.5)  # the log stream ended early: poll until the container really stops
+            time.sleep(0.5)
         self._exited.set()
 
     @property
