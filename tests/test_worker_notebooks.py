@@ -20,6 +20,8 @@ def test_quickstart_makes_the_demo_model_and_a_first_image(tmp_path):
     glued = run("00_quickstart", tmp_path, width=72, seed=3)
     assert 0 < glued["demo_model_size_mb"] < 5
     assert glued["image_size"] == [72, 64] and glued["seed"] == 3
+    # the local-platform section (issue 3): the same job through RunPod's job API, same pixels
+    assert glued["local_states"][-1] == "COMPLETED" and glued["local_same_pixels"] is True
 
 
 @pytest.mark.notebook

@@ -2,9 +2,10 @@
 
 Why: at its default concurrency of 1 the SDK's job scaler (rp_scale.py) sleeps 1 s after it takes a
 job before it asks for the next, on RunPod as on the local platform; for a 2 s diffusion job that idles
-the GPU a third of the time. With WORKER_PREFETCH=1 the worker declares a concurrency of 2
-(``concurrency_modifier``), so the SDK holds the next job while one runs, and a lock keeps the heavy
-work strictly one job at a time: memory stays that of one job. The handler becomes async (the work
+the GPU a third of the time. With WORKER_PREFETCH=N the worker declares a concurrency of N + 1
+(``concurrency_modifier``), so the SDK holds N more jobs while one runs, and a lock keeps the heavy
+work strictly one job at a time: memory stays that of one job. When its slots are full the SDK looks
+for free ones once a second, so N=1 keeps a worker busy for jobs of 1 s or more, N=2 for jobs of 0.5 s. The handler becomes async (the work
 runs in a thread), which also lets a cancel stop waiting at once; the lock is a thread lock, so a
 cancelled job's work still finishes before the next one starts. The cost: a prefetched job waits on
 this worker even if another worker is idle; leave it off for long jobs on wide endpoints.
@@ -20,8 +21,21 @@ import threading
 _gpu = threading.Lock()
 
 
+def depth() -> int:
+    """Jobs to hold beyond the running one: WORKER_PREFETCH (0 = off, the SDK default; true = 1)."""
+    value = os.environ.get("WORKER_PREFETCH", "0").strip().lower()
+    if value in ("true", "yes", "on"):
+        return 1
+    if value in ("", "false", "no", "off"):
+        return 0
+    try:
+        return max(int(value), 0)
+    except ValueError:
+        raise ValueError(f"WORKER_PREFETCH must be a number of jobs (0, 1, 2...), not {value!r}") from None
+
+
 def enabled() -> bool:
-    return os.environ.get("WORKER_PREFETCH", "0").strip().lower() in ("1", "true", "yes", "on")
+    return depth() > 0
 
 
 def _serialized(fn, *args):
@@ -44,4 +58,5 @@ def start_options(handler, **options) -> dict:
         return {"handler": handler, **options}
     if inspect.iscoroutinefunction(handler):
         raise TypeError("prefetch.start_options wants a sync handler; it serializes it itself")
-    return {"handler": serialize(handler), "concurrency_modifier": lambda current: 2, **options}
+    slots = depth() + 1
+    return {"handler": serialize(handler), "concurrency_modifier": lambda current: slots, **options}
