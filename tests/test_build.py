@@ -5,7 +5,6 @@ The first group needs no daemon; the docker tier (marked) builds the real image 
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import tarfile
