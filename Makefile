@@ -6,9 +6,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PLAYBOOK_BUILD_DIR ?= $(CURDIR)/build
 
-.PHONY: playbook test env clean
+.PHONY: playbook test env clean services
 
 playbook: env
+	$(PY) -m playbook demo-model
 	$(PY) -m playbook notebooks
 	@echo "executed notebooks and HTML are in $(PLAYBOOK_BUILD_DIR)/notebooks"
 
@@ -17,6 +18,10 @@ test: env
 
 env:
 	@VENV=$(VENV) scripts/bootstrap.sh
+
+# Docker daemon, loopback registry and local base image for the docker tier (root; idempotent).
+services:
+	scripts/services.sh
 
 clean:
 	rm -rf build

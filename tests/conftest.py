@@ -19,3 +19,53 @@ def _isolated_state(tmp_path_factory):
         os.environ.pop("PLAYBOOK_STATE_DIR", None)
     else:
         os.environ["PLAYBOOK_STATE_DIR"] = old
+
+
+# -- the docker tier (scripts/services.sh starts the daemon, the registry and the local base image) ------
+
+def _docker_or_skip(what: str = "") -> None:
+    """Skip with the reason when Docker is missing; fail instead where PLAYBOOK_REQUIRE_DOCKER is set (CI)."""
+    from playbook import dockerhost
+
+    status = dockerhost.daemon_status()
+    reason = what or (None if status.available else f"no Docker daemon reachable ({status.reason})")
+    if reason:
+        if os.environ.get("PLAYBOOK_REQUIRE_DOCKER"):
+            pytest.fail(f"{reason}; PLAYBOOK_REQUIRE_DOCKER is set (as in CI), so this is an error")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_daemon():
+    from playbook import dockerhost
+
+    _docker_or_skip()
+    return dockerhost.daemon_status()
+
+
+@pytest.fixture(scope="session")
+def worker_image(docker_daemon):
+    """The local worker image, built once per session (warm layer cache: seconds; cold: a few minutes)."""
+    from playbook import build, dockerhost
+
+    base = dockerhost.local_base_image()
+    if not dockerhost.image_exists(base):
+        _docker_or_skip(f"the local base image {base} is missing: run scripts/services.sh")
+    return build.build_image(build.local_settings(), progress=False)
+
+
+@pytest.fixture(scope="session")
+def registry(docker_daemon) -> str:
+    from playbook import dockerhost
+
+    address = dockerhost.registry_address()
+    if not address:
+        _docker_or_skip("no registry on loopback: run scripts/services.sh (or set PLAYBOOK_REGISTRY)")
+    return address
+
+
+@pytest.fixture(scope="session")
+def pushed_worker_image(worker_image, registry):
+    from playbook import build
+
+    return build.push(worker_image.reference, registry, progress=False)

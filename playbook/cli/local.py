@@ -1,0 +1,60 @@
+"""`playbook local up|down|status|logs`: the local platform as a background process."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("local", help="run the local RunPod-like platform (job API, workers, scaler)")
+    cmds = parser.add_subparsers(dest="local_command", required=True, metavar="ACTION")
+    up = cmds.add_parser("up", help="start the platform in the background and register an endpoint")
+    from playbook.local.daemon import add_endpoint_options
+
+    add_endpoint_options(up)
+    up.set_defaults(func=run_up)
+    down = cmds.add_parser("down", help="stop the platform and its workers")
+    down.set_defaults(func=run_down)
+    status = cmds.add_parser("status", help="address, endpoints, job counts and workers")
+    status.add_argument("--json", action="store_true", help="print the raw status as JSON")
+    status.set_defaults(func=run_status)
+    logs = cmds.add_parser("logs", help="show the platform's and the workers' logs")
+    logs.add_argument("--endpoint", help="only this endpoint's workers")
+    logs.add_argument("--worker", help="only this worker")
+    logs.add_argument("-n", "--lines", type=int, default=40, help="last N lines of each log (default 40)")
+    logs.set_defaults(func=run_logs)
+
+
+def run_up(args) -> int:
+    from playbook.local import lifecycle
+
+    info = lifecycle.up(args)
+    print(f"local platform running at {info['job_api_url']} (pid {info['pid']})")
+    print(f"endpoint {args.endpoint}: {info['job_api_url']}/{args.endpoint}/run")
+    print(f"logs: {info['log_dir']}  (playbook local logs)")
+    return 0
+
+
+def run_down(args) -> int:
+    from playbook.local import lifecycle
+
+    print(lifecycle.down())
+    return 0
+
+
+def run_status(args) -> int:
+    import json
+
+    from playbook.local import lifecycle
+
+    status = lifecycle.status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        print(lifecycle.format_status(status))
+    return 0
+
+
+def run_logs(args) -> int:
+    from playbook.local import lifecycle
+
+    print(lifecycle.logs(args.endpoint, args.worker, args.lines))
+    return 0

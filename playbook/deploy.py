@@ -1,0 +1,455 @@
+"""plan / apply / destroy: converge a target (local platform or RunPod) to a ``DeploymentSpec``.
+
+Why: re-running a deploy script made duplicate endpoints, a template silently kept an old image, and
+volumes ended up in another data center than the workers. Here resources are found **by name**,
+compared field by field, and only the difference is sent, so a second ``apply`` changes nothing.
+
+How: ``plan(spec, client)`` reads (never writes) the target: the live GPU catalog, network volumes and
+endpoints. It refuses, before any write, a spec whose data centers exclude its volume's data center or
+whose pools have no stock there, and an existing volume in another data center. It returns a ``Plan``
+of ``Change`` rows (create / update / unchanged) with the exact request bodies; ``apply`` sends them.
+
+The v2 template trap: RunPod copies a template into the endpoint when the endpoint is created, and later
+template edits never reach it. So this module never uses templates: the image is an endpoint field, and
+a new image goes out by ``PATCH /v2/serverless/{id}``, which makes a new **release** that rolls out as
+workers cycle. The plan says so whenever the image changes.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+from playbook.control import ControlClient
+from playbook.errors import ConfigError
+from playbook.gpus import Catalog, live_catalog
+from playbook.secrets import Secret
+from playbook.spec import DeploymentSpec
+
+NEW_VOLUME = "<new volume>"  # stands for the id a volume gets when apply creates it
+RELEASE_FIELDS = ("image", "env", "disk")  # container-affecting: a PATCH makes a new release
+TEMPLATE_TRAP = ("a new image reaches an existing endpoint only by PATCH /v2/serverless/{id}, which makes a "
+                 "new release rolling out as workers cycle (in-flight workers finish on the old one); "
+                 "editing a template would not change this endpoint: v2 copies templates at create time")
+
+
+class PlacementError(ConfigError):
+    """The spec would place workers where they can never run or never reach their volume."""
+
+
+@dataclass
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+    def __str__(self) -> str:
+        return f"{self.field}: {_show(self.old)} -> {_show(self.new)}"
+
+
+@dataclass
+class Change:
+    """One resource and what apply will do to it."""
+
+    kind: str  # "network volume" | "endpoint"
+    name: str
+    action: str  # create | update | unchanged | delete | absent
+    id: str | None = None
+    fields: list[FieldChange] = field(default_factory=list)
+    body: dict = field(default_factory=dict, repr=False)  # POST or PATCH body (secrets revealed only at send)
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        if self.action == "create":
+            return ", ".join(f"{f.field}={_show(f.new)}" for f in self.fields)
+        return "; ".join(str(f) for f in self.fields)
+
+
+@dataclass
+class Plan:
+    """What apply (or destroy) will do, resource by resource."""
+
+    target: str
+    changes: list[Change]
+    notes: list[str] = field(default_factory=list)
+    applied: bool = False  # True once apply/destroy has sent it: the summary then says what was done
+
+    @property
+    def changed(self) -> bool:
+        return any(c.action in ("create", "update", "delete") for c in self.changes)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for c in self.changes:
+            counts[c.action] = counts.get(c.action, 0) + 1
+        return counts
+
+    def change(self, kind: str) -> Change | None:
+        return next((c for c in self.changes if c.kind == kind), None)
+
+    def table(self) -> str:
+        rows = [("action", "resource", "name", "id", "changes")]
+        rows += [(c.action, c.kind, c.name, c.id or "-", c.describe() or "-") for c in self.changes]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
+        for c in self.changes:
+            lines += [f"note ({c.kind} {c.name}): {n}" for n in c.notes]
+        lines += [f"note: {n}" for n in self.notes]
+        done = {"create": "created", "update": "updated", "delete": "deleted", "absent": "absent"}
+        lines.append("no changes" if not self.changed else ", ".join(
+            (f"{n} {done[a]}" if self.applied else f"{n} to {a}")
+            for a, n in self.counts().items() if a not in ("unchanged", "absent")))
+        return "\n".join(lines)
+
+    __str__ = table
+
+    def _repr_html_(self) -> str:
+        colour = {"create": "#d4f7d4", "update": "#fff3c4", "delete": "#f9d0d0"}
+        rows = "".join(
+            f"<tr style='background:{colour.get(c.action, 'transparent')}'><td><b>{c.action}</b></td>"
+            f"<td>{c.kind}</td><td>{html.escape(c.name)}</td><td>{c.id or '-'}</td>"
+            f"<td>{'<br>'.join(html.escape(s) for s in (_lines(c) or ['-']))}</td></tr>"
+            for c in self.changes)
+        notes = "".join(f"<li>{html.escape(n)}</li>" for c in self.changes for n in c.notes)
+        notes += "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        return (f"<p>target: <b>{self.target}</b></p><table><tr><th>action</th><th>resource</th>"
+                f"<th>name</th><th>id</th><th>changes</th></tr>{rows}</table>"
+                + (f"<ul>{notes}</ul>" if notes else "")
+                + ("<p>no changes</p>" if not self.changed else ""))
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    endpoint: dict | None
+    volume: dict | None
+
+    @property
+    def endpoint_id(self) -> str | None:
+        return self.endpoint["id"] if self.endpoint else None
+
+    @property
+    def volume_id(self) -> str | None:
+        return self.volume["id"] if self.volume else None
+
+    def _repr_html_(self) -> str:
+        return self.plan._repr_html_() + f"<p>endpoint: <code>{self.endpoint_id}</code>, volume: " \
+                                         f"<code>{self.volume_id}</code></p>"
+
+
+def _lines(c: Change) -> list[str]:
+    if c.action == "create":
+        return [f"{f.field} = {_show(f.new)}" for f in c.fields]
+    return [str(f) for f in c.fields]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Secret):
+        return "**********"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return "-" if value is None else str(value)
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return value.reveal()
+    if isinstance(value, dict):
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_reveal(v) for v in value]
+    return value
+
+
+# -- planning ---------------------------------------------------------------------------------------
+
+def _by_name(items: list[dict], name: str, kind: str) -> dict | None:
+    # RunPod's older APIs appended " -fb" to the names of FlashBoot endpoints; accept both spellings
+    found = [x for x in items if x.get("name") in (name, f"{name} -fb")]
+    if len(found) > 1:
+        ids = ", ".join(x["id"] for x in found)
+        raise ConfigError(f"{len(found)} {kind}s are named {name!r} ({ids}); plan cannot tell which one the "
+                          f"spec means. Delete the extra ones, or rename the spec's {kind}.")
+    return found[0] if found else None
+
+
+def check_placement(spec: DeploymentSpec, catalog: Catalog) -> tuple[list[str], list[str], list[str]]:
+    """Pools, excludedTypes and notes; raises PlacementError for a placement that can never run."""
+    pools, excluded = catalog.resolve(spec.gpus)
+    notes: list[str] = []
+    unknown = [p for p in pools if p not in catalog.pools]
+    if unknown:
+        raise PlacementError(f"gpus: pool(s) {unknown} are not offered by this target; "
+                             f"known pools: {', '.join(catalog.pools)}")
+    data_centers = spec.endpoint_data_centers()
+    if spec.volume and spec.volume.data_center not in data_centers:  # spec validation also checks this
+        raise PlacementError(f"data_centers {data_centers} exclude the volume's data center "
+                             f"{spec.volume.data_center}")
+    if catalog.live and data_centers:
+        where = [spec.volume.data_center] if spec.volume else data_centers
+        stocked = [p for p in pools if any(catalog[p].in_stock(dc) for dc in where)]
+        if not stocked:
+            alternatives = [p.pool_id for p in catalog.fitting(0) if any(p.in_stock(dc) for dc in where)
+                            and p.vram_gb >= min(catalog[q].vram_gb for q in pools)]
+            raise PlacementError(
+                f"gpus: none of the pools {pools} has stock in {', '.join(where)}, so jobs would stay "
+                f"IN_QUEUE forever. Pick pools with stock there ({', '.join(alternatives) or 'none'}), or "
+                f"put the volume in a data center that has them (see `playbook gpus --live`).")
+        empty = [p for p in pools if p not in stocked]
+        if empty:
+            notes.append(f"pools {empty} have no stock in {', '.join(where)}; workers will use {stocked}")
+    return pools, excluded, notes
+
+
+def endpoint_body(spec: DeploymentSpec, pools: list[str], excluded: list[str], volume_id: str | None) -> dict:
+    """The CreateEndpointRequest for the spec (env values may be ``Secret``s until sent)."""
+    gpu: dict[str, Any] = {"pools": pools, "count": spec.gpu_count}
+    if excluded:
+        gpu["excludedTypes"] = excluded
+    if spec.min_cuda_version:
+        gpu["minCudaVersion"] = spec.min_cuda_version
+    return {
+        "name": spec.name, "type": "QUEUE", "image": spec.image, "env": spec.resolved_env(),
+        "disk": spec.container_disk_gb, "gpu": gpu,
+        "workers": {"min": spec.workers.min, "max": spec.workers.max,
+                    "idleTimeout": spec.workers.idle_timeout_s},
+        "scaling": spec.scaler.body(), "flashboot": spec.flashboot,
+        "timeout": spec.execution_timeout_s * 1000,
+        "dataCenterIds": spec.endpoint_data_centers(),
+        "networkVolumes": [volume_id] if volume_id else [],
+    }
+
+
+def _same(key: str, old: Any, new: Any) -> bool:
+    if key in ("dataCenterIds", "networkVolumes"):
+        return sorted(old or []) == sorted(new or [])
+    if key == "env":
+        return (old or {}) == _reveal(new or {})
+    if key == "gpu":
+        old = old or {}
+        return (sorted(old.get("pools") or []) == sorted(new["pools"])
+                and (old.get("count") or 1) == new["count"]
+                and sorted(old.get("excludedTypes") or []) == sorted(new.get("excludedTypes") or [])
+                and (old.get("minCudaVersion") or None) == new.get("minCudaVersion"))
+    if key == "scaling":
+        return {k: float(v) if isinstance(v, (int, float)) else v for k, v in (old or {}).items()} == \
+            {k: float(v) if isinstance(v, (int, float)) else v for k, v in new.items()}
+    return old == new
+
+
+def _endpoint_diff(current: dict, desired: dict) -> tuple[dict, list[FieldChange]]:
+    patch: dict[str, Any] = {}
+    fields: list[FieldChange] = []
+    for key, new in desired.items():
+        if key in ("name", "type"):
+            continue
+        old = current.get(key)
+        if _same(key, old, new):
+            continue
+        if key == "gpu":
+            new = {**new, "excludedTypes": new.get("excludedTypes", []),
+                   **({"minCudaVersion": ""} if (old or {}).get("minCudaVersion") and
+                      "minCudaVersion" not in new else {})}
+        patch[key] = new
+        if key in ("env", "workers", "gpu", "scaling") and isinstance(old, dict):
+            for sub in sorted(set(old) | set(new)):
+                if not _same(sub, old.get(sub), new.get(sub)) and not (
+                        key == "env" and _reveal(new.get(sub)) == old.get(sub)):
+                    secret = key == "env" and isinstance(new.get(sub), Secret)
+                    fields.append(FieldChange(f"{key}.{sub}", "**********" if secret and old.get(sub) is not None
+                                              else old.get(sub), new.get(sub)))
+        else:
+            fields.append(FieldChange(key, old, new))
+    return patch, fields
+
+
+def _created_fields(body: dict) -> list[FieldChange]:
+    shown = ("image", "gpu", "workers", "scaling", "dataCenterIds", "networkVolumes", "timeout", "flashboot",
+             "env")
+    return [FieldChange(k, None, body[k]) for k in shown if body.get(k) not in (None, [], {})]
+
+
+def plan(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None = None) -> Plan:
+    """Read the target and say what apply would do; refuses impossible placements before any write."""
+    catalog = catalog or live_catalog(client)
+    pools, excluded, notes = check_placement(spec, catalog)
+    changes: list[Change] = []
+    volume_id = None
+    if spec.volume:
+        vol_change = _plan_volume(spec, client)
+        changes.append(vol_change)
+        volume_id = vol_change.id or NEW_VOLUME
+    desired = endpoint_body(spec, pools, excluded, volume_id)
+    current = _by_name(client.list_endpoints(), spec.name, "endpoint")
+    if current is None:
+        ep = Change("endpoint", spec.name, "create", body=desired, fields=_created_fields(desired))
+    else:
+        patch, fields = _endpoint_diff(current, desired)
+        ep = Change("endpoint", spec.name, "update" if patch else "unchanged", id=current["id"],
+                    body=patch, fields=fields)
+        if "image" in patch:
+            ep.notes.append(TEMPLATE_TRAP)
+        elif any(k in patch for k in RELEASE_FIELDS):
+            ep.notes.append("env/disk changes make a new release that rolls out as workers cycle")
+    changes.append(ep)
+    return Plan(client.target.name, changes, notes)
+
+
+def _plan_volume(spec: DeploymentSpec, client: ControlClient) -> Change:
+    vol = spec.volume
+    current = _by_name(client.list_network_volumes(), vol.name, "network volume")
+    if current is None:
+        body = {"name": vol.name, "size": vol.size_gb, "dataCenter": vol.data_center, "type": vol.type}
+        return Change("network volume", vol.name, "create", body=body,
+                      fields=[FieldChange("size_gb", None, vol.size_gb),
+                              FieldChange("dataCenter", None, vol.data_center)])
+    if current["dataCenter"] != vol.data_center:
+        raise PlacementError(
+            f"volume.data_center: network volume {vol.name!r} ({current['id']}) already exists in "
+            f"{current['dataCenter']}, not {vol.data_center}; volumes cannot move. Set volume.data_center = "
+            f"{current['dataCenter']!r}, or use a new volume name.")
+    change = Change("network volume", vol.name, "unchanged", id=current["id"])
+    if current["size"] < vol.size_gb:
+        change.action = "update"
+        change.body = {"size": vol.size_gb}
+        change.fields = [FieldChange("size_gb", current["size"], vol.size_gb)]
+    elif current["size"] > vol.size_gb:
+        change.notes.append(f"volume is {current['size']} GB, more than the spec's {vol.size_gb} GB; "
+                            "volumes never shrink, so it stays as it is")
+    return change
+
+
+# -- applying ---------------------------------------------------------------------------------------
+
+def apply_volume(spec: DeploymentSpec, client: ControlClient) -> dict:
+    """Create (or grow) only the spec's network volume, e.g. to upload weights before the endpoint exists."""
+    if not spec.volume:
+        raise ConfigError("the spec has no [volume] table: add name, size_gb and data_center")
+    change = _plan_volume(spec, client)
+    if change.action == "create":
+        return client.create_network_volume(change.body)
+    if change.action == "update":
+        return client.update_network_volume(change.id, change.body)
+    return client.get_network_volume(change.id)
+
+
+def apply(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None = None) -> ApplyResult:
+    """Plan, then send exactly the planned changes. Running it twice changes nothing the second time."""
+    the_plan = plan(spec, client, catalog)
+    volume = None
+    vol_change = the_plan.change("network volume")
+    if vol_change:
+        if vol_change.action == "create":
+            volume = client.create_network_volume(vol_change.body)
+            vol_change.id = volume["id"]
+        elif vol_change.action == "update":
+            volume = client.update_network_volume(vol_change.id, vol_change.body)
+        else:
+            volume = client.get_network_volume(vol_change.id)
+    ep = the_plan.change("endpoint")
+    body = _reveal(ep.body)
+    if "networkVolumes" in body and volume:
+        body["networkVolumes"] = [volume["id"] if v == NEW_VOLUME else v for v in body["networkVolumes"]]
+    if ep.action == "create":
+        endpoint = client.create_endpoint(body)
+        ep.id = endpoint["id"]
+        ep.fields = _created_fields(body)  # with the new volume's id
+    elif ep.action == "update":
+        endpoint = client.update_endpoint(ep.id, body)
+    else:
+        endpoint = client.get_endpoint(ep.id)
+    the_plan.applied = True
+    return ApplyResult(the_plan, endpoint, volume)
+
+
+def plan_destroy(spec: DeploymentSpec, client: ControlClient, volume: bool = False) -> Plan:
+    """What destroy would delete: the endpoint, and the volume only when asked (it holds data)."""
+    changes = []
+    ep = _by_name(client.list_endpoints(), spec.name, "endpoint")
+    changes.append(Change("endpoint", spec.name, "delete" if ep else "absent", id=ep and ep["id"]))
+    if spec.volume:
+        vol = _by_name(client.list_network_volumes(), spec.volume.name, "network volume")
+        action = "absent" if not vol else ("delete" if volume else "unchanged")
+        change = Change("network volume", spec.volume.name, action, id=vol and vol["id"])
+        if vol and not volume:
+            change.notes.append("kept: it holds your weights; pass volume=True (CLI: --volume) to delete it")
+        changes.append(change)
+    return Plan(client.target.name, changes)
+
+
+def destroy(spec: DeploymentSpec, client: ControlClient, volume: bool = False) -> Plan:
+    """Delete the spec's endpoint (and its volume when ``volume``); a second run finds nothing to do."""
+    the_plan = plan_destroy(spec, client, volume)
+    for change in the_plan.changes:
+        if change.action != "delete":
+            continue
+        if change.kind == "endpoint":
+            client.delete_endpoint(change.id)
+        else:
+            client.delete_network_volume(change.id)
+    the_plan.applied = True
+    return the_plan
+
+
+def releases_table(client: ControlClient, endpoint_id: str) -> list[dict]:
+    """The endpoint's releases, newest first, flattened for display."""
+    data = client.endpoint_releases(endpoint_id)
+    return [{"version": r.get("version"), "created": r["createdAt"], "source": r["source"],
+             "workers": r["workerCount"], "diff": "; ".join(f"{d['field']}: {_show(d['old'])} -> "
+                                                            f"{_show(d['new'])}" for d in r["diff"])}
+            for r in data["releases"]]
+
+
+# -- helpers for notebooks and the CLI ------------------------------------------------------------
+
+def connect(target: str | None = "auto", start_local: bool = True) -> ControlClient:
+    """A client for the target, after printing which one it is. On the local target, when no recorded
+    platform answers, starts one in this process (notebooks run headless without `playbook local up`)."""
+    from playbook.config import resolve_target
+    from playbook.errors import PlatformError
+    from playbook.secrets import lookup
+
+    name = target or "auto"
+    local = name == "local" or (name == "auto" and not lookup("RUNPOD_API_KEY"))
+    client = None
+    try:
+        client = ControlClient(resolve_target(name), retries=0, timeout_s=5)
+        if local:
+            client.datacenters()  # is the recorded platform alive?
+    except (ConfigError, PlatformError):
+        if not (local and start_local):
+            raise
+        client = None
+    if client is None:
+        import playbook.local
+
+        client = ControlClient(playbook.local.start(record=True).target)
+    client.retries, client.timeout_s = 4, 30.0
+    print(f"target: {client.target.name} ({client.target.control_api_url})")
+    return client
+
+
+def local_volume_path(client: ControlClient, volume_id: str):
+    """The folder that stands for the network volume on the local platform (its workers' /runpod-volume)."""
+    if client.target.name != "local":
+        raise ConfigError("network volumes on RunPod are filled through RunPod's S3-compatible API per data "
+                          "center (or a pod mounting the volume at /workspace), not a local folder.")
+    from playbook.local.control_api import volume_folder
+
+    return volume_folder(volume_id)
+
+
+def smoke_test(client: ControlClient, endpoint_id: str, payload: dict, timeout_s: float = 180) -> dict:
+    """Send one job with /runsync and return RunPod's status body (id, status, delayTime, executionTime,
+    output): the first job proves the endpoint, its image, its volume and its GPU pool fit together."""
+    import requests
+
+    resp = requests.post(f"{client.target.job_api_url}/{endpoint_id}/runsync", json=payload,
+                         params={"wait": int(min(timeout_s, 300) * 1000)}, timeout=timeout_s + 10,
+                         headers={"Authorization": client.target.api_key.reveal()})
+    if resp.status_code >= 400:
+        raise ConfigError(f"the job API refused the first job ({resp.status_code}): {resp.text[:300]}")
+    return resp.json()

@@ -1,0 +1,201 @@
+"""Workers as containers of the built image: the local platform runs the very image that goes to RunPod.
+
+Why: a handler that works as a local process can still fail in its image (a missing dependency, a path
+that only exists on the laptop, the wrong architecture). ``choose_runner`` picks this runner when an
+endpoint names an image that the local Docker daemon has, so a deploy on the local platform exercises
+the image itself.
+
+How a container is set up, mirroring a RunPod serverless worker:
+- ``--network=host``: the worker reaches the platform on 127.0.0.1 with the same RUNPOD_WEBHOOK_* URLs a
+  process worker gets (the sandbox daemon has no bridge network anyway);
+- the endpoint's volume folder bind-mounted at ``/runpod-volume``; environment values that point into
+  that folder (MODEL_PATH ...) are rewritten to the mount path;
+- only the worker protocol's environment and the endpoint's env: nothing from the host environment;
+- ``init`` (tini) as PID 1 so SIGTERM reaches the worker as it does on RunPod.
+Containers carry labels (endpoint, worker, owning process) and are removed when they stop, on scale-down,
+on platform shutdown, and at interpreter exit; ``remove_containers()`` sweeps any left by a crash.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+
+from playbook import dockerhost
+from playbook.config import VOLUME_MOUNT
+from playbook.errors import PlatformError
+
+LABEL = "io.runpod-playbook.worker"
+LABEL_ENDPOINT = "io.runpod-playbook.endpoint"
+LABEL_OWNER = "io.runpod-playbook.owner-pid"
+
+_started: dict[str, "ContainerHandle"] = {}  # container id -> handle, for the exit sweep
+_lock = threading.Lock()
+
+
+def image_available(image: str) -> bool:
+    """Whether the local daemon has ``image`` (by tag or by repo@digest); False without a daemon."""
+    return bool(image) and dockerhost.image_exists(image)
+
+
+def container_env(env: dict, volume_dir: Path) -> dict[str, str]:
+    """The worker's environment as the container sees it: host volume paths become /runpod-volume paths."""
+    volume = str(Path(volume_dir).resolve())
+    out = {}
+    for key, value in env.items():
+        value = str(value)
+        if value == volume or value.startswith(volume + "/"):
+            value = VOLUME_MOUNT + value[len(volume):]
+        out[key] = value
+    return out
+
+
+class ContainerHandle:
+    """One worker container; the runner protocol's ``alive`` / ``stop`` / ``kill``, plus ``returncode``.
+
+    A watcher thread copies the container's output into the worker log and notices its exit, so that
+    ``alive()`` (called by the scaler on its event loop) never waits on the Docker API.
+    """
+
+    def __init__(self, container, log_path: Path):
+        self.container = container
+        self.id = container.id
+        self.name = container.name
+        self.log_path = log_path
+        self._returncode: int | None = None
+        self._removed = False
+        self._exited = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name=f"watch-{self.name}", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        """Copy the output into the log until the container stops, then record its exit code.
+
+        A log stream can also end early (the client's read timeout on a quiet worker, a broken
+        connection): then the container's state decides whether to follow again or to finish.
+        """
+        since = None
+        while not self._removed:
+            try:
+                with open(self.log_path, "ab") as log:
+                    for chunk in self.container.logs(stream=True, follow=True, since=since):
+                        log.write(chunk)
+                        log.flush()
+            except Exception:  # noqa: BLE001 - handled by looking at the container's state below
+                pass
+            since = int(time.time())
+            try:
+                self.container.reload()
+            except Exception as exc:  # noqa: BLE001
+                if "404" in str(exc) or "No such container" in str(exc):
+                    break
+                time.sleep(0.5)
+                continue
+            state = self.container.attrs.get("State", {})
+            if state.get("Status") not in ("created", "running", "restarting"):
+                self._returncode = state.get("ExitCode")
+                break
+            time.sleep(0.5)
+        self._exited.set()
+
+    @property
+    def returncode(self) -> int | None:
+        return self._returncode
+
+    def alive(self) -> bool:
+        return not (self._removed or self._exited.is_set())
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """SIGTERM (docker stop), SIGKILL after ``timeout_s``, then remove the container."""
+        if not self._removed:
+            try:
+                self.container.stop(timeout=max(1, math.ceil(timeout_s)))
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+            self._exited.wait(timeout=5)
+        self._remove()
+
+    def kill(self) -> None:
+        """Force-remove the container (the reaper calls this once a worker has exited)."""
+        self._remove()
+
+    def _remove(self) -> None:
+        if self._removed:
+            return
+        try:
+            self.container.remove(force=True)
+        except Exception as exc:  # noqa: BLE001
+            if "No such container" not in str(exc) and "404" not in str(exc) and "already in progress" not in str(exc):
+                return  # keep it on the list: the exit sweep tries again
+        self._removed = True
+        self._exited.set()
+        with _lock:
+            _started.pop(self.id, None)
+
+
+class DockerRunner:
+    """Starts a worker as a container of ``endpoint.image``."""
+
+    name = "docker"
+
+    def start(self, worker_id: str, endpoint, env: dict, log_path: Path) -> ContainerHandle:
+        from playbook.build import require_platform
+
+        require_platform(endpoint.image)  # a wrong-architecture image is refused before it is deployed
+        volume = Path(endpoint.volume_dir).resolve()
+        volume.mkdir(parents=True, exist_ok=True)
+        log_path = Path(log_path)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        client = dockerhost.client()
+        name = f"playbook-{endpoint.id}-{worker_id}-{secrets.token_hex(2)}".replace("_", "-")
+        try:
+            container = client.containers.run(
+                endpoint.image, detach=True, name=name, network_mode="host", init=True,
+                environment={**container_env(env, volume), "PYTHONUNBUFFERED": "1"},
+                volumes={str(volume): {"bind": VOLUME_MOUNT, "mode": "rw"}},
+                labels={LABEL: worker_id, LABEL_ENDPOINT: str(endpoint.id), LABEL_OWNER: str(os.getpid())},
+            )
+        except Exception as exc:  # noqa: BLE001 - docker.errors.* : say which image and why
+            raise PlatformError(f"could not start a container of {endpoint.image} for worker {worker_id}: {exc}") from exc
+        handle = ContainerHandle(container, log_path)
+        with _lock:
+            _started[handle.id] = handle
+        return handle
+
+
+def list_containers(endpoint_id: str | None = None, all_owners: bool = True) -> list:
+    """Worker containers (running or not) the local platform started, optionally of one endpoint."""
+    if not dockerhost.daemon_status().available:
+        return []
+    filters = {"label": [LABEL]}
+    if endpoint_id:
+        filters["label"].append(f"{LABEL_ENDPOINT}={endpoint_id}")
+    if not all_owners:
+        filters["label"].append(f"{LABEL_OWNER}={os.getpid()}")
+    return dockerhost.client().containers.list(all=True, filters=filters)
+
+
+def remove_containers(endpoint_id: str | None = None, all_owners: bool = False) -> int:
+    """Force-remove worker containers (by default only this process's); returns how many."""
+    removed = 0
+    for container in list_containers(endpoint_id, all_owners=all_owners):
+        try:
+            container.remove(force=True)
+            removed += 1
+        except Exception:  # noqa: BLE001
+            pass
+    return removed
+
+
+@atexit.register
+def _sweep() -> None:
+    """At interpreter exit no container of ours may outlive us (a failed test, a crashed notebook)."""
+    with _lock:
+        handles = list(_started.values())
+    for handle in handles:
+        handle.kill()

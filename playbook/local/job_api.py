@@ -1,0 +1,141 @@
+"""RunPod's serverless job API (api.runpod.ai/v2/{endpoint_id}/...) on the local platform: same paths,
+headers, JSON shapes, payload limits and states, so ``runpod.Endpoint`` and ``playbook.jobs`` work
+unchanged against it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import web
+
+from playbook.local.state import IN_PROGRESS, IN_QUEUE, TERMINAL, FAILED, TIMED_OUT
+
+RUN_LIMIT_BYTES = 10 * 1024 * 1024
+RUNSYNC_LIMIT_BYTES = 20 * 1024 * 1024
+RUNSYNC_DEFAULT_WAIT_MS = 90_000
+RUNSYNC_MIN_WAIT_MS, RUNSYNC_MAX_WAIT_MS = 1_000, 300_000
+
+
+def error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def user_key_ok(request: web.Request, key: str) -> bool:
+    """RunPod accepts `authorization: <key>`; runpod.Endpoint sends `Bearer <key>`: take both."""
+    given = request.headers.get("Authorization", "").strip()
+    return given in (key, f"Bearer {key}")
+
+
+def add_routes(app: web.Application, platform) -> None:
+    def endpoint_of(request: web.Request):
+        if not user_key_ok(request, platform.api_key):
+            raise web.HTTPUnauthorized(text=json.dumps({"error": "401 Unauthorized: send the platform's API key "
+                                                        "in the Authorization header (see Target.api_key)."}),
+                                       content_type="application/json")
+        ep = platform.engine.endpoints.get(request.match_info["endpoint_id"])
+        if ep is None:
+            raise web.HTTPNotFound(text=json.dumps({"error": f"endpoint {request.match_info['endpoint_id']} "
+                                                    "not found; create it first (list_endpoints() shows them)."}),
+                                   content_type="application/json")
+        return ep
+
+    def job_of(ep, request):
+        job = ep.jobs.get(request.match_info["job_id"])
+        if job is None:
+            raise web.HTTPNotFound(text=json.dumps({"error": "request does not exist (unknown id, or its result "
+                                                    "expired: /run results are kept 30 min, /runsync 1 min)"}),
+                                   content_type="application/json")
+        return job
+
+    async def read_body(request: web.Request, limit: int, path: str) -> dict:
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raw = None
+        if raw is None or len(raw) > limit:
+            size = request.content_length or (len(raw) if raw else 0)
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=limit, actual_size=size,
+                text=json.dumps({"error": f"payload of {size / 1e6:.1f} MB exceeds the {limit // (1024 * 1024)} MB "
+                                 f"limit of {path}; put large inputs on a network volume or object storage and "
+                                 "send a URL instead."}), content_type="application/json")
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            raise web.HTTPBadRequest(text=json.dumps({"error": "request body is not valid JSON; send "
+                                                      '{"input": {...}}.'}), content_type="application/json")
+        if not isinstance(body, dict) or "input" not in body:
+            raise web.HTTPBadRequest(text=json.dumps({"error": "request body must be a JSON object with an "
+                                                      '"input" field: {"input": {...}}.'}),
+                                     content_type="application/json")
+        return body
+
+    async def run(request):
+        ep = endpoint_of(request)
+        body = await read_body(request, RUN_LIMIT_BYTES, "/run")
+        job = platform.engine.submit(ep, body, sync=False)
+        return web.json_response({"id": job.id, "status": job.status})
+
+    async def runsync(request):
+        ep = endpoint_of(request)
+        try:
+            wait_ms = int(request.query.get("wait", RUNSYNC_DEFAULT_WAIT_MS))
+        except ValueError:
+            return error(400, "wait must be an integer number of milliseconds (1000 to 300000).")
+        wait_ms = min(max(wait_ms, RUNSYNC_MIN_WAIT_MS), RUNSYNC_MAX_WAIT_MS)
+        body = await read_body(request, RUNSYNC_LIMIT_BYTES, "/runsync")
+        job = platform.engine.submit(ep, body, sync=True)
+        try:
+            await asyncio.wait_for(asyncio.shield(job.done.wait()), wait_ms / 1000)
+        except asyncio.TimeoutError:
+            return web.json_response({"id": job.id, "status": job.status})
+        return web.json_response(job.body())
+
+    async def status(request):
+        ep = endpoint_of(request)
+        return web.json_response(job_of(ep, request).body())
+
+    async def stream(request):
+        ep = endpoint_of(request)
+        job = job_of(ep, request)
+        chunks, job.stream = job.stream, []
+        data = {"status": job.status, "stream": chunks}
+        if job.terminal and job.error is not None:
+            data["error"] = job.error
+        return web.json_response(data)
+
+    async def cancel(request):
+        ep = endpoint_of(request)
+        job = job_of(ep, request)
+        platform.engine.cancel(ep, job)
+        return web.json_response({"id": job.id, "status": job.status})
+
+    async def retry(request):
+        ep = endpoint_of(request)
+        job = job_of(ep, request)
+        if job.status not in (FAILED, TIMED_OUT):
+            return error(400, f"job {job.id} is {job.status}; /retry applies only to FAILED or TIMED_OUT jobs.")
+        platform.engine.retry(ep, job)
+        return web.json_response({"id": job.id, "status": job.status})
+
+    async def purge_queue(request):
+        ep = endpoint_of(request)
+        return web.json_response({"removed": platform.engine.purge_queue(ep), "status": "completed"})
+
+    async def health(request):
+        return web.json_response(endpoint_of(request).health())
+
+    r = app.router
+    r.add_post("/v2/{endpoint_id}/run", run)
+    r.add_post("/v2/{endpoint_id}/runsync", runsync)
+    r.add_get("/v2/{endpoint_id}/status/{job_id}", status)
+    r.add_post("/v2/{endpoint_id}/status/{job_id}", status)
+    r.add_get("/v2/{endpoint_id}/stream/{job_id}", stream)
+    r.add_post("/v2/{endpoint_id}/cancel/{job_id}", cancel)
+    r.add_post("/v2/{endpoint_id}/retry/{job_id}", retry)
+    r.add_post("/v2/{endpoint_id}/purge-queue", purge_queue)
+    r.add_get("/v2/{endpoint_id}/health", health)
+
+
+__all__ = ["add_routes", "IN_QUEUE", "IN_PROGRESS", "TERMINAL"]

@@ -1,0 +1,144 @@
+"""Starting, stopping and inspecting a local platform that runs as a background process.
+
+Why a separate process: notebooks and shells come and go; the platform (and its warm workers) can
+outlive them. Its state file says where it is; stopping it sends SIGTERM so it stops its workers first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from playbook.config import REPO_ROOT, build_dir, local_state_file
+from playbook.errors import PlatformError
+
+START_TIMEOUT_S = 30
+
+
+def read_state() -> dict | None:
+    path = local_state_file()
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def running_state() -> dict | None:
+    """The state of a live platform; a stale state file (dead pid) is removed."""
+    state = read_state()
+    if state and pid_alive(int(state.get("pid", 0))):
+        return state
+    if state:
+        local_state_file().unlink(missing_ok=True)
+    return None
+
+
+def platform_log() -> Path:
+    return build_dir() / "local" / "platform.log"
+
+
+def up(args) -> dict:
+    if (state := running_state()) is not None:
+        raise PlatformError(f"a local platform is already running at {state['job_api_url']} (pid {state['pid']}); "
+                            "stop it with `playbook local down` first.")
+    argv = [sys.executable, "-m", "playbook.local.daemon", "--port", str(args.port), "--endpoint", args.endpoint,
+            "--workers-min", str(args.workers_min), "--workers-max", str(args.workers_max),
+            "--idle-timeout", str(args.idle_timeout)]
+    for flag, value in (("--handler", args.handler), ("--image", args.image), ("--volume", args.volume)):
+        if value:
+            argv += [flag, str(Path(value).resolve()) if flag != "--image" else value]
+    log_path = platform_log()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env, cwd=str(REPO_ROOT))
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        state = read_state()
+        if state and state.get("pid") == proc.pid:
+            return state
+        if proc.poll() is not None:
+            raise PlatformError(f"the local platform exited at start (code {proc.returncode}):\n"
+                                f"{tail(log_path, 15)}")
+        time.sleep(0.1)
+    proc.kill()
+    raise PlatformError(f"the local platform did not start within {START_TIMEOUT_S} s; see {log_path}")
+
+
+def down(timeout_s: float = 20.0) -> str:
+    state = running_state()
+    if state is None:
+        return "no local platform is running"
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pid_alive(pid):  # its workers die with it through their lifeline pipes
+        os.kill(pid, signal.SIGKILL)
+    local_state_file().unlink(missing_ok=True)
+    return f"stopped the local platform (pid {pid}) and its workers"
+
+
+def status() -> dict:
+    import requests
+
+    state = running_state()
+    if state is None:
+        raise PlatformError("no local platform is running; start one with `playbook local up`.")
+    base = state["job_api_url"].rsplit("/v2", 1)[0]
+    response = requests.get(f"{base}/local/status", headers={"Authorization": state["api_key"]}, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def format_status(status: dict) -> str:
+    lines = [f"local platform {status['url']} (pid {status['pid']})"]
+    for ep in status["endpoints"]:
+        cfg, health = ep["config"], ep["health"]
+        lines.append(f"endpoint {cfg['id']} ({cfg['name']}): workers {cfg['workers_min']}..{cfg['workers_max']}, "
+                     f"idle timeout {cfg['idle_timeout_s']} s, handler {cfg['handler_path']}")
+        lines.append(f"  jobs {health['jobs']}")
+        lines.append(f"  workers {health['workers']}")
+        for w in ep["workers"]:
+            cold = f"{w['cold_start_s']:.2f} s" if w["cold_start_s"] is not None else "-"
+            lines.append(f"  {w['id']}  {w['state']:<12} pid {w['pid']}  cold start {cold}  jobs {w['jobs_done']}")
+    return "\n".join(lines)
+
+
+def tail(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def logs(endpoint: str | None = None, worker: str | None = None, lines: int = 40) -> str:
+    state = read_state() or {}
+    log_dir = Path(state.get("log_dir") or build_dir() / "local" / "logs")
+    parts = []
+    if not endpoint and not worker and platform_log().exists():
+        parts.append(f"==> {platform_log()} <==\n{tail(platform_log(), lines)}")
+    files = sorted(log_dir.glob(f"{endpoint or '*'}/{worker or '*'}.log"), key=lambda p: p.stat().st_mtime)
+    for path in files:
+        parts.append(f"==> {path} <==\n{tail(path, lines)}")
+    return "\n\n".join(parts) if parts else f"no logs yet under {log_dir}"

@@ -1,0 +1,26 @@
+"""Local-only extras, outside RunPod's paths (under /local/): what `playbook local status` and the
+monitoring plots need from a platform running in another process."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from playbook.local.job_api import user_key_ok
+
+
+def add_routes(app: web.Application, platform) -> None:
+    def check(request):
+        if not user_key_ok(request, platform.api_key):
+            raise web.HTTPUnauthorized(text='{"error": "401 Unauthorized"}', content_type="application/json")
+
+    async def status(request):
+        check(request)
+        return web.json_response(platform.snapshot())
+
+    async def timeline(request):
+        check(request)
+        samples = platform.timeline(request.match_info["endpoint_id"])
+        return web.json_response([s.to_dict() for s in samples])
+
+    app.router.add_get("/local/status", status)
+    app.router.add_get("/local/timeline/{endpoint_id}", timeline)

@@ -1,0 +1,103 @@
+"""Watching the local platform: job timings and the worker count over time, as tables and plots.
+
+Why here: the notebook shows how serverless behaves (queueing delay, execution time, cold starts,
+scale up under a burst and back to zero), and these are the few functions it calls to show it.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+from playbook.jobs import BatchResult
+
+
+@dataclass(frozen=True)
+class JobTimes:
+    """Summary of a batch: RunPod's delayTime and executionTime (ms) and the client's latency (s)."""
+
+    jobs: int
+    completed: int
+    delay_p50_ms: float
+    delay_p95_ms: float
+    execution_p50_ms: float
+    execution_p95_ms: float
+    latency_p50_s: float
+    wall_s: float
+    jobs_per_s: float
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.__dict__.items())
+        return f"<table>{rows}</table>"
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def job_times(batch: BatchResult) -> JobTimes:
+    done = [r for r in batch.results if r.ok]
+    delays = [r.delay_ms for r in done if r.delay_ms is not None]
+    execs = [r.execution_ms for r in done if r.execution_ms is not None]
+    latencies = [r.latency_s for r in done if r.latency_s is not None]
+    return JobTimes(len(batch.results), len(done), percentile(delays, 50), percentile(delays, 95),
+                    percentile(execs, 50), percentile(execs, 95),
+                    round(statistics.median(latencies), 3) if latencies else float("nan"),
+                    round(batch.wall_s, 3), round(batch.jobs_per_s, 3))
+
+
+def plot_job_times(batch: BatchResult, ax=None):
+    """Stacked bars per job: time waiting in the queue (delayTime) and running (executionTime)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3))
+    xs = range(len(batch.results))
+    delays = [(r.delay_ms or 0) / 1000 for r in batch.results]
+    execs = [(r.execution_ms or 0) / 1000 for r in batch.results]
+    ax.bar(xs, delays, label="delayTime (queue + cold start)", color="#bbb")
+    ax.bar(xs, execs, bottom=delays, label="executionTime", color="#3b7dd8")
+    ax.set_xlabel("job (submission order)")
+    ax.set_ylabel("seconds")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def plot_timeline(samples, ax=None, workers_max: int | None = None):
+    """Workers (and queued jobs) over time as steps: the scale-up under load and the return to zero."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3))
+    ts = [s.t_s for s in samples]
+    ax.step(ts, [s.workers for s in samples], where="post", label="workers", color="#3b7dd8", linewidth=2)
+    ax.step(ts, [s.running for s in samples], where="post", label="running a job", color="#2a9d55")
+    ax.step(ts, [s.in_queue for s in samples], where="post", label="jobs in queue", color="#999", linestyle="--")
+    if workers_max is not None:
+        ax.axhline(workers_max, color="#d33", linewidth=0.8, linestyle=":", label="workers max")
+    ax.set_xlabel("seconds since the platform started")
+    ax.set_ylabel("count")
+    ax.legend(loc="upper right")
+    return ax
+
+
+def wait_for_workers(platform, endpoint_id: str, count: int = 0, timeout_s: float = 60.0) -> float:
+    """Wait until the endpoint has ``count`` workers (0: scaled to zero); returns the seconds waited."""
+    start = time.monotonic()
+    while len(platform.list_workers(endpoint_id)) != count:
+        if time.monotonic() - start > timeout_s:
+            raise TimeoutError(f"endpoint {endpoint_id} did not reach {count} workers within {timeout_s} s")
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def workers_table(workers) -> str:
+    """An HTML table of WorkerInfo records (cold start, jobs done, why it stopped)."""
+    head = "<tr><th>worker</th><th>cold start s</th><th>jobs</th><th>state</th><th>stopped because</th></tr>"
+    rows = "".join(f"<tr><td>{w.id}</td><td>{w.cold_start_s}</td><td>{w.jobs_done}</td><td>{w.state}</td>"
+                   f"<td>{w.stop_reason or ''}</td></tr>" for w in workers)
+    return f"<table>{head}{rows}</table>"

@@ -1,0 +1,127 @@
+"""How a worker runs: a small swappable piece so that the same platform can run a worker as a local
+Python process (here) or as the built Docker image (``docker_runner``, chosen by ``choose_runner``).
+
+A runner has one method, ``start(worker_id, endpoint, env, log_path) -> WorkerHandle``; a handle
+answers ``alive()``, ``stop(timeout_s)`` (SIGTERM, the way RunPod stops a worker, then SIGKILL) and
+``kill()``. Why the care about process groups: the runpod SDK forks a heartbeat process; killing only
+the worker would orphan it, so a worker runs in its own process group and the whole group goes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Protocol
+
+from playbook.local.endpoints import EndpointConfig
+
+LAUNCHER = Path(__file__).with_name("launch.py")
+
+
+class WorkerHandle(Protocol):
+    def alive(self) -> bool: ...
+    def stop(self, timeout_s: float = 5.0) -> None: ...
+    def kill(self) -> None: ...
+
+
+class Runner(Protocol):
+    name: str
+
+    def start(self, worker_id: str, endpoint: EndpointConfig, env: dict, log_path: Path) -> WorkerHandle: ...
+
+
+class ProcessHandle:
+    """A worker process in its own process group, watched by a pipe that closes when the platform dies."""
+
+    def __init__(self, proc: subprocess.Popen, lifeline_fd: int, log_path: Path):
+        self.proc = proc
+        self.pid = proc.pid
+        self.log_path = log_path
+        self._lifeline_fd = lifeline_fd  # closing it tells the launcher to kill its group
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.poll()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _close_lifeline(self) -> None:
+        if self._lifeline_fd >= 0:
+            try:
+                os.close(self._lifeline_fd)
+            except OSError:
+                pass
+            self._lifeline_fd = -1
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """SIGTERM (the SDK finishes its loop), then SIGKILL the whole group after ``timeout_s``."""
+        if self.alive():
+            self._signal_group(signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            while self.alive() and time.monotonic() < deadline:
+                time.sleep(0.02)
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the worker and everything it forked (the SDK's heartbeat process included)."""
+        self._signal_group(signal.SIGKILL)
+        self._close_lifeline()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class ProcessRunner:
+    """Runs ``python <endpoint.handler_path>`` through ``launch.py`` with this interpreter."""
+
+    name = "process"
+
+    def start(self, worker_id: str, endpoint: EndpointConfig, env: dict, log_path: Path) -> ProcessHandle:
+        handler = Path(endpoint.handler_path)
+        if not handler.is_file():
+            from playbook.errors import ConfigError
+
+            raise ConfigError(f"endpoint {endpoint.id}: handler_path {handler} does not exist; "
+                              "point EndpointConfig.handler_path at a worker handler file.")
+        log_path = Path(log_path)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        read_fd, write_fd = os.pipe()
+        full_env = {**os.environ, **env, "PLAYBOOK_LIFELINE_FD": str(read_fd), "PYTHONUNBUFFERED": "1"}
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, str(LAUNCHER), str(handler)],
+                env=full_env, cwd=str(handler.parent), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(read_fd,),
+            )
+        os.close(read_fd)
+        return ProcessHandle(proc, write_fd, log_path)
+
+
+def choose_runner(endpoint: EndpointConfig) -> Runner:
+    """The one place that decides how an endpoint's workers run.
+
+    The Docker runner (``playbook.local.docker_runner``, when present) is used when the endpoint names
+    an image that the local Docker daemon has; otherwise a local Python process runs the handler.
+    """
+    if endpoint.image:
+        try:
+            import playbook.local.docker_runner as docker_runner  # added by the build issue
+        except ModuleNotFoundError as exc:
+            if exc.name != "playbook.local.docker_runner":
+                raise
+        else:
+            if docker_runner.image_available(endpoint.image):
+                return docker_runner.DockerRunner()
+    return ProcessRunner()

@@ -1,0 +1,177 @@
+"""The scaler: per endpoint, workers_min..workers_max workers, started when jobs wait (RunPod's
+QUEUE_DELAY and REQUEST_COUNT types) and stopped after the idle timeout, so an idle endpoint costs
+nothing. It also enforces the execution timeout, notices dead workers and expires old results.
+
+Why a periodic tick rather than events only: process exits, timeouts and idle timeouts are all
+"something did not happen" conditions; a 0.1 s tick sees them with bounded delay and stays simple.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+
+from playbook.local.state import (IN_PROGRESS, RUN_RETENTION_S, RUNSYNC_RETENTION_S, TIMED_OUT,
+                                  EndpointState, Worker)
+
+log = logging.getLogger("playbook.local")
+TICK_S = 0.1
+START_FAILURES_BEFORE_GIVING_UP = 3
+
+
+@dataclass(frozen=True)
+class TimelineSample:
+    """Worker and job counts of one endpoint at ``t_s`` seconds after the platform started."""
+
+    t_s: float
+    endpoint_id: str
+    workers: int
+    initializing: int
+    idle: int
+    running: int
+    in_queue: int
+    in_progress: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Scaler:
+    def __init__(self, platform) -> None:
+        self.platform = platform
+        self.engine = platform.engine
+        self._last_expiry = 0.0
+        self._last_sample: dict[str, tuple] = {}
+
+    async def run(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception:  # the platform must keep answering whatever happens
+                log.exception("scaler tick failed")
+            await asyncio.sleep(TICK_S)
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        for ep in list(self.engine.endpoints.values()):
+            self.reap(ep)
+            self.enforce_timeouts(ep, now)
+            for worker in list(ep.workers.values()):
+                self.engine.resend_stop_signals(ep, worker, now)
+            self.scale(ep, now)
+            self.sample(ep, now)
+        if now - self._last_expiry > 5:
+            self._last_expiry = now
+            for ep in list(self.engine.endpoints.values()):
+                self.expire(ep, now)
+
+    # -------------------------------------------------------------- workers
+    def reap(self, ep: EndpointState) -> None:
+        for worker in list(ep.workers.values()):
+            if worker.handle is None or worker.handle.alive():
+                continue
+            code = getattr(worker.handle, "returncode", None)
+            asyncio.get_running_loop().run_in_executor(None, worker.handle.kill)  # its process group too
+            self.engine.worker_gone(ep, worker, code)
+        if ep.start_failures >= START_FAILURES_BEFORE_GIVING_UP and ep.queue:
+            self.engine.fail_queue(ep, f"workers of endpoint {ep.cfg.id} keep exiting before taking a job "
+                                       f"({ep.start_failures} in a row): {ep.last_start_error}")
+            ep.start_failures = 0
+
+    def enforce_timeouts(self, ep: EndpointState, now: float) -> None:
+        for job in [j for j in ep.jobs.values() if j.status == IN_PROGRESS]:
+            limit_ms = job.execution_timeout_ms or ep.cfg.execution_timeout_ms
+            if (now - job.started) * 1000 <= limit_ms:
+                continue
+            worker = ep.workers.get(job.worker_id)
+            self.engine.finish(ep, job, TIMED_OUT, error=(
+                f"execution timeout: the job ran longer than executionTimeout {limit_ms} ms; its worker was "
+                "stopped. Raise execution_timeout_ms (or policy.executionTimeout) if the job needs longer."))
+            if worker is not None:
+                worker.jobs.discard(job.id)
+                self.stop_worker(ep, worker, "execution timeout")
+
+    def scale(self, ep: EndpointState, now: float) -> None:
+        cfg = ep.cfg
+        active = [w for w in ep.workers.values() if w.active]
+        n = len(active)
+        want = n
+        queued = len(ep.queue)
+        if queued:
+            if cfg.scaler_type == "REQUEST_COUNT":
+                in_progress = sum(j.status == IN_PROGRESS for j in ep.jobs.values())
+                want = max(n, math.ceil((queued + in_progress) / cfg.scaler_value))
+            else:  # QUEUE_DELAY: add workers when the oldest job has waited scaler_value seconds
+                free = sum(w.state in ("initializing", "idle") for w in active)
+                shortage = queued - free
+                oldest = ep.jobs[ep.queue[0]].created if ep.queue[0] in ep.jobs else now
+                if shortage > 0 and (n == 0 or now - oldest >= cfg.scaler_value):
+                    want = n + shortage
+        want = min(max(want, cfg.workers_min), cfg.workers_max)
+        for _ in range(want - n):
+            self.spawn(ep)
+        # zero idle cost: stop workers idle longer than the idle timeout, down to workers_min
+        idle = sorted((w for w in active if w.state == "idle" and not w.jobs), key=lambda w: w.last_active)
+        for worker in idle:
+            if n <= cfg.workers_min:
+                break
+            if now - worker.last_active >= cfg.idle_timeout_s:
+                self.stop_worker(ep, worker, "idle timeout")
+                n -= 1
+
+    def spawn(self, ep: EndpointState) -> Worker:
+        from playbook.local.runners import choose_runner
+        from playbook.local.worker_api import worker_env
+
+        platform = self.platform
+        worker_id = platform.new_worker_id()
+        runner = choose_runner(ep.cfg)
+        log_path = platform.log_dir / ep.cfg.id / f"{worker_id}.log"
+        worker = Worker(worker_id, ep.cfg.id, runner.name, log_path)
+        ep.workers[worker_id] = worker
+        env = {"MODEL_PATH": str(ep.cfg.model_path), **ep.cfg.env, **worker_env(platform, ep.cfg.id, worker_id)}
+        future = asyncio.get_running_loop().run_in_executor(None, runner.start, worker_id, ep.cfg, env, log_path)
+
+        def started(fut: asyncio.Future) -> None:
+            if fut.exception() is not None:
+                log.error("worker %s failed to start: %s", worker_id, fut.exception())
+                worker.state = "stopping"
+                self.engine.worker_gone(ep, worker, None)
+                ep.start_failures += 1
+                ep.last_start_error = f"worker {worker_id} could not start: {fut.exception()}"
+                return
+            worker.handle = fut.result()
+            if worker.state == "stopping":
+                asyncio.get_running_loop().run_in_executor(None, worker.handle.stop, 2.0)
+
+        future.add_done_callback(started)
+        return worker
+
+    def stop_worker(self, ep: EndpointState, worker: Worker, reason: str, grace_s: float = 2.0):
+        """Stop like RunPod does (SIGTERM, then SIGKILL); the reaper records the exit."""
+        if worker.state in ("stopping", "exited"):
+            return None
+        worker.state = "stopping"
+        worker.stop_reason = reason
+        self.engine.release_polls(worker)
+        if worker.handle is not None:
+            return asyncio.get_running_loop().run_in_executor(None, worker.handle.stop, grace_s)
+        return None
+
+    # ----------------------------------------------------------- bookkeeping
+    def sample(self, ep: EndpointState, now: float) -> None:
+        c = ep.counts()
+        key = tuple(c.values())
+        if self._last_sample.get(ep.cfg.id) == key:
+            return
+        self._last_sample[ep.cfg.id] = key
+        self.engine.timeline.append(TimelineSample(round(now - self.engine.t0, 3), ep.cfg.id, **c))
+
+    def expire(self, ep: EndpointState, now: float) -> None:
+        for job in list(ep.jobs.values()):
+            keep_s = RUNSYNC_RETENTION_S if job.sync else RUN_RETENTION_S
+            if job.terminal and now - job.finished > keep_s:
+                del ep.jobs[job.id]

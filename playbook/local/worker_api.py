@@ -1,0 +1,152 @@
+"""RunPod's worker protocol, as the runpod SDK 1.12 calls it (rp_job, rp_http, rp_ping, rp_scale):
+
+* ``GET  {ep}/job-take/{worker}?gpu=..&job_in_progress=0|1`` long poll: 200 ``{id, input}`` or 204;
+  ``/job-take-batch/...&batch_size=N`` answers a list;
+* ``POST {ep}/job-done/{worker}/{job}?..&isStream=false|true`` body: JSON text with output or error
+  (or a progress update ``{"status": "IN_PROGRESS", ...}``);
+* ``POST {ep}/job-stream/{worker}/{job}`` stream chunks; ``GET {ep}/ping/{worker}`` heartbeat;
+* ``GET  {ep}/job-stop/{worker}`` long poll answered ``{"jobsToStop": [...]}`` or 204.
+
+The SDK retries at once on any error, so these routes never answer an error instantly (a short pause
+first), and long polls are held open rather than answered 204 at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from aiohttp import web
+
+TAKE_HOLD_S = 20.0  # the SDK gives job take 90 s; we answer 204 well before that
+STOP_HOLD_S = 20.0
+ERROR_PAUSE_S = 1.0
+
+
+def worker_env(platform, endpoint_id: str, worker_id: str) -> dict:
+    """The RUNPOD_* variables that put the real worker loop on this platform."""
+    base = f"{platform.url}/v2/{endpoint_id}"
+    query = "?gpu=CPU"
+    return {
+        "RUNPOD_WEBHOOK_GET_JOB": f"{base}/job-take/$ID{query}",
+        "RUNPOD_WEBHOOK_POST_OUTPUT": f"{base}/job-done/{worker_id}/$ID{query}",
+        "RUNPOD_WEBHOOK_POST_STREAM": f"{base}/job-stream/{worker_id}/$ID{query}",
+        "RUNPOD_WEBHOOK_PING": f"{base}/ping/{worker_id}{query}",
+        "RUNPOD_PING_INTERVAL": "2000",
+        "RUNPOD_POD_ID": worker_id,
+        "RUNPOD_ENDPOINT_ID": endpoint_id,
+        "RUNPOD_AI_API_KEY": platform.worker_key,
+        "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true",
+        "RUNPOD_SKIP_GPU_CHECK": "true",
+        "RUNPOD_LOG_LEVEL": "INFO",
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+def add_routes(app: web.Application, platform) -> None:
+    engine = platform.engine
+
+    async def worker_of(request):
+        """(endpoint, worker) or an error response after a pause (the SDK would retry at once)."""
+        if request.headers.get("Authorization", "") != platform.worker_key:
+            await asyncio.sleep(ERROR_PAUSE_S)
+            return None, web.json_response({"error": "401 Unauthorized worker"}, status=401)
+        ep = engine.endpoints.get(request.match_info["endpoint_id"])
+        worker = ep.workers.get(request.match_info["worker_id"]) if ep else None
+        if worker is None:
+            await asyncio.sleep(ERROR_PAUSE_S)
+            return None, web.Response(status=204)
+        return (ep, worker), None
+
+    async def take(request, batch: bool):
+        found, response = await worker_of(request)
+        if response is not None:
+            return response
+        ep, worker = found
+        now = time.monotonic()
+        if worker.ready is None:
+            worker.ready = now  # cold start ends at the first job take
+        if worker.state == "initializing":
+            worker.state = "idle"
+            worker.last_active = now
+        if request.query.get("job_in_progress") == "0":
+            engine.worker_has_no_jobs(ep, worker)  # it dropped stopped jobs without posting a result
+        if worker.state == "stopping":
+            await asyncio.sleep(0.2)
+            return web.Response(status=204)
+        size = int(request.query.get("batch_size", 1)) if batch else 1
+        fut = asyncio.get_running_loop().create_future()
+        worker.takers.append(fut)
+        ep.takers.append((worker, fut, max(size, 1)))
+        engine.dispatch(ep)
+        try:
+            await asyncio.wait({fut}, timeout=TAKE_HOLD_S)
+        finally:
+            worker.takers.remove(fut)
+        jobs = fut.result() if fut.done() and not fut.cancelled() else []
+        if not fut.done():
+            fut.cancel()
+        if not jobs:
+            return web.Response(status=204)
+        bodies = [{"id": j.id, "input": j.input} for j in jobs]
+        return web.json_response(bodies if batch else bodies[0])
+
+    async def job_take(request):
+        return await take(request, batch=False)
+
+    async def job_take_batch(request):
+        return await take(request, batch=True)
+
+    async def read_payload(request) -> dict:
+        text = await request.text()
+        try:
+            payload = json.loads(text) if text else {}
+        except ValueError:
+            payload = {"error": f"worker posted a result that is not JSON: {text[:200]!r}"}
+        return payload if isinstance(payload, dict) else {"output": payload}
+
+    async def job_done(request):
+        found, response = await worker_of(request)
+        if response is not None:
+            return response if response.status != 204 else web.Response(status=200)
+        ep, worker = found
+        engine.result(ep, worker, request.match_info["job_id"], await read_payload(request))
+        return web.Response(status=200)
+
+    async def job_stream(request):
+        found, response = await worker_of(request)
+        if response is not None:
+            return response if response.status != 204 else web.Response(status=200)
+        ep, worker = found
+        engine.stream_chunk(ep, worker, request.match_info["job_id"], await read_payload(request))
+        return web.Response(status=200)
+
+    async def job_stop(request):
+        found, response = await worker_of(request)
+        if response is not None:
+            return response
+        ep, worker = found
+        if not worker.stop_signals and worker.state != "stopping":
+            worker.stop_waiter = asyncio.get_running_loop().create_future()
+            await asyncio.wait({worker.stop_waiter}, timeout=STOP_HOLD_S)
+        ids, worker.stop_signals = worker.stop_signals, []
+        if not ids:
+            return web.Response(status=204)
+        return web.json_response({"jobsToStop": ids})
+
+    async def ping(request):
+        found, response = await worker_of(request)
+        if response is not None:
+            return response if response.status != 204 else web.Response(status=200)
+        _, worker = found
+        worker.last_ping = time.monotonic()
+        return web.Response(status=200)
+
+    r = app.router
+    r.add_get("/v2/{endpoint_id}/job-take/{worker_id}", job_take)
+    r.add_get("/v2/{endpoint_id}/job-take-batch/{worker_id}", job_take_batch)
+    r.add_get("/v2/{endpoint_id}/job-stop/{worker_id}", job_stop)
+    r.add_post("/v2/{endpoint_id}/job-done/{worker_id}/{job_id}", job_done)
+    r.add_post("/v2/{endpoint_id}/job-stream/{worker_id}/{job_id}", job_stream)
+    r.add_get("/v2/{endpoint_id}/ping/{worker_id}", ping)

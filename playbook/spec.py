@@ -1,0 +1,220 @@
+"""One declarative description of a deployment, read from a TOML or YAML file.
+
+Why: most lost hours in the seed story were control-plane mistakes made by hand or by scripts re-run
+with different arguments. A spec file states what should exist (endpoint, GPU pools, scaling, network
+volume); ``playbook plan`` shows how RunPod differs from it and ``playbook apply`` converges it.
+
+How: ``load_spec(path)`` parses the file and validates it with pydantic; every error names the field
+(``workers.max``) and the fix. Secrets are never written in the file: ``[secrets]`` maps an endpoint
+environment variable to the *name* of a local environment variable (or .env entry) read at apply time,
+and an ``[env]`` entry whose name looks secret (KEY, TOKEN, SECRET, PASSWORD) is refused.
+
+Example (``deploy/demo.toml``)::
+
+    name = "playbook-demo"
+    image = "local/playbook-worker:latest"
+    gpus = ["AMPERE_16", "AMPERE_24"]      # pool ids or GPU names ("RTX 4090")
+    [workers]
+    max = 3
+    [volume]
+    name = "playbook-models"
+    size_gb = 10
+    data_center = "EU-RO-1"
+    [secrets]
+    HF_TOKEN = "HF_TOKEN"                  # endpoint env var = name of the local env var
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from playbook.errors import ConfigError
+from playbook.secrets import Secret, lookup
+
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+SECRET_WORDS = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.I)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Workers(_Strict):
+    """Worker bounds; ``min = 0`` is what gives zero idle cost."""
+
+    min: int = Field(0, ge=0, description="workers kept running (each one bills all the time)")
+    max: int = Field(3, ge=0, description="most workers at once")
+    idle_timeout_s: int = Field(5, ge=1, le=3600, description="seconds a worker idles before it stops")
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be at least min ({self.min})")
+        return self
+
+
+class Scaler(_Strict):
+    """QUEUE_DELAY: add workers when a job waits ``value`` seconds; REQUEST_COUNT: one worker per
+    ``value`` queued requests."""
+
+    type: Literal["QUEUE_DELAY", "REQUEST_COUNT"] = "QUEUE_DELAY"
+    value: float = 4
+
+    @model_validator(mode="after")
+    def _value(self):
+        if self.type == "QUEUE_DELAY" and self.value < 0.5:
+            raise ValueError("QUEUE_DELAY value is seconds and must be at least 0.5")
+        if self.type == "REQUEST_COUNT" and (self.value < 1 or self.value != int(self.value)):
+            raise ValueError("REQUEST_COUNT value is a whole number of requests, at least 1")
+        return self
+
+    def body(self) -> dict:
+        if self.type == "QUEUE_DELAY":
+            return {"type": "QUEUE_DELAY", "queueDelay": float(self.value)}
+        return {"type": "REQUEST_COUNT", "requestCount": int(self.value)}
+
+
+class Volume(_Strict):
+    """A network volume: it lives in one data center and pins the endpoint's workers there."""
+
+    name: str = Field(min_length=1)
+    size_gb: int = Field(ge=10, le=4096, description="GB; volumes grow but never shrink")
+    data_center: str = Field(min_length=1, description="e.g. EU-RO-1, US-KS-2")
+    type: Literal["STANDARD", "HIGH_PERFORMANCE"] = "STANDARD"
+
+
+class DeploymentSpec(_Strict):
+    """What should exist on the target. Field names carry units (``_s``, ``_gb``)."""
+
+    name: str = Field(min_length=1, max_length=191, description="endpoint name; apply finds it by name")
+    image: str = Field(min_length=1, description="container image, e.g. registry/user/worker:1.0")
+    gpus: list[str] = Field(min_length=1, description="pool ids (ADA_24) or GPU names (RTX 4090)")
+    gpu_count: int = Field(1, ge=1, le=8)
+    workers: Workers = Workers()
+    scaler: Scaler = Scaler()
+    flashboot: Literal["OFF", "FLASHBOOT", "PRIORITY_FLASHBOOT"] = "OFF"
+    execution_timeout_s: int = Field(300, ge=1, le=7 * 24 * 3600, description="per job")
+    container_disk_gb: int = Field(10, ge=1, le=1000)
+    data_centers: list[str] = Field(default_factory=list, description="empty: the volume's data center")
+    min_cuda_version: str | None = Field(None, pattern=r"^\d+\.\d+$")
+    volume: Volume | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict,
+                                    description="endpoint env var -> name of a local env var holding it")
+
+    @model_validator(mode="after")
+    def _checks(self):
+        for key, value in self.env.items():
+            if not re.match(ENV_NAME, key):
+                raise ValueError(f"env: {key!r} is not a valid environment variable name")
+            if SECRET_WORDS.search(key) and value:
+                raise ValueError(
+                    f"env.{key} looks like a secret written inline. Move it to [secrets] as "
+                    f'{key} = "LOCAL_ENV_VAR_NAME" and export LOCAL_ENV_VAR_NAME (or put it in .env)')
+        for key, var in self.secrets.items():
+            if not re.match(ENV_NAME, key) or not re.match(ENV_NAME, var):
+                raise ValueError(f"secrets.{key} must name an environment variable (LIKE_THIS), "
+                                 "never hold the secret itself")
+            if key in self.env:
+                raise ValueError(f"{key} is set in both env and secrets; keep one")
+        if self.volume and self.data_centers and self.volume.data_center not in self.data_centers:
+            raise ValueError(
+                f"data_centers {self.data_centers} exclude the volume's data center "
+                f"{self.volume.data_center!r}: workers could never mount it. Add "
+                f"{self.volume.data_center!r} to data_centers, or leave data_centers empty")
+        return self
+
+    def endpoint_data_centers(self) -> list[str]:
+        """Where workers may run: the spec's list, else the volume's data center, else anywhere ([])."""
+        if self.data_centers:
+            return list(self.data_centers)
+        return [self.volume.data_center] if self.volume else []
+
+    def resolved_env(self) -> dict[str, str | Secret]:
+        """Plain env plus secrets read from the local environment now (values stay ``Secret``s)."""
+        env: dict[str, str | Secret] = dict(self.env)
+        for key, var in self.secrets.items():
+            secret = lookup(var)
+            if secret is None:
+                raise ConfigError(f"secrets.{key} reads the environment variable {var}, which is not set: "
+                                  f"export {var}=... or add it to .env")
+            env[key] = secret
+        return env
+
+    def save(self, path: str | Path) -> Path:
+        """Write the spec as YAML (what a notebook picked becomes a file that `playbook apply` reads)."""
+        import yaml
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = self.model_dump(exclude_none=True)
+        path.write_text("# written by playbook.spec.DeploymentSpec.save\n" + yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    def with_changes(self, **changes) -> "DeploymentSpec":
+        """A validated copy with some fields changed (e.g. ``image=...``)."""
+        return spec_from_dict({**self.model_dump(), **changes}, source="with_changes")
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.model_dump().items())
+        return f"<table>{rows}</table>"
+
+
+def spec_from_dict(data: dict, source: str = "spec") -> DeploymentSpec:
+    try:
+        return DeploymentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, source)) from None
+
+
+def load_spec(path: str | Path) -> DeploymentSpec:
+    """Read and validate a spec file (``.toml``, ``.yaml`` or ``.yml``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"spec file {path} does not exist; copy deploy/demo.toml and edit it")
+    text = path.read_text()
+    try:
+        if path.suffix == ".toml":
+            import tomllib
+            data = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            import yaml
+            data = yaml.safe_load(text) or {}
+        else:
+            raise ConfigError(f"spec file {path}: use a .toml, .yaml or .yml file")
+    except ConfigError:
+        raise
+    except Exception as exc:  # tomllib.TOMLDecodeError, yaml.YAMLError
+        raise ConfigError(f"spec file {path} is not valid {path.suffix[1:].upper()}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"spec file {path} must hold a table of fields at the top level")
+    return spec_from_dict(data, source=str(path))
+
+
+def _explain(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: {exc.error_count()} invalid field(s)"]
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown field; known fields: {', '.join(_known(err['loc']))}"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        lines.append(f"  {where}: {msg}")
+    return "\n".join(lines)
+
+
+def _known(loc: tuple) -> list[str]:
+    model: type[BaseModel] = DeploymentSpec
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        ann = getattr(field, "annotation", None)
+        ann = next((a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)
+                    and issubclass(a, BaseModel)), ann)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+    return list(model.model_fields)

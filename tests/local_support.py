@@ -1,0 +1,66 @@
+"""Helpers for the local-platform tests: a platform per test, endpoints running the test workers
+under tests/workers (the real runpod worker loop, unmodified), and process checks for orphans."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+import playbook.local as local
+from playbook.jobs import JobClient
+from playbook.local import EndpointConfig
+
+WORKERS = Path(__file__).resolve().parent / "workers"
+
+
+def handler(name: str) -> Path:
+    return WORKERS / f"{name}.py"
+
+
+@pytest.fixture
+def platform(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path / "build"))
+    with local.start(record=False, log_dir=tmp_path / "logs") as p:
+        yield p
+
+
+def endpoint(platform, name: str = "noop_handler", **fields) -> tuple[EndpointConfig, JobClient]:
+    fields.setdefault("idle_timeout_s", 1.0)
+    fields.setdefault("scaler_value", 0)
+    cfg = platform.create_endpoint(EndpointConfig(name=name, handler_path=handler(name), **fields))
+    return cfg, JobClient(platform.target, cfg.id)
+
+
+def api(platform, endpoint_id: str, path: str, method: str = "GET", key: str | None = None, **kwargs):
+    headers = {"Authorization": key if key is not None else platform.api_key}
+    url = f"{platform.target.job_api_url}/{endpoint_id}/{path}"
+    return requests.request(method, url, headers=headers, timeout=30, **kwargs)
+
+
+def wait_until(predicate, timeout_s: float = 20.0, pause_s: float = 0.05):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(pause_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group ``pgid`` still exists (zombies do not count)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False

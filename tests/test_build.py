@@ -1,0 +1,257 @@
+"""The build phase: the Dockerfile's contract, the build context, the image the daemon builds (linux/amd64,
+its size by layer), the refusal of a wrong-architecture image, and push / pull by digest on loopback.
+
+The first group needs no daemon; the docker tier (marked) builds the real image once per session."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+import urllib.error
+import urllib.request
+
+import pytest
+
+from playbook import build, dockerhost
+from playbook.config import REPO_ROOT
+from playbook.errors import BuildError, ConfigError
+
+
+# ----------------------------------------------------------------- no daemon needed
+
+
+def test_dockerfile_passes_hadolint_for_cloud_and_local_builds():
+    assert build.lint().findings == []
+    local = build.BuildSettings(base_image="local/python:3.11-slim", torch_spec="torch==2.13.0", offline=True)
+    rendered = build.render_dockerfile(local)
+    assert "ARG BASE_IMAGE=local/python:3.11-slim" in rendered and 'ARG TORCH_SPEC="torch==2.13.0"' in rendered
+    assert build.lint(rendered).findings == []
+    assert not build.lint("FROM ubuntu\nRUN apt-get install curl\n").ok  # the linter does find problems
+
+
+def test_dockerfile_contract():
+    text = build.DOCKERFILE.read_text()
+    base = build.dockerfile_default_base()
+    assert "cuda" in base and "pytorch" in base, "the default base must be a CUDA + PyTorch image for RunPod"
+    assert "runtime" in base, "a runtime base, not devel: compilers only make every cold pull slower"
+    torch_in_base = tuple(int(x) for x in base.split(":")[1].split("-")[0].split(".")[:2])
+    assert torch_in_base >= (2, 6), "transformers 5 and diffusers 0.42 need torch >= 2.6 from the base"
+    assert 'CMD ["python3", "-u", "/app/handler.py"]' in text  # the image's own command starts the worker
+    deps_copy = text.index("COPY worker/requirements.txt")
+    assert deps_copy < text.index("COPY worker/ /app/"), "dependencies must be a layer before the code"
+    assert "/runpod-volume" not in text.split("CMD")[0].replace("(/runpod-volume)", ""), "no weights in the image"
+    assert build.cloud_settings().build_args() == {"TORCH_SPEC": "", "OFFLINE": "0"}  # cloud: base's torch
+
+
+def test_context_holds_only_the_worker():
+    files = build._context_files(build.BuildSettings())
+    assert "worker/handler.py" in files and "worker/requirements.txt" in files and "worker/Dockerfile" in files
+    outside = [f for f in files if not f.startswith("worker/") and f != ".dockerignore"]
+    assert not outside, f"the context must hold only worker/: {outside}"
+    assert not [f for f in files if f.endswith((".safetensors", ".bin", ".pyc"))]
+
+
+def _copy_context(tmp_path):
+    root = tmp_path / "ctx"
+    shutil.copytree(REPO_ROOT / "worker", root / "worker", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO_ROOT / ".dockerignore", root / ".dockerignore")
+    (root / "build" / "volume").mkdir(parents=True)
+    (root / "build" / "volume" / "model.safetensors").write_bytes(b"weights")  # must never enter the context
+    return root
+
+
+def test_tag_is_by_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path / "out"))
+    root = _copy_context(tmp_path)
+    settings = build.BuildSettings(context_dir=root, dockerfile=root / "worker" / "Dockerfile")
+    first, again = build.make_context(settings), build.make_context(settings)
+    assert first.tag == again.tag and first.tag.startswith("sha-")
+    with tarfile.open(first.tar_path) as tar:
+        names = tar.getnames()
+    assert "worker/handler.py" in names and not any(n.startswith("build") for n in names)
+    (root / "worker" / "handler.py").write_text((root / "worker" / "handler.py").read_text() + "\n# edited\n")
+    assert build.make_context(settings).tag != first.tag  # new code, new tag
+    local = build.BuildSettings(context_dir=root, dockerfile=root / "worker" / "Dockerfile", torch_spec="torch==2.13.0")
+    assert build.make_context(local).tag != build.make_context(settings).tag  # other build args, other tag
+
+
+def test_registry_credentials_come_in_pairs_and_stay_hidden(monkeypatch):
+    monkeypatch.delenv("REGISTRY_USERNAME", raising=False)
+    monkeypatch.delenv("REGISTRY_PASSWORD", raising=False)
+    assert build.registry_auth() is None
+    monkeypatch.setenv("REGISTRY_PASSWORD", "hunter2-secret")
+    with pytest.raises(ConfigError, match="REGISTRY_USERNAME"):
+        build.registry_auth()
+
+
+def test_wrong_platform_message_explains_exec_format_error():
+    check = build.PlatformCheck("me/worker:1", "linux", "arm64")
+    assert not check.ok
+    text = check.explain()
+    assert "exec format error" in text and "--platform linux/amd64" in text and "linux/arm64" in text
+    assert build.PlatformCheck("me/worker:1", "linux", "amd64").ok
+
+
+# ----------------------------------------------------------------- docker tier
+
+
+@pytest.mark.docker
+def test_worker_image_is_linux_amd64(worker_image):
+    check = build.check_platform(worker_image.reference)
+    assert (check.os, check.architecture) == ("linux", "amd64") and check.ok
+    config = dockerhost.client().images.get(worker_image.reference).attrs["Config"]
+    assert config["Cmd"] == ["python3", "-u", "/app/handler.py"]
+    assert worker_image.steps > 0 and worker_image.reference.startswith(f"{build.REPOSITORY}:sha-")
+    # the dependencies and the code are in the image, no weights are
+    out = dockerhost.client().containers.run(
+        worker_image.reference, ["sh", "-c", "ls /app; find / -xdev -name '*.safetensors' | head -3; "
+                                 "python3 -c 'import runpod, diffusers; print(\"deps-ok\")'"], remove=True)
+    out = out.decode()
+    assert "handler.py" in out and "imagegen" in out and "deps-ok" in out and ".safetensors" not in out
+
+
+@pytest.mark.docker
+def test_rebuild_uses_the_layer_cache(worker_image):
+    again = build.build_image(build.local_settings(), progress=False)
+    assert again.image_id == worker_image.image_id and again.reference == worker_image.reference
+    assert again.cached_steps >= 3
+
+
+@pytest.mark.docker
+def test_size_report_by_layer(worker_image):
+    report = build.size_report(worker_image.reference)
+    assert 0.2 < report.total_gb < report.budget_gb == build.SIZE_BUDGET_GB and not report.over_budget
+    layer_sum_gb = sum(layer.size_mb for layer in report.layers) / 1000
+    assert abs(layer_sum_gb - report.total_gb) < 0.05
+    biggest = max(report.layers, key=lambda layer: layer.size_mb)
+    assert "/opt/deps" in biggest.created_by  # the dependency layer dominates, not the code
+    with pytest.warns(build.BudgetWarning, match="over the 0.1 GB budget"):
+        assert build.size_report(worker_image.reference, budget_gb=0.1).over_budget
+    assert "<table>" in report._repr_html_()
+
+
+@pytest.mark.docker
+def test_wrong_architecture_image_is_refused(docker_daemon, registry, tmp_path):
+    from playbook.local.docker_runner import DockerRunner
+    from playbook.local.endpoints import EndpointConfig
+
+    ref = build.make_foreign_image("arm64")
+    check = build.check_platform(ref)
+    assert (check.os, check.architecture) == ("linux", "arm64")  # what the daemon says, not the tag
+    with pytest.raises(BuildError, match="exec format error") as refused:
+        build.require_platform(ref)
+    assert "--platform linux/amd64" in str(refused.value)
+    with pytest.raises(BuildError, match="exec format error"):  # never pushed
+        build.push(ref, registry, repository="playbook-test-arm64", progress=False)
+    endpoint = EndpointConfig(name="arm", id="armtest", image=ref, volume_dir=tmp_path)
+    with pytest.raises(BuildError, match="exec format error"):  # never deployed
+        DockerRunner().start("w-arm", endpoint, {}, tmp_path / "w.log")
+
+
+def _manifest(registry: str, repository: str, digest: str) -> dict:
+    request = urllib.request.Request(f"http://{registry}/v2/{repository}/manifests/{digest}", headers={
+        "Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.mark.docker
+def test_push_and_pull_back_by_digest(worker_image, pushed_worker_image, registry):
+    pushed = pushed_worker_image
+    assert pushed.repository == f"{registry}/{build.REPOSITORY}" and pushed.digest.startswith("sha256:")
+    assert build.last_pushed() == pushed  # recorded for deploy
+    # the registry holds exactly this image: its manifest's config is the image id
+    assert _manifest(registry, build.REPOSITORY, pushed.digest)["config"]["digest"] == worker_image.image_id
+    assert build.pull(pushed.reference).id == worker_image.image_id
+
+
+@pytest.mark.docker
+def test_small_image_round_trip_through_the_registry(docker_daemon, registry, monkeypatch, capsys):
+    """Push, delete locally, pull back by digest: the same image id returns. Credentials never show."""
+    client = dockerhost.client()
+    monkeypatch.setenv("REGISTRY_USERNAME", "playbook")
+    monkeypatch.setenv("REGISTRY_PASSWORD", "pw-must-not-leak-42")
+    ref = build.make_foreign_image("amd64", reference="runpod-playbook-demo:amd64")
+    image_id = client.images.get(ref).id
+    pushed = build.push(ref, registry, repository="playbook-test-roundtrip", progress=True)
+    client.images.remove(ref, force=True)
+    client.images.remove(f"{pushed.repository}:{pushed.tag}", force=True)
+    with pytest.raises(Exception):
+        client.images.get(image_id)
+    assert build.pull(pushed.reference).id == image_id
+    captured = capsys.readouterr()
+    assert "pw-must-not-leak-42" not in captured.out + captured.err
+    assert "pw-must-not-leak-42" not in build.pushed_record().read_text()
+    assert "pw-must-not-leak-42" not in repr(pushed)
+
+
+def test_pin_spec_points_the_endpoint_at_the_pushed_digest(tmp_path, monkeypatch):
+    from playbook.spec import load_spec
+
+    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path))
+    spec = load_spec(REPO_ROOT / "deploy" / "demo.toml")
+    with pytest.raises(ConfigError, match="nothing has been pushed"):
+        build.pin_spec(spec)
+    digest = "sha256:" + "ab" * 32
+    build.pushed_record().parent.mkdir(parents=True)
+    build.pushed_record().write_text(json.dumps({"repository": "127.0.0.1:5000/w", "tag": "sha-1", "digest": digest,
+                                                 "pushed_at": 0.0}))
+    assert build.pin_spec(spec).image == f"127.0.0.1:5000/w@{digest}"
+
+
+@pytest.fixture
+def auth_registry(docker_daemon, tmp_path):
+    """A second registry on loopback that demands a password (htpasswd, bcrypt), on a free port."""
+    import shutil as sh
+    import socket
+    import subprocess
+    import time
+
+    bcrypt = pytest.importorskip("bcrypt")  # installed with runpod (paramiko)
+    binary = sh.which("docker-registry")
+    if not binary:
+        pytest.skip("docker-registry is not installed: run scripts/services.sh")
+    password = "s3cret-registry-pw"
+    (tmp_path / "htpasswd").write_text(f"ci:{bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "config.yml").write_text(
+        f"version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {tmp_path / 'data'}}}}}\n"
+        f"http: {{addr: '127.0.0.1:{port}'}}\n"
+        f"auth: {{htpasswd: {{realm: playbook, path: {tmp_path / 'htpasswd'}}}}}\n")
+    proc = subprocess.Popen([binary, "serve", str(tmp_path / "config.yml")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            except urllib.error.HTTPError:  # 401: up, and asking for credentials
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}", "ci", password
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.docker
+def test_push_takes_credentials_from_the_environment(auth_registry, monkeypatch, capsys):
+    address, user, password = auth_registry
+    ref = build.make_foreign_image("amd64", reference="runpod-playbook-demo:amd64")
+    monkeypatch.delenv("REGISTRY_USERNAME", raising=False)
+    monkeypatch.delenv("REGISTRY_PASSWORD", raising=False)
+    with pytest.raises(BuildError, match="REGISTRY_USERNAME/REGISTRY_PASSWORD"):
+        build.push(ref, address, repository="playbook-auth", progress=False)
+    monkeypatch.setenv("REGISTRY_USERNAME", user)
+    monkeypatch.setenv("REGISTRY_PASSWORD", "wrong-" + password)
+    with pytest.raises(BuildError) as wrong:
+        build.push(ref, address, repository="playbook-auth", progress=False)
+    assert password not in str(wrong.value)
+    monkeypatch.setenv("REGISTRY_PASSWORD", password)
+    pushed = build.push(ref, address, repository="playbook-auth", progress=True)
+    assert pushed.digest.startswith("sha256:") and build.pull(pushed.reference).id == dockerhost.client().images.get(ref).id
+    captured = capsys.readouterr()
+    assert password not in captured.out + captured.err and password not in build.pushed_record().read_text()

@@ -1,0 +1,143 @@
+"""The image on the local platform: deployed through the spec (plan/apply over the REST v2 control API),
+its workers are containers of the pushed digest, a generate job runs inside one, and after the idle
+timeout no container is left. Also the container set-up (env rewrite, volume mount, clean-up)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+
+import pytest
+import requests
+
+from playbook.config import REPO_ROOT, VOLUME_MOUNT
+
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"}
+
+
+def test_container_env_points_into_the_mount(tmp_path):
+    from playbook.local.docker_runner import container_env
+
+    env = container_env({"MODEL_PATH": str(tmp_path / "models" / "tiny-sd"), "VOL": str(tmp_path),
+                         "OTHER": str(tmp_path) + "-sibling/x", "RUNPOD_POD_ID": "w1"}, tmp_path)
+    assert env == {"MODEL_PATH": f"{VOLUME_MOUNT}/models/tiny-sd", "VOL": VOLUME_MOUNT,
+                   "OTHER": str(tmp_path) + "-sibling/x", "RUNPOD_POD_ID": "w1"}
+
+
+@pytest.mark.docker
+def test_runner_choice_follows_the_daemon(worker_image):
+    from playbook.local.endpoints import EndpointConfig
+    from playbook.local.runners import choose_runner
+
+    assert choose_runner(EndpointConfig(image=worker_image.reference)).name == "docker"
+    assert choose_runner(EndpointConfig(image="nobody/not-built-here:1")).name == "process"
+    assert choose_runner(EndpointConfig()).name == "process"
+
+
+def _wait_job(base: str, headers: dict, job_id: str, endpoint_id: str, timeout_s: float = 240):
+    from playbook.local.docker_runner import list_containers
+
+    images, deadline = set(), time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        images |= {c.image.id for c in list_containers(endpoint_id)}
+        status = requests.get(f"{base}/{endpoint_id}/status/{job_id}", headers=headers, timeout=10).json()
+        if status["status"] in TERMINAL:
+            return status, images
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not finish in {timeout_s} s: {status}")
+
+
+@pytest.mark.docker
+def test_deploy_image_through_spec_runs_a_job_in_a_container(worker_image, pushed_worker_image, tmp_path,
+                                                              monkeypatch):
+    import json
+
+    from PIL import Image
+
+    import playbook.local
+    from playbook import deploy
+    from playbook.control import ControlClient
+    from playbook.demo_model import make_demo_model
+    from playbook.local.control_api import volume_folder
+    from playbook.local.docker_runner import list_containers, remove_containers
+    from playbook.local.runners import choose_runner
+    from playbook.spec import load_spec
+
+    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path))  # volumes and worker logs in tmp
+    pushed = pushed_worker_image
+    spec = load_spec(REPO_ROOT / "deploy" / "demo.toml").with_changes(
+        image=pushed.reference, workers={"min": 0, "max": 1, "idle_timeout_s": 1})
+    endpoint_id = None
+    try:
+        with playbook.local.start(record=False) as platform:
+            result = deploy.apply(spec, ControlClient(platform.target))
+            endpoint_id = result.endpoint_id
+            make_demo_model(volume_folder(result.volume_id) / "models" / "tiny-sd")
+            cfg = platform.get_endpoint(endpoint_id)
+            assert cfg.image == pushed.reference and choose_runner(cfg).name == "docker"
+            assert list_containers(endpoint_id) == []  # zero idle cost: nothing runs before a job
+
+            base, headers = platform.target.job_api_url, {"authorization": platform.target.api_key.reveal()}
+            job = json.loads((REPO_ROOT / "worker" / "test_input.json").read_text())
+            submitted = requests.post(f"{base}/{endpoint_id}/run", json=job, headers=headers, timeout=10).json()
+            status, images = _wait_job(base, headers, submitted["id"], endpoint_id)
+            assert status["status"] == "COMPLETED", status
+            assert images == {worker_image.image_id}, "the job must run in a container of the pushed image"
+            png = base64.b64decode(status["output"]["images"][0]["image"])
+            assert Image.open(io.BytesIO(png)).size == (64, 64)
+            log = next((tmp_path / "local" / "logs" / endpoint_id).glob("*.log")).read_text()
+            assert "Finished." in log or "finished" in log.lower(), log[-2000:]  # the container's output
+
+            deadline = time.monotonic() + 60  # scale to zero after the 1 s idle timeout
+            while time.monotonic() < deadline and (list_containers(endpoint_id) or platform.list_workers(endpoint_id)):
+                time.sleep(0.5)
+            assert platform.list_workers(endpoint_id) == []
+            assert list_containers(endpoint_id) == [], "a scaled-down worker left its container behind"
+            deploy.destroy(spec, ControlClient(platform.target))
+    finally:
+        if endpoint_id:
+            leftovers = list_containers(endpoint_id)
+            remove_containers(endpoint_id)
+            assert not leftovers, f"containers left after shutdown: {[c.name for c in leftovers]}"
+
+
+@pytest.mark.docker
+def test_runner_leaves_no_container_behind(worker_image, tmp_path):
+    """A worker that exits by itself is reaped and removed; a running one is stopped and removed."""
+    import socket
+
+    from playbook.demo_model import make_demo_model
+    from playbook.local.docker_runner import DockerRunner, list_containers, remove_containers
+    from playbook.local.endpoints import EndpointConfig
+
+    endpoint = EndpointConfig(name="runner", id="runnertest", image=worker_image.reference, volume_dir=tmp_path)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # connections wait in the backlog, never accepted
+    try:
+        # no RUNPOD_WEBHOOK_GET_JOB: the SDK runs /app/test_input.json once (no model here: it fails) and exits
+        exits = DockerRunner().start("w-exit", endpoint, {"MODEL_PATH": str(tmp_path / "none")}, tmp_path / "exit.log")
+        # a healthy worker long-polling a platform that never answers: it runs until it is stopped
+        make_demo_model(tmp_path / "models" / "tiny-sd")
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        runs = DockerRunner().start("w-run", endpoint, {
+            "MODEL_PATH": str(tmp_path / "models" / "tiny-sd"), "RUNPOD_POD_ID": "w-run",
+            "RUNPOD_WEBHOOK_GET_JOB": f"{url}/take/$ID?x=1", "RUNPOD_WEBHOOK_PING": f"{url}/ping?x=1",
+            "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true", "RUNPOD_SKIP_GPU_CHECK": "true"}, tmp_path / "run.log")
+        assert len(list_containers("runnertest")) == 2
+        deadline = time.monotonic() + 90
+        while exits.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not exits.alive() and exits.returncode is not None
+        assert "MODEL_PATH" in (tmp_path / "exit.log").read_text() or (tmp_path / "exit.log").stat().st_size > 0
+        exits.kill()  # what the platform's reaper does
+        assert runs.alive(), (tmp_path / "run.log").read_text()[-2000:]
+        runs.stop(timeout_s=1)
+        assert not runs.alive()
+        assert list_containers("runnertest") == []
+    finally:
+        silent.close()
+        left = list_containers("runnertest")
+        remove_containers("runnertest")
+        assert not left

@@ -1,0 +1,36 @@
+"""The worker's notebooks (00_quickstart, 03_handler) publish their key results; check them, not just
+that the notebooks ran."""
+
+from __future__ import annotations
+
+import pytest
+
+from playbook import notebooks
+
+
+def run(name, tmp_path, **parameters):
+    [path] = notebooks.select([name])
+    result = notebooks.run_notebook(path, out_dir=tmp_path, parameters=parameters, html=False)
+    assert result.ok, f"{name}: {result.error} (executed copy: {result.executed})"
+    return result.glued
+
+
+@pytest.mark.notebook
+def test_quickstart_makes_the_demo_model_and_a_first_image(tmp_path):
+    glued = run("00_quickstart", tmp_path, width=72, seed=3)
+    assert 0 < glued["demo_model_size_mb"] < 5
+    assert glued["image_size"] == [72, 64] and glued["seed"] == 3
+    # the local-platform section (issue 3): the same job through RunPod's job API, same pixels
+    assert glued["local_states"][-1] == "COMPLETED" and glued["local_same_pixels"] is True
+
+
+@pytest.mark.notebook
+def test_handler_notebook_shows_images_errors_and_test_input(tmp_path):
+    glued = run("03_handler", tmp_path, seed=5, num_images=3)
+    assert glued["image_sizes"] == [[64, 64]] * 3 and glued["seeds"] == [5, 6, 7]
+    assert glued["reproducible"] is True
+    assert "'width' = 65 is invalid" in glued["bad_request_error"]
+    assert "'num_inference_steps' = 500" in glued["bad_request_error"]
+    assert glued["unknown_action_error"] == "unknown action 'upscale'; allowed actions: generate, health_check"
+    assert glued["health"] == {"status": "ok", "device": "cpu", "dtype": "fp32", "model_loaded": True}
+    assert glued["test_input_ok"] is True

@@ -1,0 +1,89 @@
+"""The worker as its own process, the ways RunPod runs it: `--test_input` and RunPod's own
+`--rp_serve_api` server answering /runsync over HTTP on loopback."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from PIL import Image
+
+from playbook.demo_model import make_demo_model
+from playbook.handler_preview import HANDLER, WORKER_DIR, run_test_input
+
+FAST = {"prompt": "a lighthouse at dusk", "width": 64, "height": 64, "num_inference_steps": 2, "seed": 1}
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return make_demo_model(tmp_path_factory.mktemp("proc") / "tiny-sd")
+
+
+def test_test_input_runs_the_shipped_test_input_json(model):
+    job = json.loads((WORKER_DIR / "test_input.json").read_text())
+    assert job["input"]["width"] == 64 and job["input"]["num_inference_steps"] == 2  # fast on any machine
+    run = run_test_input(job["input"], model)
+    assert run.ok, run.output
+    assert "'seed': 1}], 'width': 64, 'height': 64" in run.output
+    assert "Job result" in run.output and "DEBUG" not in run.output  # INFO by default: no debug dumps
+
+
+def test_test_input_with_a_bad_request_fails_with_the_reason(model):
+    run = run_test_input({**FAST, "width": 63}, model)
+    assert run.returncode == 1 and "'width' = 63 is invalid" in run.output and "Traceback" not in run.output
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def serve_api(model):
+    port = free_port()
+    env = {**os.environ, "MODEL_PATH": str(model)}
+    env.pop("RUNPOD_WEBHOOK_GET_JOB", None)
+    proc = subprocess.Popen(
+        [sys.executable, str(HANDLER), "--rp_serve_api", "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port)],
+        cwd=WORKER_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read()
+        try:
+            requests.get(f"{url}/docs", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def test_rp_serve_api_runsync_serves_a_real_job(serve_api):
+    body = requests.post(f"{serve_api}/runsync", json={"input": FAST}, timeout=120).json()
+    assert body["status"] == "COMPLETED", body
+    [item] = body["output"]["images"]
+    assert item["seed"] == 1
+    assert Image.open(io.BytesIO(base64.b64decode(item["image"]))).size == (64, 64)
+
+
+def test_rp_serve_api_bad_request_is_failed_and_the_server_keeps_serving(serve_api):
+    body = requests.post(f"{serve_api}/runsync", json={"input": {"action": "paint"}}, timeout=60).json()
+    assert body["status"] == "FAILED" and "allowed actions: generate, health_check" in body["error"]
+    health = requests.post(f"{serve_api}/runsync", json={"input": {"action": "health_check"}}, timeout=60).json()
+    assert health["status"] == "COMPLETED" and health["output"]["model_loaded"] is True
+    assert health["output"]["jobs_failed"] == 1

@@ -1,0 +1,44 @@
+"""RunPod Serverless worker: text-to-image with any diffusers pipeline folder.
+
+Why it looks like this: the pipeline loads once, when the worker starts (never per request), from
+MODEL_PATH (default /runpod-volume/models/tiny-sd, i.e. a network volume), and the handler stays a few
+lines; schema, loading, fitness and outputs live in ``imagegen/``. A missing or corrupt model does not
+crash the import: the fitness check reports it by file name before the worker takes traffic.
+
+Run it:
+    python handler.py --test_input '{"input": {"prompt": "a lighthouse", "width": 64, "height": 64}}'
+    python handler.py --rp_serve_api --rp_api_port 8000      # RunPod's local test server (/runsync)
+    python handler.py                                        # on RunPod (or the playbook's local platform)
+Environment: MODEL_PATH, WORKER_DEVICE (auto|cuda|cpu), WORKER_DTYPE (auto|fp16|bf16|fp32),
+WORKER_MAX_OUTPUT_BYTES, BUCKET_ENDPOINT_URL / BUCKET_ACCESS_KEY_ID / BUCKET_SECRET_ACCESS_KEY / BUCKET_NAME.
+"""
+
+import os
+
+# Before runpod is imported: its logger reads the level once, and at DEBUG it prints whole base64 results.
+os.environ.setdefault("RUNPOD_LOG_LEVEL", "INFO")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import runpod  # noqa: E402
+
+from imagegen.service import Worker  # noqa: E402
+import prefetch  # noqa: E402  (WORKER_PREFETCH=1: take the next job while one runs; see prefetch.py)
+
+worker = Worker.start()  # reads MODEL_PATH; never raises, a problem is kept for the fitness check
+
+
+@runpod.serverless.register_fitness_check
+def model_files_are_usable():
+    worker.check_fitness()
+
+
+def handler(job):
+    def on_step(step, steps):
+        if os.environ.get("RUNPOD_WEBHOOK_POST_OUTPUT"):  # only a platform has somewhere to post to
+            runpod.serverless.progress_update(job, {"step": step, "steps": steps})
+
+    return worker.handle(job, on_step)
+
+
+if __name__ == "__main__":
+    runpod.serverless.start(prefetch.start_options(handler))

@@ -1,0 +1,121 @@
+"""Are the model files there, readable and whole? Checked before loading, reported by the fitness check.
+
+Why: the classic serverless failure is a worker that starts without its weights (volume not attached,
+wrong MODEL_PATH, a copy that stopped half way) and then fails every job with a deep traceback. This
+module walks the pipeline folder the way diffusers will (``model_index.json`` names each component),
+opens every safetensors file and compares the size its header promises with the size on disk, and
+returns plain sentences naming each missing, unreadable or truncated file and the expected path.
+No torch import: it runs in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """None when the file's header parses and the data it describes is all there."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                return f"{path} is truncated: {size} bytes, too short for a safetensors header"
+            (header_len,) = struct.unpack("<Q", head)
+            if header_len > MAX_HEADER_BYTES or 8 + header_len > size:
+                return (f"{path} is truncated or not safetensors: its header claims {header_len} bytes "
+                        f"but the file has {size}")
+            header = json.loads(f.read(header_len))
+    except PermissionError:
+        return f"{path} is not readable by this user (fix its mode, e.g. chmod 644)"
+    except (OSError, ValueError) as exc:
+        return f"{path} is corrupt: its safetensors header does not parse ({exc})"
+    ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"]
+    expected = 8 + header_len + max(ends, default=0)
+    if size < expected:
+        return f"{path} is truncated: {size} bytes on disk, its header needs {expected} (copy it again)"
+    return None
+
+
+def _readable_problem(path: Path) -> str | None:
+    try:
+        with path.open("rb") as f:
+            f.read(1)
+    except PermissionError:
+        return f"{path} is not readable by this user (fix its mode, e.g. chmod 644)"
+    except OSError as exc:
+        return f"{path} cannot be read ({exc})"
+    return None
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES)]
+    for index in folder.glob("*.index.json"):
+        try:
+            shards = set(json.loads(index.read_text())["weight_map"].values())
+        except (OSError, ValueError, KeyError):
+            files.append(index)  # reported below as unreadable or corrupt
+            continue
+        files.extend(folder / s for s in sorted(shards) if folder / s not in files)
+    return files
+
+
+def component_problems(root: Path, name: str) -> list[str]:
+    """Problems of one component folder (unet, vae, text_encoder, tokenizer, scheduler, ...)."""
+    folder = root / name
+    if not folder.is_dir():
+        return [f"{folder}/ is missing (model_index.json lists component '{name}')"]
+    files = [p for p in folder.iterdir() if p.is_file()]
+    if not files:
+        return [f"{folder}/ is empty"]
+    problems = [p for f in files if f.suffix == ".json" and (p := _readable_problem(f))]
+    if (folder / "config.json").is_file():  # a model: it needs weights
+        weights = _weight_files(folder)
+        if not weights:
+            problems.append(f"{folder}/ has config.json but no weights file ({', '.join(WEIGHT_SUFFIXES)})")
+        for w in weights:
+            if not w.is_file():
+                problems.append(f"{w} is missing (listed in {folder.name}'s index)")
+            elif w.suffix == ".safetensors":
+                problems.extend(p for p in [safetensors_problem(w)] if p)
+            elif p := _readable_problem(w):
+                problems.append(p)
+    return problems
+
+
+def model_problems(model_path: str | Path) -> list[str]:
+    """Every reason the folder cannot be loaded as a diffusers pipeline; empty when it looks whole."""
+    root = Path(model_path)
+    index = root / "model_index.json"
+    if not root.is_dir():
+        return [f"model folder {root} does not exist"]
+    if not index.is_file():
+        return [f"{index} is missing: {root} is not a diffusers pipeline folder"]
+    try:
+        spec = json.loads(index.read_text())
+    except PermissionError:
+        return [f"{index} is not readable by this user (fix its mode, e.g. chmod 644)"]
+    except (OSError, ValueError) as exc:
+        return [f"{index} is corrupt ({exc})"]
+    problems = []
+    for name, value in spec.items():
+        if name.startswith("_") or not isinstance(value, list) or value[0] is None:
+            continue
+        problems.extend(component_problems(root, name))
+    return problems
+
+
+def unfit_message(model_path: str | Path, problems: list[str]) -> str:
+    """The sentence the fitness check and every refused job show: what is wrong and what to do."""
+    listed = "\n  - ".join(problems)
+    return (
+        f"model at MODEL_PATH={model_path} is not usable:\n  - {listed}\n"
+        "Fix: copy the complete diffusers pipeline folder (model_index.json and its component folders) "
+        "to that path on the network volume, check that the volume is attached to this endpoint "
+        "(it mounts at /runpod-volume), or set MODEL_PATH to where the model is."
+    )

@@ -1,0 +1,149 @@
+"""Load a diffusers text-to-image pipeline once, and generate with it.
+
+Why here and not in the handler: loading is the slow part of a cold start, so it happens exactly once
+per worker, and the choices that decide speed and memory (device, dtype, attention) are made in one
+place and reported by the health action. Any pipeline folder with a ``model_index.json`` loads
+(DiffusionPipeline reads the class from it), strictly from local files: a worker never downloads.
+
+Settings (environment): WORKER_DEVICE = auto | cuda | cpu; WORKER_DTYPE = auto | fp16 | bf16 | fp32
+(auto: fp16 on a GPU, fp32 on CPU).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
+
+
+@dataclass
+class Loaded:
+    """A pipeline in memory and how it was loaded."""
+
+    pipe: object
+    device: str
+    dtype: str  # fp16 | bf16 | fp32
+    attention: list[str]
+    load_s: float
+
+
+def choose_device(setting: str = "auto") -> str:
+    import torch
+
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if setting not in ("cuda", "cpu"):
+        raise ValueError(f"WORKER_DEVICE must be auto, cuda or cpu, not {setting!r}")
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise ValueError("WORKER_DEVICE=cuda but torch sees no CUDA GPU (check the image's CUDA and the driver)")
+    return setting
+
+
+def choose_dtype(device: str, setting: str = "auto") -> str:
+    if setting == "auto":
+        return "fp16" if device == "cuda" else "fp32"
+    if setting not in DTYPES:
+        raise ValueError(f"WORKER_DTYPE must be auto, {', '.join(DTYPES)}, not {setting!r}")
+    return setting
+
+
+def use_sdpa(pipe) -> list[str]:
+    """Swap classic attention processors for PyTorch SDPA ones; return the processor classes in use."""
+    from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+
+    names = set()
+    for component in pipe.components.values():
+        processors = getattr(component, "attn_processors", None)
+        if not processors:
+            continue
+        if any(type(p) is AttnProcessor for p in processors.values()):
+            component.set_attn_processor(
+                {k: AttnProcessor2_0() if type(p) is AttnProcessor else p for k, p in processors.items()})
+        names.update(type(p).__name__ for p in component.attn_processors.values())
+    return sorted(names)
+
+
+def load(model_path: str, device: str = "auto", dtype: str = "auto") -> Loaded:
+    """The pipeline at ``model_path`` on the chosen device and dtype (local files only)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    import transformers
+    from diffusers import DiffusionPipeline
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.disable_progress_bar()  # bars drawn with \r are noise in a worker's log
+    transformers.utils.logging.disable_progress_bar()
+    start = time.perf_counter()
+    device = choose_device(device)
+    dtype = choose_dtype(device, dtype)
+    pipe = DiffusionPipeline.from_pretrained(model_path, dtype=getattr(torch, DTYPES[dtype]), local_files_only=True)
+    pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    attention = use_sdpa(pipe)
+    return Loaded(pipe, device, dtype, attention, time.perf_counter() - start)
+
+
+def seeds_for(seed: int | None, count: int) -> list[int]:
+    """Image i gets seed + i, so any image of a batch can be reproduced alone."""
+    base = seed if seed is not None else random.randrange(2**32 - count)
+    return [base + i for i in range(count)]
+
+
+def generate(loaded: Loaded, request, on_step: Callable[[int, int], None] | None = None):
+    """PIL images for a validated request, with the seed of each; ``on_step(step, steps)`` per step."""
+    import torch
+
+    seeds = seeds_for(request.seed, request.num_images)
+    generators = [torch.Generator(device=loaded.device).manual_seed(s) for s in seeds]
+    kwargs = dict(
+        prompt=request.prompt, negative_prompt=request.negative_prompt, width=request.width,
+        height=request.height, num_inference_steps=request.num_inference_steps,
+        guidance_scale=request.guidance_scale, num_images_per_prompt=request.num_images, generator=generators,
+    )
+    steps = request.num_inference_steps
+    if on_step and "callback_on_step_end" in inspect.signature(loaded.pipe.__call__).parameters:
+        def callback(pipe, step, timestep, callback_kwargs):
+            on_step(step + 1, steps)
+            return callback_kwargs
+        kwargs["callback_on_step_end"] = callback
+    with torch.inference_mode():
+        images = loaded.pipe(**kwargs).images
+    return list(zip(images, seeds))
+
+
+def memory() -> dict:
+    """Free and total GPU memory in GB (empty on CPU)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return {}
+    free, total = torch.cuda.mem_get_info()
+    return {"vram_free_gb": round(free / 1e9, 2), "vram_total_gb": round(total / 1e9, 2),
+            "gpu": torch.cuda.get_device_name()}
+
+
+def empty_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("runpod", "torch", "diffusers", "transformers", "accelerate", "safetensors"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    import torch
+
+    found["cuda"] = torch.version.cuda
+    return found

@@ -1,0 +1,126 @@
+"""The worker's actions (generate, health_check) over one pipeline loaded at start.
+
+Why a class: the handler module holds exactly one ``Worker``, made at import so the model loads once;
+tests and notebooks make their own on any model folder. ``Worker.start`` never raises: a missing or
+broken model is recorded as a plain message, which the fitness check raises at worker start on the
+platform and every job returns as ``{"error": ...}`` in local runs, instead of an import traceback.
+Errors are always returned as strings (a dict-valued error once made RunPod report COMPLETED).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from imagegen import fitness, outputs, pipeline, schema
+
+DEFAULT_MODEL_PATH = "/runpod-volume/models/tiny-sd"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What the environment decides (read once at start)."""
+
+    model_path: str = DEFAULT_MODEL_PATH
+    device: str = "auto"
+    dtype: str = "auto"
+
+    @classmethod
+    def from_env(cls) -> "WorkerSettings":
+        return cls(os.environ.get("MODEL_PATH", DEFAULT_MODEL_PATH),
+                   os.environ.get("WORKER_DEVICE", "auto").lower(), os.environ.get("WORKER_DTYPE", "auto").lower())
+
+
+@dataclass
+class Worker:
+    settings: WorkerSettings
+    loaded: pipeline.Loaded | None = None
+    problem: str | None = None  # why the model is not usable, in words
+    served: dict = field(default_factory=lambda: {"ok": 0, "failed": 0})
+
+    @classmethod
+    def start(cls, settings: WorkerSettings | None = None) -> "Worker":
+        """Check the model files, then load the pipeline once; record (never raise) what went wrong."""
+        settings = settings or WorkerSettings.from_env()
+        worker = cls(settings)
+        problems = fitness.model_problems(settings.model_path)
+        if problems:
+            worker.problem = fitness.unfit_message(settings.model_path, problems)
+            return worker
+        try:
+            worker.loaded = pipeline.load(settings.model_path, settings.device, settings.dtype)
+        except Exception as exc:  # noqa: BLE001 - reported by the fitness check and every job
+            worker.problem = (f"could not load the pipeline at MODEL_PATH={settings.model_path}: "
+                              f"{type(exc).__name__}: {exc}")
+        return worker
+
+    def check_fitness(self) -> None:
+        """Raise with the model problem: registered as the worker's fitness check."""
+        if self.problem:
+            raise RuntimeError(self.problem)
+
+    def handle(self, job: dict, on_step: Callable[[int, int], None] | None = None) -> dict:
+        """One job: ``{"id": ..., "input": {...}}`` in, a result or ``{"error": "<text>"}`` out."""
+        try:
+            action = schema.parse_action(job.get("input"))
+            result = self.health() if action == "health_check" else self.generate(job, on_step)
+        except (schema.InputError, outputs.OutputError, ModelNotReady, OutOfMemory) as exc:
+            self.served["failed"] += 1
+            return {"error": str(exc)}
+        self.served["ok"] += 1
+        return result
+
+    def generate(self, job: dict, on_step=None) -> dict:
+        request = schema.parse_generate(job["input"])
+        if self.loaded is None:
+            raise ModelNotReady(self.problem)
+        start = time.perf_counter()
+        try:
+            pairs = pipeline.generate(self.loaded, request, on_step)
+        except Exception as exc:
+            if _is_cuda_oom(exc):
+                pipeline.empty_cache()
+                raise OutOfMemory(_oom_message(request, self.loaded)) from None
+            raise
+        inference_s = time.perf_counter() - start
+        images = outputs.images_result(pairs, request.output_format, str(job.get("id", "local")))
+        return {"images": images, "width": request.width, "height": request.height,
+                "num_inference_steps": request.num_inference_steps, "output_format": request.output_format,
+                "device": self.loaded.device, "dtype": self.loaded.dtype, "inference_s": round(inference_s, 3)}
+
+    def health(self) -> dict:
+        info = {"status": "ok" if self.loaded else "model_not_ready", "model_loaded": self.loaded is not None,
+                "model_path": self.settings.model_path, "jobs_ok": self.served["ok"],
+                "jobs_failed": self.served["failed"], "versions": pipeline.versions(), **pipeline.memory()}
+        if self.loaded:
+            info.update(pipeline=type(self.loaded.pipe).__name__, device=self.loaded.device,
+                        dtype=self.loaded.dtype, attention=self.loaded.attention,
+                        load_s=round(self.loaded.load_s, 3))
+        else:
+            info["problem"] = self.problem
+        return info
+
+
+class ModelNotReady(RuntimeError):
+    """The model did not load; the message is the fitness check's."""
+
+
+class OutOfMemory(RuntimeError):
+    """CUDA ran out of memory for this request; the worker has emptied its cache and keeps serving."""
+
+
+def _is_cuda_oom(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError)
+
+
+def _oom_message(request, loaded) -> str:
+    free = pipeline.memory()
+    where = f" ({free['vram_free_gb']} of {free['vram_total_gb']} GB free now)" if free else ""
+    return (f"CUDA out of memory for {request.width}x{request.height} x {request.num_images} image(s) "
+            f"(width x height x num_images) at {request.num_inference_steps} steps in {loaded.dtype}{where}. "
+            "The cache was emptied and the worker keeps serving: ask for fewer or smaller images, "
+            "or deploy on a GPU with more VRAM.")
