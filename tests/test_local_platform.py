@@ -187,3 +187,25 @@ def test_no_worker_outlives_stop(tmp_path, monkeypatch):
     pids = [w.pid for w in p.list_workers(cfg.id)]
     p.stop()
     assert not any(group_alive(pid) for pid in pids)
+
+
+def test_route_provider_hook_and_endpoint_methods(tmp_path, monkeypatch):
+    import playbook.local as local
+    from playbook.errors import ConfigError
+    from playbook.local import server
+
+    monkeypatch.setattr(server, "ROUTE_PROVIDERS", [*server.ROUTE_PROVIDERS, "local_support"])
+    with local.start(record=False, log_dir=tmp_path) as p:
+        made = requests.post(f"{p.url}/v2/test-provider/endpoints", timeout=10).json()
+        assert made["workers_max"] == 1 and [e.id for e in p.list_endpoints()] == [made["id"]]
+        with pytest.raises(ConfigError, match="workers_min .* exceeds workers_max"):
+            p.update_endpoint(made["id"], workers_min=3)
+        with pytest.raises(ConfigError, match="unknown endpoint field"):
+            p.update_endpoint(made["id"], gpus=3)
+        p.update_endpoint(made["id"], workers_min=1)
+        pid = wait_until(lambda: p.list_workers(made["id"]) and p.list_workers(made["id"])[0].pid)
+        p.delete_endpoint(made["id"])
+        assert p.list_endpoints() == []
+        wait_until(lambda: not group_alive(pid), timeout_s=10)
+        with pytest.raises(ConfigError, match="no endpoint"):
+            p.get_endpoint(made["id"])
