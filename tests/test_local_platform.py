@@ -209,3 +209,15 @@ def test_route_provider_hook_and_endpoint_methods(tmp_path, monkeypatch):
         wait_until(lambda: not group_alive(pid), timeout_s=10)
         with pytest.raises(ConfigError, match="no endpoint"):
             p.get_endpoint(made["id"])
+
+
+def test_results_expire_like_runpods(platform, monkeypatch):
+    from playbook.local import scaler
+
+    cfg, jobs = endpoint(platform)
+    sync_job = jobs.run_sync({"a": 1})
+    async_job = jobs.wait(jobs.run({"a": 2}), 30)
+    monkeypatch.setattr(scaler, "EXPIRE_EVERY_S", 0.1)
+    monkeypatch.setattr(scaler, "RUNSYNC_RETENTION_S", 0.2)  # RunPod: 60 s for /runsync, 30 min for /run
+    wait_until(lambda: api(platform, cfg.id, f"status/{sync_job.id}").status_code == 404, timeout_s=10)
+    assert jobs.status(async_job.id).status == "COMPLETED"
