@@ -221,3 +221,14 @@ def test_results_expire_like_runpods(platform, monkeypatch):
     monkeypatch.setattr(scaler, "RUNSYNC_RETENTION_S", 0.2)  # RunPod: 60 s for /runsync, 30 min for /run
     wait_until(lambda: api(platform, cfg.id, f"status/{sync_job.id}").status_code == 404, timeout_s=10)
     assert jobs.status(async_job.id).status == "COMPLETED"
+
+
+def test_choose_runner_falls_back_to_a_process(monkeypatch):
+    import importlib.util
+
+    from playbook.local import EndpointConfig
+    from playbook.local.runners import ProcessRunner, choose_runner
+
+    assert isinstance(choose_runner(EndpointConfig(name="plain")), ProcessRunner)
+    if importlib.util.find_spec("playbook.local.docker_runner") is None:  # before the build issue's runner
+        assert isinstance(choose_runner(EndpointConfig(name="img", image="local/none:1")), ProcessRunner)

@@ -117,7 +117,7 @@ def choose_runner(endpoint: EndpointConfig) -> Runner:
     """
     if endpoint.image:
         try:
-            from playbook.local import docker_runner  # added by the build issue
+            import playbook.local.docker_runner as docker_runner  # added by the build issue
         except ModuleNotFoundError as exc:
             if exc.name != "playbook.local.docker_runner":
                 raise
