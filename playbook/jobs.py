@@ -4,7 +4,7 @@ any ``Target`` (the local platform or RunPod itself), with one code path.
 Why not ``runpod.Endpoint`` alone: its waiting sleeps a fixed second between polls, ``Job.stream()``
 never ends on a CANCELLED job, ``Endpoint.run`` wraps an empty ``{"input": {}}`` twice, and a timed-out
 wait leaves the job running (and billing). Here waiting uses ``/runsync`` waits or short adaptive
-polling (50 ms growing to 0.5 s), streams end on every terminal state, and a timeout cancels the job.
+polling (50 ms growing to 0.25 s), streams end on every terminal state, and a timeout cancels the job.
 We use the SDK's HTTP client (``Endpoint.rp_client``: its auth header and retries) with the target's
 base URL set on the instance rather than on the ``runpod`` module, so two targets can coexist.
 """
@@ -21,7 +21,7 @@ from playbook.config import Target
 from playbook.errors import JobError, PlatformError
 
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT")
-POLL_START_S, POLL_MAX_S, POLL_GROWTH = 0.05, 0.5, 1.5
+POLL_START_S, POLL_MAX_S, POLL_GROWTH = 0.05, 0.25, 1.5
 
 
 @dataclass

@@ -64,3 +64,16 @@ def group_alive(pgid: int) -> bool:
         if fields[0] != "Z" and int(fields[2]) == pgid:
             return True
     return False
+
+
+def add_routes(app, platform):
+    """A route provider for the hook test: creates an endpoint from inside a request handler, as the
+    REST control API does (platform methods run directly when called on the platform's loop)."""
+    from aiohttp import web
+
+    async def create(request):
+        cfg = platform.create_endpoint(EndpointConfig(name="from-route", handler_path=handler("noop_handler")))
+        platform.update_endpoint(cfg.id, workers_max=1)
+        return web.json_response({"id": cfg.id, "workers_max": platform.get_endpoint(cfg.id).workers_max})
+
+    app.router.add_post("/v2/test-provider/endpoints", create)

@@ -42,13 +42,12 @@ def test_fifty_jobs_on_two_workers_complete_with_correct_outputs(demo):
         (image,) = result.output["images"]
         assert image["seed"] == i and png_size(image["image"]) == (64, 64)
         assert result.output["num_inference_steps"] == 2
-    assert len({r.worker_id for r in batch.results}) == 2
     health = jobs.health()
     assert (health.jobs_completed, health.jobs_failed, health.jobs_in_queue, health.jobs_in_progress) == (50, 0, 0, 0)
     workers = platform.list_workers(cfg.id, include_exited=True)
-    assert len(workers) <= 2 + 2  # never more than workersMax at once (idle ones may have been replaced)
+    assert {r.worker_id for r in batch.results} <= {w.id for w in workers}
     assert all(w.cold_start_s > 0 for w in workers if w.cold_start_s is not None)
-    assert max(s.workers for s in platform.timeline(cfg.id)) == 2
+    assert max(s.workers for s in platform.timeline(cfg.id)) == 2  # scaled to workersMax, never above
 
 
 def test_bad_input_fails_with_the_workers_error_and_the_next_job_succeeds(demo):

@@ -187,3 +187,48 @@ def test_no_worker_outlives_stop(tmp_path, monkeypatch):
     pids = [w.pid for w in p.list_workers(cfg.id)]
     p.stop()
     assert not any(group_alive(pid) for pid in pids)
+
+
+def test_route_provider_hook_and_endpoint_methods(tmp_path, monkeypatch):
+    import playbook.local as local
+    from playbook.errors import ConfigError
+    from playbook.local import server
+
+    monkeypatch.setattr(server, "ROUTE_PROVIDERS", [*server.ROUTE_PROVIDERS, "local_support"])
+    with local.start(record=False, log_dir=tmp_path) as p:
+        made = requests.post(f"{p.url}/v2/test-provider/endpoints", timeout=10).json()
+        assert made["workers_max"] == 1 and [e.id for e in p.list_endpoints()] == [made["id"]]
+        with pytest.raises(ConfigError, match="workers_min .* exceeds workers_max"):
+            p.update_endpoint(made["id"], workers_min=3)
+        with pytest.raises(ConfigError, match="unknown endpoint field"):
+            p.update_endpoint(made["id"], gpus=3)
+        p.update_endpoint(made["id"], workers_min=1)
+        pid = wait_until(lambda: p.list_workers(made["id"]) and p.list_workers(made["id"])[0].pid)
+        p.delete_endpoint(made["id"])
+        assert p.list_endpoints() == []
+        wait_until(lambda: not group_alive(pid), timeout_s=10)
+        with pytest.raises(ConfigError, match="no endpoint"):
+            p.get_endpoint(made["id"])
+
+
+def test_results_expire_like_runpods(platform, monkeypatch):
+    from playbook.local import scaler
+
+    cfg, jobs = endpoint(platform)
+    sync_job = jobs.run_sync({"a": 1})
+    async_job = jobs.wait(jobs.run({"a": 2}), 30)
+    monkeypatch.setattr(scaler, "EXPIRE_EVERY_S", 0.1)
+    monkeypatch.setattr(scaler, "RUNSYNC_RETENTION_S", 0.2)  # RunPod: 60 s for /runsync, 30 min for /run
+    wait_until(lambda: api(platform, cfg.id, f"status/{sync_job.id}").status_code == 404, timeout_s=10)
+    assert jobs.status(async_job.id).status == "COMPLETED"
+
+
+def test_choose_runner_falls_back_to_a_process(monkeypatch):
+    import importlib.util
+
+    from playbook.local import EndpointConfig
+    from playbook.local.runners import ProcessRunner, choose_runner
+
+    assert isinstance(choose_runner(EndpointConfig(name="plain")), ProcessRunner)
+    if importlib.util.find_spec("playbook.local.docker_runner") is None:  # before the build issue's runner
+        assert isinstance(choose_runner(EndpointConfig(name="img", image="local/none:1")), ProcessRunner)

@@ -59,6 +59,11 @@ def up(args) -> dict:
     if (state := running_state()) is not None:
         raise PlatformError(f"a local platform is already running at {state['job_api_url']} (pid {state['pid']}); "
                             "stop it with `playbook local down` first.")
+    if not args.handler and not args.image:  # the default endpoint runs the demo worker: give it its model
+        from playbook.demo_model import ensure_demo_model
+
+        volume = Path(args.volume).resolve() if args.volume else None
+        ensure_demo_model(volume / "models" / "tiny-sd" if volume else None)
     argv = [sys.executable, "-m", "playbook.local.daemon", "--port", str(args.port), "--endpoint", args.endpoint,
             "--workers-min", str(args.workers_min), "--workers-max", str(args.workers_max),
             "--idle-timeout", str(args.idle_timeout)]

@@ -20,6 +20,7 @@ from playbook.local.state import (IN_PROGRESS, RUN_RETENTION_S, RUNSYNC_RETENTIO
 log = logging.getLogger("playbook.local")
 TICK_S = 0.1
 START_FAILURES_BEFORE_GIVING_UP = 3
+EXPIRE_EVERY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Scaler:
                 self.engine.resend_stop_signals(ep, worker, now)
             self.scale(ep, now)
             self.sample(ep, now)
-        if now - self._last_expiry > 5:
+        if now - self._last_expiry > EXPIRE_EVERY_S:
             self._last_expiry = now
             for ep in list(self.engine.endpoints.values()):
                 self.expire(ep, now)
