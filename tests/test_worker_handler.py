@@ -190,3 +190,23 @@ def test_with_a_bucket_images_are_uploaded_through_rp_upload(worker, monkeypatch
         assert base64.b64decode(inline["images"][0]["image"]) == stored
     finally:
         server.shutdown()
+
+
+def test_fields_a_pipeline_does_not_take_are_refused_only_when_asked_for(worker):
+    from imagegen import pipeline, schema
+
+    class NoNegativePrompt:  # the signature of a pipeline without negative prompts (e.g. some DiT pipelines)
+        def __call__(self, prompt, width, height, num_inference_steps, guidance_scale, num_images_per_prompt,
+                     generator, callback_on_step_end=None):
+            pass
+
+    request = schema.parse_generate({"prompt": "x", "seed": 1})
+    args = pipeline.call_arguments(NoNegativePrompt(), request, generators=["g"])
+    assert "negative_prompt" not in args and args["prompt"] == "x" and args["generator"] == ["g"]
+    asked = schema.parse_generate({"prompt": "x", "negative_prompt": "blur"})
+    with pytest.raises(pipeline.Unsupported, match="NoNegativePrompt does not take negative_prompt: leave it out"):
+        pipeline.call_arguments(NoNegativePrompt(), asked, generators=[])
+    # the demo (Stable Diffusion) pipeline takes it: None is passed only when asked for
+    sd_args = pipeline.call_arguments(worker.loaded.pipe, request, generators=[])
+    assert "negative_prompt" not in sd_args
+    assert pipeline.call_arguments(worker.loaded.pipe, asked, generators=[])["negative_prompt"] == "blur"
