@@ -94,17 +94,36 @@ def seeds_for(seed: int | None, count: int) -> list[int]:
     return [base + i for i in range(count)]
 
 
+class Unsupported(ValueError):
+    """The request asks for something this pipeline class does not take."""
+
+
+def call_arguments(pipe, request, generators) -> dict:
+    """The pipeline call's keyword arguments. Pipelines differ (not all take a negative prompt): a field
+    the caller set that this pipeline does not take is refused; a default it does not take is left out."""
+    params = inspect.signature(pipe.__call__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    wanted = dict(
+        prompt=request.prompt, negative_prompt=request.negative_prompt, width=request.width,
+        height=request.height, num_inference_steps=request.num_inference_steps,
+        guidance_scale=request.guidance_scale, num_images_per_prompt=request.num_images, generator=generators,
+    )
+    given = {"num_images_per_prompt" if f == "num_images" else f for f in request.model_fields_set}
+    accepted = set(wanted) if takes_any else set(params)
+    refused = sorted(k for k in wanted if k not in accepted and k in given)
+    if refused:
+        raise Unsupported(f"{type(pipe).__name__} does not take {', '.join(refused)}: leave "
+                          f"{'it' if len(refused) == 1 else 'them'} out of the request")
+    return {k: v for k, v in wanted.items() if k in accepted and not (v is None and k not in given)}
+
+
 def generate(loaded: Loaded, request, on_step: Callable[[int, int], None] | None = None):
     """PIL images for a validated request, with the seed of each; ``on_step(step, steps)`` per step."""
     import torch
 
     seeds = seeds_for(request.seed, request.num_images)
     generators = [torch.Generator(device=loaded.device).manual_seed(s) for s in seeds]
-    kwargs = dict(
-        prompt=request.prompt, negative_prompt=request.negative_prompt, width=request.width,
-        height=request.height, num_inference_steps=request.num_inference_steps,
-        guidance_scale=request.guidance_scale, num_images_per_prompt=request.num_images, generator=generators,
-    )
+    kwargs = call_arguments(loaded.pipe, request, generators)
     steps = request.num_inference_steps
     if on_step and "callback_on_step_end" in inspect.signature(loaded.pipe.__call__).parameters:
         def callback(pipe, step, timestep, callback_kwargs):

@@ -66,7 +66,7 @@ class Worker:
         try:
             action = schema.parse_action(job.get("input"))
             result = self.health() if action == "health_check" else self.generate(job, on_step)
-        except (schema.InputError, outputs.OutputError, ModelNotReady, OutOfMemory) as exc:
+        except REFUSALS as exc:
             self.served["failed"] += 1
             return {"error": str(exc)}
         self.served["ok"] += 1
@@ -109,6 +109,11 @@ class ModelNotReady(RuntimeError):
 
 class OutOfMemory(RuntimeError):
     """CUDA ran out of memory for this request; the worker has emptied its cache and keeps serving."""
+
+
+# Errors that are the request's or the setup's, answered as {"error": "<text>"}; anything else is a bug
+# and propagates, so RunPod records it with its traceback.
+REFUSALS = (schema.InputError, pipeline.Unsupported, outputs.OutputError, ModelNotReady, OutOfMemory)
 
 
 def _is_cuda_oom(exc: BaseException) -> bool:
