@@ -21,6 +21,27 @@ def _isolated_state(tmp_path_factory):
         os.environ["PLAYBOOK_STATE_DIR"] = old
 
 
+@pytest.fixture(scope="session")
+def executed_notebook():
+    """Run a notebook (by name or prefix) once per session with its default parameters; later calls
+    return the same result, so the generic run in test_notebooks.py and the tests that check a
+    notebook's glued values share one execution."""
+    from playbook import notebooks
+    from playbook.config import build_dir
+
+    results = {}
+
+    def run(name: str) -> "notebooks.NotebookRun":
+        [path] = notebooks.select([name])
+        if path.stem not in results:
+            results[path.stem] = notebooks.run_notebook(path, out_dir=build_dir() / "test-notebooks")
+        result = results[path.stem]
+        assert result.ok, f"{path.name} failed: {result.error} (executed copy: {result.executed})"
+        return result
+
+    return run
+
+
 # -- the docker tier (scripts/services.sh starts the daemon, the registry and the local base image) ------
 
 def _docker_or_skip(what: str = "") -> None:

@@ -5,16 +5,12 @@ from __future__ import annotations
 import pytest
 
 from playbook import notebooks
-from playbook.config import build_dir
 
 
 @pytest.mark.docker
 @pytest.mark.notebook
-def test_build_notebook_results(worker_image, registry):
-    path = notebooks.NOTEBOOK_DIR / "04_build_image.ipynb"
-    run = notebooks.run_notebook(path, out_dir=build_dir() / "test-build-notebook", html=False)
-    assert run.ok, run.error
-    glued = run.glued
+def test_build_notebook_results(worker_image, registry, executed_notebook):
+    glued = executed_notebook("04").glued
     assert glued["docker_available"] is True and glued["lint_findings"] == 0
     assert glued["platform"] == "linux/amd64" and glued["wrong_arch_refused"] is True
     assert 0.2 < glued["image_size_gb"] < 10 and glued["over_budget"] is False
