@@ -15,11 +15,10 @@ from pathlib import Path
 
 from playbook.config import REPO_ROOT, build_dir
 from playbook.errors import ConfigError
-from playbook.secrets import lookup
+from playbook.secrets import KNOWN_SECRETS, lookup
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 GLUE_MIME = "application/x-playbook-glue+json"
-SECRET_NAMES = ("RUNPOD_API_KEY", "REGISTRY_PASSWORD", "DOCKER_PASSWORD")
 
 
 @dataclass
@@ -72,7 +71,7 @@ def find_secrets(path: Path) -> list[str]:
     """Names of the known secrets whose values appear anywhere in the file."""
     text = Path(path).read_text(errors="replace")
     found = []
-    for name in SECRET_NAMES:
+    for name in KNOWN_SECRETS:
         secret = lookup(name)
         if secret and secret.reveal() in text:
             found.append(name)

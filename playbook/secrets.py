@@ -11,6 +11,11 @@ import os
 from pathlib import Path
 
 
+# Every secret the playbook reads. The notebook runner refuses an executed notebook that shows one of
+# their values, and local worker processes never inherit them.
+KNOWN_SECRETS = ("RUNPOD_API_KEY", "REGISTRY_PASSWORD", "DOCKER_PASSWORD")
+
+
 class Secret:
     """A string that hides its value unless asked with ``reveal()``."""
 

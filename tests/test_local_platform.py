@@ -232,3 +232,18 @@ def test_choose_runner_falls_back_to_a_process(monkeypatch):
     assert isinstance(choose_runner(EndpointConfig(name="plain")), ProcessRunner)
     if importlib.util.find_spec("playbook.local.docker_runner") is None:  # before the build issue's runner
         assert isinstance(choose_runner(EndpointConfig(name="img", image="local/none:1")), ProcessRunner)
+
+
+def test_local_workers_hold_no_user_secrets_and_ignore_runpod_credentials(platform, tmp_path, monkeypatch):
+    """A developer with a real RunPod key (environment, ~/.runpod/config.toml) still gets a working local
+    platform: the SDK would otherwise authenticate with config.toml's key and be refused, and the key
+    itself never reaches a local worker."""
+    home = tmp_path / "user-home"
+    (home / ".runpod").mkdir(parents=True)
+    (home / ".runpod" / "config.toml").write_text('[default]\napi_key = "rpa_REAL_USER_KEY"\n')
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("RUNPOD_API_KEY", "rpa_REAL_USER_KEY")
+    cfg, jobs = endpoint(platform, "env_handler")
+    result = jobs.run_sync({}, timeout_s=60)
+    assert result.status == "COMPLETED"
+    assert result.output == {"has_runpod_api_key": False, "has_runpod_credentials": False}

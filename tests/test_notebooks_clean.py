@@ -8,6 +8,7 @@ import json
 import pytest
 
 from playbook import notebooks
+from playbook.secrets import KNOWN_SECRETS
 
 
 @pytest.mark.parametrize("path", notebooks.all_notebooks(), ids=lambda p: p.stem)
@@ -19,7 +20,7 @@ def test_notebook_is_stripped_and_has_parameters(path):
     params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
     source = "".join(params[0]["source"])
-    for name in notebooks.SECRET_NAMES:
+    for name in KNOWN_SECRETS:
         assert name not in source, f"{path.name}: {name} must come from the environment, not a parameter"
     first = nb["cells"][0]
     assert first["cell_type"] == "markdown" and "".join(first["source"]).startswith("# "), (

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from playbook.local.endpoints import EndpointConfig
+from playbook.secrets import KNOWN_SECRETS
 
 LAUNCHER = Path(__file__).with_name("launch.py")
 
@@ -83,6 +84,17 @@ class ProcessHandle:
             pass
 
 
+def worker_base_env(home: Path) -> dict[str, str]:
+    """The host environment a local worker process starts from: without the playbook's secrets (a local
+    worker has no business holding the user's real RunPod key), and with a HOME of its own, because the
+    runpod SDK authenticates to the platform with ~/.runpod/config.toml's api_key, when that file
+    exists, instead of RUNPOD_AI_API_KEY: a developer's real RunPod credentials would get 401s here."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {key: value for key, value in os.environ.items() if key not in KNOWN_SECRETS}
+    env["HOME"] = str(home)
+    return env
+
+
 class ProcessRunner:
     """Runs ``python <endpoint.handler_path>`` through ``launch.py`` with this interpreter."""
 
@@ -98,7 +110,8 @@ class ProcessRunner:
         log_path = Path(log_path)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         read_fd, write_fd = os.pipe()
-        full_env = {**os.environ, **env, "PLAYBOOK_LIFELINE_FD": str(read_fd), "PYTHONUNBUFFERED": "1"}
+        full_env = {**worker_base_env(log_path.parent / "home"), **env,
+                    "PLAYBOOK_LIFELINE_FD": str(read_fd), "PYTHONUNBUFFERED": "1"}
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, str(LAUNCHER), str(handler)],
@@ -112,16 +125,11 @@ class ProcessRunner:
 def choose_runner(endpoint: EndpointConfig) -> Runner:
     """The one place that decides how an endpoint's workers run.
 
-    The Docker runner (``playbook.local.docker_runner``, when present) is used when the endpoint names
+    The Docker runner (``playbook.local.docker_runner``) is used when the endpoint names
     an image that the local Docker daemon has; otherwise a local Python process runs the handler.
     """
-    if endpoint.image:
-        try:
-            import playbook.local.docker_runner as docker_runner  # added by the build issue
-        except ModuleNotFoundError as exc:
-            if exc.name != "playbook.local.docker_runner":
-                raise
-        else:
-            if docker_runner.image_available(endpoint.image):
-                return docker_runner.DockerRunner()
+    from playbook.local import docker_runner
+
+    if endpoint.image and docker_runner.image_available(endpoint.image):
+        return docker_runner.DockerRunner()
     return ProcessRunner()
