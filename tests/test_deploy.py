@@ -111,3 +111,20 @@ def test_gpus_command_offline_and_live(platform, capsys, monkeypatch):
     assert main(["gpus", "--live", "--target", "local"]) == 0
     out = capsys.readouterr().out
     assert f"target: local ({platform.target.control_api_url})" in out and "stock: " in out
+
+
+def test_cli_starts_the_local_platform_when_none_runs(tmp_path, monkeypatch, capsys):
+    """A newcomer's two commands: `plan` and `apply` need no `playbook local up` first."""
+    monkeypatch.delenv("RUNPOD_API_KEY", raising=False)
+    monkeypatch.setenv("PLAYBOOK_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path / "build"))
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert main(["plan", str(DEMO)]) == 0
+        out = capsys.readouterr().out
+        assert "started the local platform at http://127.0.0.1:" in out and "2 to create" in out
+        assert main(["plan", str(DEMO)]) == 0
+        assert "started the local platform" not in capsys.readouterr().out  # the same one is reused
+    finally:
+        assert main(["local", "down"]) == 0
+    assert "stopped" in capsys.readouterr().out

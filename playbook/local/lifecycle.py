@@ -89,6 +89,13 @@ def up(args) -> dict:
     raise PlatformError(f"the local platform did not start within {START_TIMEOUT_S} s; see {log_path}")
 
 
+def start_background() -> dict:
+    """A platform with no endpoint yet (deploy creates them through the REST API), as `local up` starts it."""
+    from playbook.local.daemon import parse
+
+    return up(parse(["--endpoint", ""]))
+
+
 def down(timeout_s: float = 20.0) -> str:
     state = running_state()
     if state is None:
