@@ -3,6 +3,7 @@ under tests/workers (the real runpod worker loop, unmodified), and process check
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -26,6 +27,22 @@ def platform(tmp_path, monkeypatch):
     monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path / "build"))
     with local.start(record=False, log_dir=tmp_path / "logs") as p:
         yield p
+
+
+@contextlib.contextmanager
+def platform_with_own_build_dir(build_dir: Path, record: bool):
+    """A local platform for a whole test module, with its own build folder (volumes, logs, models);
+    PLAYBOOK_BUILD_DIR is restored afterwards (module fixtures cannot use monkeypatch)."""
+    old = os.environ.get("PLAYBOOK_BUILD_DIR")
+    os.environ["PLAYBOOK_BUILD_DIR"] = str(build_dir)
+    try:
+        with local.start(record=record) as plat:
+            yield plat
+    finally:
+        if old is None:
+            os.environ.pop("PLAYBOOK_BUILD_DIR", None)
+        else:
+            os.environ["PLAYBOOK_BUILD_DIR"] = old
 
 
 def endpoint(platform, name: str = "noop_handler", **fields) -> tuple[EndpointConfig, JobClient]:

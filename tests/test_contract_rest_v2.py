@@ -5,10 +5,9 @@ and the refusals (volume data center mismatch, no stock, bad fields, 401)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import requests
+from local_support import platform_with_own_build_dir
 
 from openapi_contract import ContractRecorder, openapi, spec_path, validate_exchange
 from playbook import deploy
@@ -20,17 +19,8 @@ from playbook.spec import load_spec
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    import playbook.local
-
-    old = os.environ.get("PLAYBOOK_BUILD_DIR")
-    os.environ["PLAYBOOK_BUILD_DIR"] = str(tmp_path_factory.mktemp("build"))
-    plat = playbook.local.start(record=False)
-    yield plat
-    plat.stop()
-    if old is None:
-        os.environ.pop("PLAYBOOK_BUILD_DIR", None)
-    else:
-        os.environ["PLAYBOOK_BUILD_DIR"] = old
+    with platform_with_own_build_dir(tmp_path_factory.mktemp("build"), record=False) as plat:
+        yield plat
 
 
 @pytest.fixture()

@@ -4,10 +4,9 @@ model read from the network volume's folder; plans render as text and HTML with 
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import requests
+from local_support import platform_with_own_build_dir
 
 from playbook import deploy
 from playbook.cli import main
@@ -21,17 +20,8 @@ DEMO = REPO_ROOT / "deploy" / "demo.toml"
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     """One recorded local platform (so `resolve_target()` finds it) with its own build folder."""
-    import playbook.local
-
-    old = os.environ.get("PLAYBOOK_BUILD_DIR")
-    os.environ["PLAYBOOK_BUILD_DIR"] = str(tmp_path_factory.mktemp("build"))
-    plat = playbook.local.start(record=True)
-    yield plat
-    plat.stop()
-    if old is None:
-        os.environ.pop("PLAYBOOK_BUILD_DIR", None)
-    else:
-        os.environ["PLAYBOOK_BUILD_DIR"] = old
+    with platform_with_own_build_dir(tmp_path_factory.mktemp("build"), record=True) as plat:
+        yield plat
 
 
 def test_plan_apply_cli_then_first_job(platform, capsys, monkeypatch):
