@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playbook import build, dockerhost, image_trial  # noqa: E402
+from playbook import build, dockerhost, image_trial, registry  # noqa: E402
 from playbook.config import build_dir  # noqa: E402
 
 
@@ -55,7 +55,7 @@ def main() -> int:
         print(f"  {mb:9.1f} MB  {label}")
 
     start = time.perf_counter()
-    pushed = build.push(warm.reference, progress=False)
+    pushed = registry.push(warm.reference, progress=False)
     figures["push_s"] = round(time.perf_counter() - start, 1)
     print(f"\npush to {pushed.repository}: {figures['push_s']} s  ({pushed.digest[:19]})")
 

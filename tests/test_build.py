@@ -16,6 +16,7 @@ import pytest
 from playbook import build, dockerhost
 from playbook.config import REPO_ROOT
 from playbook.errors import BuildError, ConfigError
+from playbook.registry import last_pushed, pin_spec, pull, push, pushed_record, registry_auth
 
 
 # ----------------------------------------------------------------- no daemon needed
@@ -79,10 +80,10 @@ def test_tag_is_by_content(tmp_path, monkeypatch):
 def test_registry_credentials_come_in_pairs_and_stay_hidden(monkeypatch):
     monkeypatch.delenv("REGISTRY_USERNAME", raising=False)
     monkeypatch.delenv("REGISTRY_PASSWORD", raising=False)
-    assert build.registry_auth() is None
+    assert registry_auth() is None
     monkeypatch.setenv("REGISTRY_PASSWORD", "hunter2-secret")
     with pytest.raises(ConfigError, match="REGISTRY_USERNAME"):
-        build.registry_auth()
+        registry_auth()
 
 
 def test_wrong_platform_message_explains_exec_format_error():
@@ -143,7 +144,7 @@ def test_wrong_architecture_image_is_refused(docker_daemon, registry, tmp_path):
         build.require_platform(ref)
     assert "--platform linux/amd64" in str(refused.value)
     with pytest.raises(BuildError, match="exec format error"):  # never pushed
-        build.push(ref, registry, repository="playbook-test-arm64", progress=False)
+        push(ref, registry, repository="playbook-test-arm64", progress=False)
     endpoint = EndpointConfig(name="arm", id="armtest", image=ref, volume_dir=tmp_path)
     with pytest.raises(BuildError, match="exec format error"):  # never deployed
         DockerRunner().start("w-arm", endpoint, {}, tmp_path / "w.log")
@@ -160,10 +161,10 @@ def _manifest(registry: str, repository: str, digest: str) -> dict:
 def test_push_and_pull_back_by_digest(worker_image, pushed_worker_image, registry):
     pushed = pushed_worker_image
     assert pushed.repository == f"{registry}/{build.REPOSITORY}" and pushed.digest.startswith("sha256:")
-    assert build.last_pushed() == pushed  # recorded for deploy
+    assert last_pushed() == pushed  # recorded for deploy
     # the registry holds exactly this image: its manifest's config is the image id
     assert _manifest(registry, build.REPOSITORY, pushed.digest)["config"]["digest"] == worker_image.image_id
-    assert build.pull(pushed.reference).id == worker_image.image_id
+    assert pull(pushed.reference).id == worker_image.image_id
 
 
 @pytest.mark.docker
@@ -174,15 +175,15 @@ def test_small_image_round_trip_through_the_registry(docker_daemon, registry, mo
     monkeypatch.setenv("REGISTRY_PASSWORD", "pw-must-not-leak-42")
     ref = build.make_foreign_image("amd64", reference="runpod-playbook-demo:amd64")
     image_id = client.images.get(ref).id
-    pushed = build.push(ref, registry, repository="playbook-test-roundtrip", progress=True)
+    pushed = push(ref, registry, repository="playbook-test-roundtrip", progress=True)
     client.images.remove(ref, force=True)
     client.images.remove(f"{pushed.repository}:{pushed.tag}", force=True)
     with pytest.raises(Exception):
         client.images.get(image_id)
-    assert build.pull(pushed.reference).id == image_id
+    assert pull(pushed.reference).id == image_id
     captured = capsys.readouterr()
     assert "pw-must-not-leak-42" not in captured.out + captured.err
-    assert "pw-must-not-leak-42" not in build.pushed_record().read_text()
+    assert "pw-must-not-leak-42" not in pushed_record().read_text()
     assert "pw-must-not-leak-42" not in repr(pushed)
 
 
@@ -192,12 +193,12 @@ def test_pin_spec_points_the_endpoint_at_the_pushed_digest(tmp_path, monkeypatch
     monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path))
     spec = load_spec(REPO_ROOT / "deploy" / "demo.toml")
     with pytest.raises(ConfigError, match="nothing has been pushed"):
-        build.pin_spec(spec)
+        pin_spec(spec)
     digest = "sha256:" + "ab" * 32
-    build.pushed_record().parent.mkdir(parents=True)
-    build.pushed_record().write_text(json.dumps({"repository": "127.0.0.1:5000/w", "tag": "sha-1", "digest": digest,
+    pushed_record().parent.mkdir(parents=True)
+    pushed_record().write_text(json.dumps({"repository": "127.0.0.1:5000/w", "tag": "sha-1", "digest": digest,
                                                  "pushed_at": 0.0}))
-    assert build.pin_spec(spec).image == f"127.0.0.1:5000/w@{digest}"
+    assert pin_spec(spec).image == f"127.0.0.1:5000/w@{digest}"
 
 
 @pytest.fixture
@@ -244,14 +245,14 @@ def test_push_takes_credentials_from_the_environment(auth_registry, monkeypatch,
     monkeypatch.delenv("REGISTRY_USERNAME", raising=False)
     monkeypatch.delenv("REGISTRY_PASSWORD", raising=False)
     with pytest.raises(BuildError, match="REGISTRY_USERNAME/REGISTRY_PASSWORD"):
-        build.push(ref, address, repository="playbook-auth", progress=False)
+        push(ref, address, repository="playbook-auth", progress=False)
     monkeypatch.setenv("REGISTRY_USERNAME", user)
     monkeypatch.setenv("REGISTRY_PASSWORD", "wrong-" + password)
     with pytest.raises(BuildError) as wrong:
-        build.push(ref, address, repository="playbook-auth", progress=False)
+        push(ref, address, repository="playbook-auth", progress=False)
     assert password not in str(wrong.value)
     monkeypatch.setenv("REGISTRY_PASSWORD", password)
-    pushed = build.push(ref, address, repository="playbook-auth", progress=True)
-    assert pushed.digest.startswith("sha256:") and build.pull(pushed.reference).id == dockerhost.client().images.get(ref).id
+    pushed = push(ref, address, repository="playbook-auth", progress=True)
+    assert pushed.digest.startswith("sha256:") and pull(pushed.reference).id == dockerhost.client().images.get(ref).id
     captured = capsys.readouterr()
-    assert password not in captured.out + captured.err and password not in build.pushed_record().read_text()
+    assert password not in captured.out + captured.err and password not in pushed_record().read_text()

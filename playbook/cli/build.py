@@ -16,7 +16,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from playbook import build
+    from playbook import build, registry
 
     settings = build.cloud_settings() if args.cloud else build.local_settings() if not args.lint_only else None
     report = build.lint(build.render_dockerfile(settings or build.cloud_settings()))
@@ -35,6 +35,6 @@ def run(args) -> int:
         if layer.size_mb >= 0.5:
             print(f"  {layer.size_mb:9.1f} MB  {layer.created_by[:90]}")
     if args.push:
-        pushed = build.push(built.reference, args.registry)
+        pushed = registry.push(built.reference, args.registry)
         print(f"pushed {pushed.reference}")
     return 0

@@ -1,0 +1,345 @@
+"""Serverless endpoints: ``/v2/serverless`` (create, list) and ``/v2/serverless/{id}`` (get, PATCH, delete).
+
+An endpoint created here becomes an ``EndpointConfig`` on the platform, live on the job API at once,
+with its network volume's local folder as its ``/runpod-volume``; the REST-only fields ride along in
+``EndpointConfig.extra["rest"]``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal, Union
+
+from aiohttp import web
+from pydantic import Field
+
+from playbook.config import VOLUME_MOUNT
+from playbook.local.control_api.common import (DATA_CENTERS, Body, Container, Cuda, Problem, add_routes_for, call,
+                                               default_gpu, endpoint_of, new_config, now, ok, parse, release,
+                                               rest_fields, state_of)
+from playbook.local.control_api.releases import diff
+from playbook.local.control_api.volumes import volume_folder
+
+CONTAINER_FIELDS = ("image", "env", "disk", "args", "ports", "registry")  # a change makes a new release
+
+
+# -- request bodies -----------------------------------------------------------------------------------
+
+class _Workers(Body):
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+    idleTimeout: int | None = Field(None, ge=1, le=3600)
+
+
+class _QueueDelay(Body):
+    type: Literal["QUEUE_DELAY"]
+    queueDelay: float = Field(ge=0.5)
+
+
+class _RequestCount(Body):
+    type: Literal["REQUEST_COUNT"]
+    requestCount: int = Field(ge=1)
+
+
+_Scaling = Annotated[Union[_QueueDelay, _RequestCount], Field(discriminator="type")]
+
+
+class _Gpu(Body):
+    pools: list[str] | None = Field(None, min_length=1)
+    excludedTypes: list[str] | None = None
+    count: int | None = Field(None, ge=1)
+    allowedCudaVersions: list[Cuda] | None = None
+    minCudaVersion: Annotated[str, Field(pattern=r"^$|^\d+\.\d+$")] | None = None
+
+
+class _UpdateEndpoint(Container):
+    name: str | None = Field(None, min_length=1)
+    gpu: _Gpu | None = None
+    cpu: list[dict] | None = None
+    dataCenterIds: list[str] | None = None
+    networkVolumes: list[str] | None = None
+    scaling: _Scaling | None = None
+    templateId: str | None = None
+    timeout: int | None = None
+    flashboot: Literal["OFF", "FLASHBOOT", "PRIORITY_FLASHBOOT"] | None = None
+    workers: _Workers | None = None
+
+
+class _CreateEndpoint(_UpdateEndpoint):
+    name: str = Field(min_length=1)
+    type: Literal["QUEUE", "LOAD_BALANCER"]
+    scaling: _Scaling
+
+
+# -- the endpoint as the spec shows it ------------------------------------------------------------------
+
+def job_base(request: web.Request) -> str:
+    return f"{request.url.scheme}://{request.host}/v2"
+
+
+def _request_urls(endpoint_id: str, job_base: str) -> dict:
+    return {k: f"{job_base}/{endpoint_id}/{p}" for k, p in (
+        # job URLs end in "/" for the job id to be appended: the spec's examples show ".../status/{job_id}",
+        # which its own `format: uri` rejects (braces are not allowed in URIs)
+        ("run", "run"), ("runSync", "runsync"), ("status", "status/"), ("stream", "stream/"),
+        ("cancel", "cancel/"), ("retry", "retry/"), ("purgeQueue", "purge-queue"),
+        ("health", "health"))}
+
+
+def endpoint_view(cfg, job_base: str) -> dict:
+    rest = rest_fields(cfg)
+    scaling = ({"type": "QUEUE_DELAY", "queueDelay": float(cfg.scaler_value)} if cfg.scaler_type == "QUEUE_DELAY"
+               else {"type": "REQUEST_COUNT", "requestCount": int(cfg.scaler_value)})
+    view = {"id": cfg.id, "name": cfg.name, "type": "QUEUE", "requestUrls": _request_urls(cfg.id, job_base),
+            "gpu": rest["gpu"], "workers": {"min": cfg.workers_min, "max": cfg.workers_max,
+                                            "idleTimeout": max(1, int(round(cfg.idle_timeout_s)))},
+            "scaling": scaling, "dataCenterIds": rest["dataCenterIds"], "networkVolumes": rest["networkVolumes"],
+            "timeout": int(cfg.execution_timeout_ms), "flashboot": rest["flashboot"],
+            "createdAt": rest["createdAt"],
+            "env": {k: str(v) for k, v in (rest["env"] if "env" in rest else cfg.env or {}).items()},
+            "disk": rest["disk"], "registry": rest.get("registry")}
+    if cfg.image:
+        view["image"] = cfg.image
+    for key in ("args", "ports"):
+        if rest.get(key) is not None:
+            view[key] = rest[key]
+    return view
+
+
+# -- checks ---------------------------------------------------------------------------------------------
+
+def _check_gpu(state, gpu: dict) -> None:
+    catalog = state.catalog
+    unknown = [p for p in gpu.get("pools") or [] if p not in catalog.pools]
+    if unknown:
+        raise Problem(400, f"Unknown GPU pool id(s): {unknown}.",
+                      [f"gpu.pools: use pool ids from GET /v2/catalog/gpus, e.g. {list(catalog.pools)[:3]}"])
+    if gpu.get("allowedCudaVersions") and gpu.get("minCudaVersion"):
+        raise Problem(400, "gpu.allowedCudaVersions and gpu.minCudaVersion are mutually exclusive.")
+    selected = {t for p in gpu.get("pools") or [] for t in catalog[p].gpu_types}
+    if selected and not selected - set(gpu.get("excludedTypes") or []):
+        raise Problem(400, "gpu.excludedTypes removes every GPU type of the selected pools; keep at least one.")
+
+
+def _check_data_centers(dcs: list[str] | None) -> None:
+    known = {dc["id"] for dc in DATA_CENTERS}
+    if dcs is not None and set(dcs) - known:
+        raise Problem(400, f"Unknown data center id(s): {sorted(set(dcs) - known)}.",
+                      [f"dataCenterIds: known data centers are {sorted(known)}"])
+
+
+def _check_volumes(state, vols: list[str] | None, dcs: list[str] | None) -> None:
+    for vid in vols or []:
+        if vid not in state.volumes:
+            raise Problem(400, f"Network volume {vid!r} does not exist.", ["networkVolumes: unknown id"])
+    for vid in vols or []:
+        if dcs and state.volumes[vid]["dataCenter"] not in dcs:
+            raise Problem(400, f"Network volume {vid} is in {state.volumes[vid]['dataCenter']}, which "
+                               f"dataCenterIds {dcs} exclude.", ["dataCenterIds: include the volume's data center"])
+    if len(vols or []) > 1:
+        raise Problem(400, "The local platform mounts one network volume per endpoint.")
+
+
+def check_compute(state, body: dict, current_dcs: list[str] | None = None) -> None:
+    """400 for what RunPod would refuse and for what this platform does not run."""
+    if body.get("cpu") is not None:
+        raise Problem(400, "CPU endpoints are not supported by the local platform; send `gpu` instead.")
+    if body.get("gpu") is not None:
+        _check_gpu(state, body["gpu"])
+    dcs = body.get("dataCenterIds")
+    _check_data_centers(dcs)
+    _check_volumes(state, body.get("networkVolumes"), dcs if dcs is not None else current_dcs)
+
+
+# -- from a request body to platform changes --------------------------------------------------------
+
+def gpu_view(gpu: dict | None, old: dict | None = None) -> dict:
+    old = old or default_gpu()
+    if gpu is None:
+        return old
+    view = {**old, **{k: v for k, v in gpu.items() if v is not None}}
+    view.setdefault("allowedCudaVersions", [])
+    view["minCudaVersion"] = view.get("minCudaVersion") or None
+    if not view.get("excludedTypes"):
+        view.pop("excludedTypes", None)
+    view.setdefault("count", 1)
+    return view
+
+
+def workers_changes(workers: dict | None) -> dict:
+    w = workers or {}
+    out = {}
+    if w.get("min") is not None:
+        out["workers_min"] = w["min"]
+    if w.get("max") is not None:
+        out["workers_max"] = w["max"]
+    if w.get("idleTimeout") is not None:
+        out["idle_timeout_s"] = float(w["idleTimeout"])
+    return out
+
+
+def scaling_changes(scaling: dict | None) -> dict:
+    if not scaling:
+        return {}
+    value = scaling.get("queueDelay", scaling.get("requestCount"))
+    return {"scaler_type": scaling["type"], "scaler_value": float(value)}
+
+
+def local_env(env: dict, volume_dir) -> dict:
+    """What a local worker process sees: values under /runpod-volume point into the volume's folder
+    (the REST view keeps the values as sent)."""
+    if not volume_dir:
+        return dict(env)
+    return {k: str(volume_dir) + v[len(VOLUME_MOUNT):] if v == VOLUME_MOUNT or v.startswith(VOLUME_MOUNT + "/")
+            else v for k, v in env.items()}
+
+
+# -- create -------------------------------------------------------------------------------------------
+
+def _container_of(state, body: dict) -> dict:
+    """The container fields: the body's, else the template's; an image is required."""
+    template = {}
+    if body.get("templateId"):
+        template = state.templates.get(body["templateId"])
+        if template is None:
+            raise Problem(404, f"Template {body['templateId']!r} does not exist.")
+    container = {k: body.get(k, template.get(k)) for k in CONTAINER_FIELDS}
+    if not container["image"]:
+        raise Problem(422, "`image` is required unless `templateId` is set.", ["image: required"])
+    return container
+
+
+def _new_rest(body: dict, container: dict) -> dict:
+    rest = {"gpu": gpu_view(body["gpu"], {"count": 1}), "dataCenterIds": body.get("dataCenterIds") or [],
+            "networkVolumes": body.get("networkVolumes") or [], "flashboot": body.get("flashboot", "OFF"),
+            "createdAt": now(), "disk": container["disk"] or 10, "registry": container["registry"],
+            "args": container["args"], "ports": container["ports"]}
+    rest["releases"] = [release(1, [], created_mono=0.0, image=container["image"])]
+    rest["env"] = dict(container["env"] or {})
+    return rest
+
+
+def _config_of(body: dict, container: dict, rest: dict):
+    from playbook.local.endpoints import EndpointConfig
+
+    vols = rest["networkVolumes"]
+    volume_dir = volume_folder(vols[0]) if vols else None
+    workers = body.get("workers") or {}
+    return new_config(
+        EndpointConfig, name=body["name"], image=container["image"], env=local_env(rest["env"], volume_dir),
+        workers_min=workers.get("min", 0), workers_max=workers.get("max", 3),
+        idle_timeout_s=float(workers.get("idleTimeout", 10)),
+        **scaling_changes(body["scaling"]), execution_timeout_ms=body.get("timeout", 300000),
+        volume_dir=volume_dir, template_id=body.get("templateId"),
+        extra={"rest": rest})
+
+
+async def create_endpoint(request):
+    state = state_of(request)
+    body = await parse(request, _CreateEndpoint)
+    if body["type"] != "QUEUE":
+        raise Problem(400, "LOAD_BALANCER endpoints are not supported by the local platform; use type QUEUE.")
+    if body.get("gpu") is None:
+        raise Problem(400, "Send exactly one of `gpu` or `cpu`; the local platform runs `gpu` endpoints.")
+    container = _container_of(state, body)
+    check_compute(state, body)
+    cfg = _config_of(body, container, _new_rest(body, container))
+    created = await call(state.platform.create_endpoint, cfg)
+    return ok(endpoint_view(created, job_base(request)), 201)
+
+
+# -- read and delete ----------------------------------------------------------------------------------
+
+async def list_endpoints(request):
+    platform = state_of(request).platform
+    return ok({"endpoints": [endpoint_view(c, job_base(request)) for c in platform.list_endpoints()]})
+
+
+async def get_endpoint(request):
+    return ok(endpoint_view(endpoint_of(request), job_base(request)))
+
+
+async def delete_endpoint(request):
+    cfg = endpoint_of(request)
+    platform = state_of(request).platform
+    # off the loop, so the platform stops the workers before we answer (no orphaned stop task)
+    loop = asyncio.get_running_loop()
+    await call(lambda: loop.run_in_executor(None, platform.delete_endpoint, cfg.id))
+    return web.Response(status=204)
+
+
+# -- update -------------------------------------------------------------------------------------------
+
+def _check_update(state, body: dict, rest: dict) -> None:
+    if body.get("gpu") is not None and body["gpu"].get("excludedTypes") is not None and not body["gpu"].get("pools"):
+        raise Problem(422, "gpu.excludedTypes needs gpu.pools in the same PATCH.", ["gpu.pools: required"])
+    check_compute(state, body, current_dcs=rest["dataCenterIds"])
+    if body.get("dataCenterIds") is not None and body.get("networkVolumes") is None:
+        check_compute(state, {"networkVolumes": rest["networkVolumes"], "dataCenterIds": body["dataCenterIds"]})
+
+
+def _config_changes(body: dict) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if "name" in body:
+        changes["name"] = body["name"]
+    if "image" in body:
+        changes["image"] = body["image"]
+    if "timeout" in body:
+        changes["execution_timeout_ms"] = body["timeout"]
+    changes.update(workers_changes(body.get("workers")))
+    changes.update(scaling_changes(body.get("scaling")))
+    return changes
+
+
+def _updated_rest(cfg, body: dict, rest: dict, changes: dict) -> dict:
+    """The new REST fields; also sets ``changes``' volume folder and env when they move."""
+    new_rest = dict(rest)
+    if body.get("networkVolumes") is not None:
+        vols = body["networkVolumes"]
+        changes["volume_dir"] = volume_folder(vols[0]) if vols else None
+    if "env" in body or "volume_dir" in changes:
+        new_rest["env"] = dict(body["env"] or {}) if "env" in body else rest.get("env", dict(cfg.env))
+        changes["env"] = local_env(new_rest["env"], changes.get("volume_dir", cfg.volume_dir))
+    if body.get("gpu") is not None:
+        new_rest["gpu"] = gpu_view({**body["gpu"], **({"minCudaVersion": None} if body["gpu"].get(
+            "minCudaVersion") == "" else {})}, rest["gpu"])
+    for key in ("dataCenterIds", "networkVolumes", "flashboot", "disk", "registry", "args", "ports"):
+        if key in body:
+            new_rest[key] = body[key]
+    return new_rest
+
+
+def _record_release(body: dict, updated, before: dict, after: dict) -> None:
+    """A new release when a container field changed."""
+    if any(k in body and before.get(k) != after.get(k) for k in CONTAINER_FIELDS):
+        releases = rest_fields(updated)["releases"]
+        releases.insert(0, release(releases[0]["version"] + 1, image=updated.image, diff=diff(
+            {k: v for k, v in before.items() if k != "requestUrls"},
+            {k: v for k, v in after.items() if k != "requestUrls"})))
+
+
+async def update_endpoint(request):
+    state = state_of(request)
+    platform = state.platform
+    cfg = endpoint_of(request)
+    body = await parse(request, _UpdateEndpoint)
+    rest = rest_fields(cfg)
+    before = endpoint_view(cfg, job_base(request))
+    _check_update(state, body, rest)
+    changes = _config_changes(body)
+    new_rest = _updated_rest(cfg, body, rest, changes)
+    workers_min = changes.get("workers_min", cfg.workers_min)
+    if changes.get("workers_max", cfg.workers_max) < workers_min:
+        raise Problem(400, "workers.max must be at least workers.min.", ["workers.max: below workers.min"])
+    changes["extra"] = {**cfg.extra, "rest": new_rest}
+    updated = await call(platform.update_endpoint, cfg.id, **changes)
+    updated = updated if updated is not None else platform.get_endpoint(cfg.id)
+    after = endpoint_view(updated, job_base(request))
+    _record_release(body, updated, before, after)
+    return ok(after)
+
+
+def add_routes(app: web.Application) -> None:
+    add_routes_for(app, {
+        "/v2/serverless": {"GET": list_endpoints, "POST": create_endpoint},
+        "/v2/serverless/{id}": {"GET": get_endpoint, "PATCH": update_endpoint, "DELETE": delete_endpoint},
+    })
