@@ -467,12 +467,3 @@ def make_foreign_image(architecture: str = "arm64", reference: str = "runpod-pla
             raise BuildError(f"could not make the {architecture} demo image: {chunk['error']}")
     return reference
 
-
-def __getattr__(name: str):
-    # Transitional: tests/conftest.py (being edited elsewhere) still calls ``build.push``; push lives in
-    # playbook.registry. Delete this once conftest imports it from there. Lazy, because registry imports build.
-    if name == "push":
-        from playbook.registry import push
-
-        return push
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -87,6 +87,6 @@ def registry(docker_daemon) -> str:
 
 @pytest.fixture(scope="session")
 def pushed_worker_image(worker_image, registry):
-    from playbook import build
+    from playbook import registry as registries
 
-    return build.push(worker_image.reference, registry, progress=False)
+    return registries.push(worker_image.reference, registry, progress=False)

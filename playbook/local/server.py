@@ -1,6 +1,6 @@
 """The aiohttp application of the local platform. Routes come from route-provider modules, each with
 ``add_routes(app, platform)``: the job API, the worker protocol, the local extras, and RunPod's REST
-control subset (``control_api``, added by the deploy issue; skipped while it does not exist)."""
+control subset (``control_api``)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,16 @@ import importlib
 from aiohttp import web
 
 ROUTE_PROVIDERS = [
-    "playbook.local.control_api",  # REST v2 control subset (/v2/serverless ...), optional
+    "playbook.local.control_api",  # REST v2 control subset (/v2/serverless ...)
     "playbook.local.job_api",
     "playbook.local.worker_api",
     "playbook.local.local_api",
 ]
-OPTIONAL_PROVIDERS = {"playbook.local.control_api"}
 MAX_REQUEST_BYTES = 64 * 1024 * 1024  # above RunPod's 20 MB so the job API can answer with its own error
 
 
 def build_app(platform) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     for name in ROUTE_PROVIDERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if name in OPTIONAL_PROVIDERS and exc.name == name:
-                continue
-            raise
-        module.add_routes(app, platform)
+        importlib.import_module(name).add_routes(app, platform)
     return app
