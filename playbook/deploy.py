@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
+from playbook.config import Target
 from playbook.control import ControlClient
 from playbook.errors import ConfigError
 from playbook.gpus import Catalog, live_catalog
@@ -405,9 +406,16 @@ def releases_table(client: ControlClient, endpoint_id: str) -> list[dict]:
 
 # -- helpers for notebooks and the CLI ------------------------------------------------------------
 
-def connect(target: str | None = "auto", start_local: bool = True) -> ControlClient:
+def start_in_process():
+    """A local platform inside this process: for notebooks, which run headless without `playbook local up`."""
+    import playbook.local
+
+    return playbook.local.start(record=True).target
+
+
+def connect(target: str | None = "auto", start_local: Callable[[], Target] | None = start_in_process) -> ControlClient:
     """A client for the target, after printing which one it is. On the local target, when no recorded
-    platform answers, starts one in this process (notebooks run headless without `playbook local up`)."""
+    platform answers, ``start_local()`` starts one and returns its Target (None: raise instead)."""
     from playbook.config import resolve_target
     from playbook.errors import PlatformError
     from playbook.secrets import lookup
@@ -424,9 +432,7 @@ def connect(target: str | None = "auto", start_local: bool = True) -> ControlCli
             raise
         client = None
     if client is None:
-        import playbook.local
-
-        client = ControlClient(playbook.local.start(record=True).target)
+        client = ControlClient(start_local())
     client.retries, client.timeout_s = 4, 30.0
     print(f"target: {client.target.name} ({client.target.control_api_url})")
     return client

@@ -29,27 +29,22 @@ def add_target_argument(parser) -> None:
 
 
 def connect(target_name: str):
-    """The ControlClient for --target, after printing which target it is. The local target starts the
-    local platform in the background when none is running, so a spec goes live with `plan` and `apply`
+    """The ControlClient for --target (``deploy.connect``, which prints the target). On the local target
+    with no platform running, one starts in the background, so a spec goes live with `plan` and `apply`
     alone; it keeps running (with the endpoint) until `playbook local down`."""
+    from playbook import deploy
+
+    return deploy.connect(target_name, start_local=start_in_background)
+
+
+def start_in_background():
     from playbook.config import resolve_target
-    from playbook.control import ControlClient
-    from playbook.errors import ConfigError
     from playbook.local import lifecycle
 
-    try:
-        target = resolve_target(target_name)
-    except ConfigError:
-        if target_name == "runpod":
-            raise
-        target = None  # the local target, with no platform recorded
-    if target is None or (target.name == "local" and lifecycle.running_state() is None):
-        state = lifecycle.start_background()
-        print(f"started the local platform at {state['job_api_url']} (pid {state['pid']}); "
-              "stop it with `playbook local down`")
-        target = resolve_target("local")
-    print(f"target: {target.name} ({target.control_api_url})")
-    return ControlClient(target)
+    state = lifecycle.start_background()
+    print(f"started the local platform at {state['job_api_url']} (pid {state['pid']}); "
+          "stop it with `playbook local down`")
+    return resolve_target("local")
 
 
 def _spec(path: str):

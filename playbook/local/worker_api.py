@@ -106,21 +106,21 @@ def add_routes(app: web.Application, platform) -> None:
             payload = {"error": f"worker posted a result that is not JSON: {text[:200]!r}"}
         return payload if isinstance(payload, dict) else {"output": payload}
 
-    async def job_done(request):
-        found, response = await worker_of(request)
-        if response is not None:
-            return response if response.status != 204 else web.Response(status=200)
-        ep, worker = found
-        engine.result(ep, worker, request.match_info["job_id"], await read_payload(request))
-        return web.Response(status=200)
+    def posting(record):
+        """A handler for a worker's post about a job (result or stream chunk): ``record`` files it."""
 
-    async def job_stream(request):
-        found, response = await worker_of(request)
-        if response is not None:
-            return response if response.status != 204 else web.Response(status=200)
-        ep, worker = found
-        engine.stream_chunk(ep, worker, request.match_info["job_id"], await read_payload(request))
-        return web.Response(status=200)
+        async def handle(request):
+            found, response = await worker_of(request)
+            if response is not None:
+                return response if response.status != 204 else web.Response(status=200)
+            ep, worker = found
+            record(ep, worker, request.match_info["job_id"], await read_payload(request))
+            return web.Response(status=200)
+
+        return handle
+
+    job_done = posting(engine.result)
+    job_stream = posting(engine.stream_chunk)
 
     async def job_stop(request):
         found, response = await worker_of(request)
