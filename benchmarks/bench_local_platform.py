@@ -31,7 +31,7 @@ import playbook.local as local  # noqa: E402
 from playbook.config import Target  # noqa: E402
 from playbook.jobs import JobClient  # noqa: E402
 from playbook.local import EndpointConfig  # noqa: E402
-from playbook.local.monitor import percentile  # noqa: E402
+from playbook.monitor import percentile  # noqa: E402
 from playbook.secrets import Secret  # noqa: E402
 
 WORKERS = ROOT / "tests" / "workers"

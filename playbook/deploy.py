@@ -18,8 +18,9 @@ workers cycle. The plan says so whenever the image changes.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from playbook.config import Target
 from playbook.control import ControlClient
@@ -443,7 +444,7 @@ def local_volume_path(client: ControlClient, volume_id: str):
     if client.target.name != "local":
         raise ConfigError("network volumes on RunPod are filled through RunPod's S3-compatible API per data "
                           "center (or a pod mounting the volume at /workspace), not a local folder.")
-    from playbook.local.control_api import volume_folder
+    from playbook.local.servers.control_api import volume_folder
 
     return volume_folder(volume_id)
 

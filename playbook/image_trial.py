@@ -21,7 +21,6 @@ from playbook.errors import JobError
 
 DEMO_SPEC = REPO_ROOT / "deploy" / "demo.toml"
 TEST_INPUT = REPO_ROOT / "worker" / "test_input.json"
-TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT")
 
 
 @dataclass
@@ -56,9 +55,9 @@ def deploy_and_run(image: str, job: dict | None = None, spec_path: Path = DEMO_S
     from playbook.control import ControlClient
     from playbook.demo_model import ensure_demo_model
     from playbook.jobs import JobClient
-    from playbook.local.control_api import volume_folder
-    from playbook.local.docker_runner import list_containers
-    from playbook.local.runners import choose_runner
+    from playbook.local.servers.control_api import volume_folder
+    from playbook.local.supervision.docker_runner import list_containers
+    from playbook.local.supervision.runners import choose_runner
     from playbook.spec import load_spec
 
     job = job or json.loads(TEST_INPUT.read_text())

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from playbook.config import Target
 from playbook.errors import JobError, PlatformError
+from playbook.settings import TERMINAL
 
-TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT")
 POLL_START_S, POLL_MAX_S, POLL_GROWTH = 0.05, 0.25, 1.5
 
 
@@ -46,12 +47,12 @@ class JobResult:
         return self.status in TERMINAL
 
     @classmethod
-    def from_body(cls, body: dict) -> "JobResult":
+    def from_body(cls, body: dict) -> JobResult:
         return cls(id=body.get("id", ""), status=body.get("status", "UNKNOWN"), output=body.get("output"),
                    error=body.get("error"), delay_ms=body.get("delayTime"), execution_ms=body.get("executionTime"),
                    worker_id=body.get("workerId"))
 
-    def raise_for_status(self) -> "JobResult":
+    def raise_for_status(self) -> JobResult:
         if not self.ok:
             raise JobError(f"job {self.id} ended {self.status}: {self.error or 'no error message'}")
         return self
@@ -74,7 +75,7 @@ class Health:
     workers_unhealthy: int = 0
 
     @classmethod
-    def from_body(cls, body: dict) -> "Health":
+    def from_body(cls, body: dict) -> Health:
         jobs, workers = body.get("jobs", {}), body.get("workers", {})
         return cls(jobs.get("completed", 0), jobs.get("failed", 0), jobs.get("inProgress", 0),
                    jobs.get("inQueue", 0), jobs.get("retried", 0), workers.get("idle", 0), workers.get("running", 0),

@@ -23,7 +23,6 @@ from playbook.errors import BuildError, ConfigError
 from playbook.secrets import lookup
 
 
-
 @dataclass
 class PushedImage:
     """An image in a registry, addressed by digest: what an endpoint should run."""

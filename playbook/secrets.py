@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
 # Every secret the playbook reads. The notebook runner refuses an executed notebook that shows one of
 # their values, and local worker processes never inherit them.
 KNOWN_SECRETS = ("RUNPOD_API_KEY", "REGISTRY_PASSWORD", "DOCKER_PASSWORD")

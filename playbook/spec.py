@@ -155,7 +155,7 @@ class DeploymentSpec(_Strict):
         path.write_text("# written by playbook.spec.DeploymentSpec.save\n" + yaml.safe_dump(data, sort_keys=False))
         return path
 
-    def with_changes(self, **changes) -> "DeploymentSpec":
+    def with_changes(self, **changes) -> DeploymentSpec:
         """A validated copy with some fields changed (e.g. ``image=...``)."""
         return spec_from_dict({**self.model_dump(), **changes}, source="with_changes")
 

@@ -31,7 +31,7 @@ def executed_notebook():
 
     results = {}
 
-    def run(name: str) -> "notebooks.NotebookRun":
+    def run(name: str) -> notebooks.NotebookRun:
         [path] = notebooks.select([name])
         if path.stem not in results:
             results[path.stem] = notebooks.run_notebook(path, out_dir=build_dir() / "test-notebooks")

@@ -18,7 +18,6 @@ from playbook.config import REPO_ROOT
 from playbook.errors import BuildError, ConfigError
 from playbook.registry import last_pushed, pin_spec, pull, push, pushed_record, registry_auth
 
-
 # ----------------------------------------------------------------- no daemon needed
 
 
@@ -134,8 +133,8 @@ def test_size_report_by_layer(worker_image):
 
 @pytest.mark.docker
 def test_wrong_architecture_image_is_refused(docker_daemon, registry, tmp_path):
-    from playbook.local.docker_runner import DockerRunner
-    from playbook.local.endpoints import EndpointConfig
+    from playbook.local.runtime.endpoints import EndpointConfig
+    from playbook.local.supervision.docker_runner import DockerRunner
 
     ref = build.make_foreign_image("arm64")
     check = build.check_platform(ref)

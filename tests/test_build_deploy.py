@@ -17,7 +17,7 @@ TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"}
 
 
 def test_container_env_points_into_the_mount(tmp_path):
-    from playbook.local.docker_runner import container_env
+    from playbook.local.supervision.docker_runner import container_env
 
     env = container_env({"MODEL_PATH": str(tmp_path / "models" / "tiny-sd"), "VOL": str(tmp_path),
                          "OTHER": str(tmp_path) + "-sibling/x", "RUNPOD_POD_ID": "w1"}, tmp_path)
@@ -27,8 +27,8 @@ def test_container_env_points_into_the_mount(tmp_path):
 
 @pytest.mark.docker
 def test_runner_choice_follows_the_daemon(worker_image):
-    from playbook.local.endpoints import EndpointConfig
-    from playbook.local.runners import choose_runner
+    from playbook.local.runtime.endpoints import EndpointConfig
+    from playbook.local.supervision.runners import choose_runner
 
     assert choose_runner(EndpointConfig(image=worker_image.reference)).name == "docker"
     assert choose_runner(EndpointConfig(image="nobody/not-built-here:1")).name == "process"
@@ -36,7 +36,7 @@ def test_runner_choice_follows_the_daemon(worker_image):
 
 
 def _wait_job(base: str, headers: dict, job_id: str, endpoint_id: str, timeout_s: float = 240):
-    from playbook.local.docker_runner import list_containers
+    from playbook.local.supervision.docker_runner import list_containers
 
     images, deadline = set(), time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -59,9 +59,9 @@ def test_deploy_image_through_spec_runs_a_job_in_a_container(worker_image, pushe
     from playbook import deploy
     from playbook.control import ControlClient
     from playbook.demo_model import make_demo_model
-    from playbook.local.control_api import volume_folder
-    from playbook.local.docker_runner import list_containers, remove_containers
-    from playbook.local.runners import choose_runner
+    from playbook.local.servers.control_api import volume_folder
+    from playbook.local.supervision.docker_runner import list_containers, remove_containers
+    from playbook.local.supervision.runners import choose_runner
     from playbook.spec import load_spec
 
     monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path))  # volumes and worker logs in tmp
@@ -108,8 +108,8 @@ def test_runner_leaves_no_container_behind(worker_image, tmp_path):
     import socket
 
     from playbook.demo_model import make_demo_model
-    from playbook.local.docker_runner import DockerRunner, list_containers, remove_containers
-    from playbook.local.endpoints import EndpointConfig
+    from playbook.local.runtime.endpoints import EndpointConfig
+    from playbook.local.supervision.docker_runner import DockerRunner, list_containers, remove_containers
 
     endpoint = EndpointConfig(name="runner", id="runnertest", image=worker_image.reference, volume_dir=tmp_path)
     silent = socket.socket()

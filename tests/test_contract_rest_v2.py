@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import requests
 from local_support import platform_with_own_build_dir
-
 from openapi_contract import ContractRecorder, openapi, spec_path, validate_exchange
+
 from playbook import deploy
 from playbook.config import REPO_ROOT, Target
 from playbook.control import ControlClient, ControlError

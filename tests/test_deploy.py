@@ -26,7 +26,7 @@ def platform(tmp_path_factory):
 
 def test_plan_apply_cli_then_first_job(platform, capsys, monkeypatch):
     from playbook.demo_model import make_demo_model
-    from playbook.local.control_api import volume_folder
+    from playbook.local.servers.control_api import volume_folder
 
     monkeypatch.delenv("RUNPOD_API_KEY", raising=False)
     monkeypatch.chdir(REPO_ROOT)

@@ -10,8 +10,8 @@ import time
 
 import pytest
 import requests
-
 from local_support import endpoint, handler, platform  # noqa: F401 (fixture)
+
 from playbook.config import Target
 from playbook.errors import PlatformError
 from playbook.jobs import BatchResult, Health, JobClient, JobResult

@@ -8,8 +8,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from openapi_contract import ContractRecorder
+
 from playbook import deploy
 from playbook.config import resolve_target
 from playbook.control import ControlClient

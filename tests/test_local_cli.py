@@ -10,11 +10,10 @@ import subprocess
 import sys
 
 import pytest
-
 from local_support import group_alive, handler, wait_until
-from playbook.config import REPO_ROOT
+
+from playbook.config import REPO_ROOT, resolve_target
 from playbook.jobs import JobClient
-from playbook.config import resolve_target
 
 
 def playbook(*args, env, check=True):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 
-
 @pytest.mark.notebook
 def test_notebook_06_scales_up_and_back_to_zero(executed_notebook):
     glued = executed_notebook("06").glued

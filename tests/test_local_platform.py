@@ -9,8 +9,8 @@ import time
 
 import pytest
 import requests
-
 from local_support import api, endpoint, group_alive, platform, wait_until  # noqa: F401 (fixture)
+
 from playbook.errors import JobError
 
 
@@ -176,8 +176,9 @@ def test_wait_timeout_cancels_the_job(platform):
 
 
 def test_no_worker_outlives_stop(tmp_path, monkeypatch):
-    import playbook.local as local
     from local_support import endpoint as make
+
+    import playbook.local as local
 
     monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path))
     p = local.start(record=False, log_dir=tmp_path / "logs")
@@ -192,7 +193,7 @@ def test_no_worker_outlives_stop(tmp_path, monkeypatch):
 def test_route_provider_hook_and_endpoint_methods(tmp_path, monkeypatch):
     import playbook.local as local
     from playbook.errors import ConfigError
-    from playbook.local import server
+    from playbook.local.servers import app as server
 
     monkeypatch.setattr(server, "ROUTE_PROVIDERS", [*server.ROUTE_PROVIDERS, "local_support"])
     with local.start(record=False, log_dir=tmp_path) as p:
@@ -212,7 +213,7 @@ def test_route_provider_hook_and_endpoint_methods(tmp_path, monkeypatch):
 
 
 def test_results_expire_like_runpods(platform, monkeypatch):
-    from playbook.local import scaler
+    from playbook.local.runtime import scaler
 
     cfg, jobs = endpoint(platform)
     sync_job = jobs.run_sync({"a": 1})
@@ -227,10 +228,10 @@ def test_choose_runner_falls_back_to_a_process(monkeypatch):
     import importlib.util
 
     from playbook.local import EndpointConfig
-    from playbook.local.runners import ProcessRunner, choose_runner
+    from playbook.local.supervision.runners import ProcessRunner, choose_runner
 
     assert isinstance(choose_runner(EndpointConfig(name="plain")), ProcessRunner)
-    if importlib.util.find_spec("playbook.local.docker_runner") is None:  # before the build issue's runner
+    if importlib.util.find_spec("playbook.local.supervision.docker_runner") is None:  # before the build issue's runner
         assert isinstance(choose_runner(EndpointConfig(name="img", image="local/none:1")), ProcessRunner)
 
 

@@ -19,10 +19,9 @@ import os
 os.environ.setdefault("RUNPOD_LOG_LEVEL", "INFO")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import runpod  # noqa: E402
-
-from imagegen.service import Worker  # noqa: E402
 import prefetch  # noqa: E402  (WORKER_PREFETCH=1: take the next job while one runs; see prefetch.py)
+import runpod  # noqa: E402
+from imagegen.service import Worker  # noqa: E402
 
 worker = Worker.start()  # reads MODEL_PATH; never raises, a problem is kept for the fitness check
 

@@ -39,7 +39,7 @@ def connect(target_name: str):
 
 def start_in_background():
     from playbook.config import resolve_target
-    from playbook.local import lifecycle
+    from playbook.local.background import lifecycle
 
     state = lifecycle.start_background()
     print(f"started the local platform at {state['job_api_url']} (pid {state['pid']}); "

@@ -7,7 +7,7 @@ def register(sub) -> None:
     parser = sub.add_parser("local", help="run the local RunPod-like platform (job API, workers, scaler)")
     cmds = parser.add_subparsers(dest="local_command", required=True, metavar="ACTION")
     up = cmds.add_parser("up", help="start the platform in the background and register an endpoint")
-    from playbook.local.daemon import add_endpoint_options
+    from playbook.local.background.daemon import add_endpoint_options
 
     add_endpoint_options(up)
     up.set_defaults(func=run_up)
@@ -24,7 +24,7 @@ def register(sub) -> None:
 
 
 def run_up(args) -> int:
-    from playbook.local import lifecycle
+    from playbook.local.background import lifecycle
 
     info = lifecycle.up(args)
     print(f"local platform running at {info['job_api_url']} (pid {info['pid']})")
@@ -34,7 +34,7 @@ def run_up(args) -> int:
 
 
 def run_down(args) -> int:
-    from playbook.local import lifecycle
+    from playbook.local.background import lifecycle
 
     print(lifecycle.down())
     return 0
@@ -43,7 +43,7 @@ def run_down(args) -> int:
 def run_status(args) -> int:
     import json
 
-    from playbook.local import lifecycle
+    from playbook.local.background import lifecycle
 
     status = lifecycle.status()
     if args.json:
@@ -54,7 +54,7 @@ def run_status(args) -> int:
 
 
 def run_logs(args) -> int:
-    from playbook.local import lifecycle
+    from playbook.local.background import lifecycle
 
     print(lifecycle.logs(args.endpoint, args.worker, args.lines))
     return 0

@@ -9,8 +9,8 @@ that starts workers when jobs queue and stops them after the idle timeout.
 
 from __future__ import annotations
 
-from playbook.local.endpoints import EndpointConfig
 from playbook.local.platform import LocalPlatform, WorkerInfo
+from playbook.local.runtime.endpoints import EndpointConfig
 
 
 def start(port: int = 0, record: bool = True, **kwargs) -> LocalPlatform:

@@ -26,10 +26,10 @@ from aiohttp import web
 
 from playbook.config import Target, build_dir, local_state_file
 from playbook.errors import ConfigError, PlatformError
-from playbook.local.endpoints import EndpointConfig, new_endpoint_id
-from playbook.local.engine import Engine
-from playbook.local.scaler import Scaler, TimelineSample
-from playbook.local.state import EndpointState
+from playbook.local.runtime.endpoints import EndpointConfig, new_endpoint_id
+from playbook.local.runtime.engine import Engine
+from playbook.local.runtime.scaler import Scaler, TimelineSample
+from playbook.local.runtime.state import EndpointState
 from playbook.secrets import Secret
 
 log = logging.getLogger("playbook.local")
@@ -81,7 +81,7 @@ class LocalPlatform:
     def target(self) -> Target:
         return Target("local", f"{self.url}/v2", f"{self.url}/v2", Secret(self.api_key))
 
-    def start(self) -> "LocalPlatform":
+    def start(self) -> LocalPlatform:
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -109,7 +109,7 @@ class LocalPlatform:
         return self
 
     async def _serve(self) -> None:
-        from playbook.local.server import build_app
+        from playbook.local.servers.app import build_app
 
         self._runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -154,7 +154,7 @@ class LocalPlatform:
                 self.engine.worker_gone(ep, worker, getattr(worker.handle, "returncode", None))
         await self._runner.cleanup()
 
-    def __enter__(self) -> "LocalPlatform":
+    def __enter__(self) -> LocalPlatform:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -299,7 +299,7 @@ class LocalPlatform:
         return self.call(collect)
 
 
-_live: "weakref.WeakSet[LocalPlatform]" = weakref.WeakSet()
+_live: weakref.WeakSet[LocalPlatform] = weakref.WeakSet()
 
 
 @atexit.register

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from imagegen import fitness, outputs, pipeline, schema
 
@@ -28,7 +28,7 @@ class WorkerSettings:
     dtype: str = "auto"
 
     @classmethod
-    def from_env(cls) -> "WorkerSettings":
+    def from_env(cls) -> WorkerSettings:
         return cls(os.environ.get("MODEL_PATH", DEFAULT_MODEL_PATH),
                    os.environ.get("WORKER_DEVICE", "auto").lower(), os.environ.get("WORKER_DTYPE", "auto").lower())
 
@@ -41,7 +41,7 @@ class Worker:
     served: dict = field(default_factory=lambda: {"ok": 0, "failed": 0})
 
     @classmethod
-    def start(cls, settings: WorkerSettings | None = None) -> "Worker":
+    def start(cls, settings: WorkerSettings | None = None) -> Worker:
         """Check the model files, then load the pipeline once; record (never raise) what went wrong."""
         settings = settings or WorkerSettings.from_env()
         worker = cls(settings)

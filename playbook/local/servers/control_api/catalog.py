@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from playbook.local.control_api.common import DATA_CENTERS, Problem, add_routes_for, ok, state_of
+from playbook.local.servers.control_api.common import DATA_CENTERS, Problem, add_routes_for, ok, state_of
 
 
 def _availability(state, pool) -> dict:

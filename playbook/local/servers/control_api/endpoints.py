@@ -7,17 +7,32 @@ with its network volume's local folder as its ``/runpod-volume``; the REST-only 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import Field
 
 from playbook.config import VOLUME_MOUNT
-from playbook.local.control_api.common import (DATA_CENTERS, Body, Container, Cuda, Problem, add_routes_for, call,
-                                               default_gpu, endpoint_of, new_config, now, ok, parse, release,
-                                               rest_fields, state_of)
-from playbook.local.control_api.releases import diff
-from playbook.local.control_api.volumes import volume_folder
+from playbook.local.servers.control_api.common import (
+    DATA_CENTERS,
+    Body,
+    Container,
+    Cuda,
+    Problem,
+    add_routes_for,
+    call,
+    default_gpu,
+    endpoint_of,
+    new_config,
+    now,
+    ok,
+    parse,
+    release,
+    rest_fields,
+    state_of,
+)
+from playbook.local.servers.control_api.releases import diff
+from playbook.local.servers.control_api.volumes import volume_folder
 
 CONTAINER_FIELDS = ("image", "env", "disk", "args", "ports", "registry")  # a change makes a new release
 
@@ -40,7 +55,7 @@ class _RequestCount(Body):
     requestCount: int = Field(ge=1)
 
 
-_Scaling = Annotated[Union[_QueueDelay, _RequestCount], Field(discriminator="type")]
+_Scaling = Annotated[_QueueDelay | _RequestCount, Field(discriminator="type")]
 
 
 class _Gpu(Body):
@@ -219,7 +234,7 @@ def _new_rest(body: dict, container: dict) -> dict:
 
 
 def _config_of(body: dict, container: dict, rest: dict):
-    from playbook.local.endpoints import EndpointConfig
+    from playbook.local.runtime.endpoints import EndpointConfig
 
     vols = rest["networkVolumes"]
     volume_dir = volume_folder(vols[0]) if vols else None

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from playbook.local.control_api import catalog, endpoints, registries, releases, templates, volumes
-from playbook.local.control_api.common import STATE, ControlState, problems_middleware
-from playbook.local.control_api.volumes import volume_folder
+from playbook.local.servers.control_api import catalog, endpoints, registries, releases, templates, volumes
+from playbook.local.servers.control_api.common import STATE, ControlState, problems_middleware
+from playbook.local.servers.control_api.volumes import volume_folder
 
 __all__ = ["add_routes", "volume_folder"]
 

@@ -14,8 +14,14 @@ import math
 import time
 from dataclasses import asdict, dataclass
 
-from playbook.local.state import (IN_PROGRESS, RUN_RETENTION_S, RUNSYNC_RETENTION_S, TIMED_OUT,
-                                  EndpointState, Worker)
+from playbook.local.runtime.state import (
+    IN_PROGRESS,
+    RUN_RETENTION_S,
+    RUNSYNC_RETENTION_S,
+    TIMED_OUT,
+    EndpointState,
+    Worker,
+)
 
 log = logging.getLogger("playbook.local")
 TICK_S = 0.1
@@ -124,8 +130,8 @@ class Scaler:
                 n -= 1
 
     def spawn(self, ep: EndpointState) -> Worker:
-        from playbook.local.runners import choose_runner
-        from playbook.local.worker_api import worker_env
+        from playbook.local.servers.worker_api import worker_env
+        from playbook.local.supervision.runners import choose_runner
 
         platform = self.platform
         worker_id = platform.new_worker_id()

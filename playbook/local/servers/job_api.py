@@ -9,7 +9,7 @@ import json
 
 from aiohttp import web
 
-from playbook.local.state import IN_PROGRESS, IN_QUEUE, TERMINAL, FAILED, TIMED_OUT
+from playbook.local.runtime.state import FAILED, IN_PROGRESS, IN_QUEUE, TERMINAL, TIMED_OUT
 
 RUN_LIMIT_BYTES = 10 * 1024 * 1024
 RUNSYNC_LIMIT_BYTES = 20 * 1024 * 1024
@@ -88,7 +88,7 @@ def add_routes(app: web.Application, platform) -> None:
         job = platform.engine.submit(ep, body, sync=True)
         try:
             await asyncio.wait_for(asyncio.shield(job.done.wait()), wait_ms / 1000)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return web.json_response({"id": job.id, "status": job.status})
         return web.json_response(job.body())
 

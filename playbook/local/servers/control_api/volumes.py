@@ -11,8 +11,17 @@ from aiohttp import web
 from pydantic import Field
 
 from playbook.config import build_dir
-from playbook.local.control_api.common import (DATA_CENTERS, Body, Problem, add_routes_for, new_id, ok, parse,
-                                               rest_fields, state_of)
+from playbook.local.servers.control_api.common import (
+    DATA_CENTERS,
+    Body,
+    Problem,
+    add_routes_for,
+    new_id,
+    ok,
+    parse,
+    rest_fields,
+    state_of,
+)
 
 
 def volumes_root() -> Path:

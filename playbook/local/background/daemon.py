@@ -1,6 +1,6 @@
 """The local platform as a background process: what `playbook local up` starts.
 
-    python -m playbook.local.daemon --port 8765 --endpoint demo --workers-max 2
+    python -m playbook.local.background.daemon --port 8765 --endpoint demo --workers-max 2
 
 It records its address and key in the state file (``playbook.config.local_state_file()``), registers
 one endpoint (default id ``demo`` running worker/handler.py), and on SIGTERM or SIGINT stops its
@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 def parse(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m playbook.local.daemon")
+    parser = argparse.ArgumentParser(prog="python -m playbook.local.background.daemon")
     add_endpoint_options(parser)
     return parser.parse_args(argv)
 

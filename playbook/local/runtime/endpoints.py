@@ -72,7 +72,7 @@ class EndpointConfig:
         """Where the worker finds the demo model: <volume>/models/tiny-sd, like /runpod-volume/models/tiny-sd."""
         return Path(self.volume_dir) / "models" / "tiny-sd"
 
-    def changed(self, **changes) -> "EndpointConfig":
+    def changed(self, **changes) -> EndpointConfig:
         unknown = set(changes) - {f.name for f in fields(self)}
         if unknown:
             raise ConfigError(f"unknown endpoint field(s) {sorted(unknown)}; known: {[f.name for f in fields(self)]}")

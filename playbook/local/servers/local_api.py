@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from playbook.local.job_api import user_key_ok
+from playbook.local.servers.job_api import user_key_ok
 
 
 def add_routes(app: web.Application, platform) -> None:

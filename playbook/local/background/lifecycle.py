@@ -64,7 +64,7 @@ def up(args) -> dict:
 
         volume = Path(args.volume).resolve() if args.volume else None
         ensure_demo_model(volume / "models" / "tiny-sd" if volume else None)
-    argv = [sys.executable, "-m", "playbook.local.daemon", "--port", str(args.port), "--endpoint", args.endpoint,
+    argv = [sys.executable, "-m", "playbook.local.background.daemon", "--port", str(args.port), "--endpoint", args.endpoint,
             "--workers-min", str(args.workers_min), "--workers-max", str(args.workers_max),
             "--idle-timeout", str(args.idle_timeout)]
     for flag, value in (("--handler", args.handler), ("--image", args.image), ("--volume", args.volume)):
@@ -91,7 +91,7 @@ def up(args) -> dict:
 
 def start_background() -> dict:
     """A platform with no endpoint yet (deploy creates them through the REST API), as `local up` starts it."""
-    from playbook.local.daemon import parse
+    from playbook.local.background.daemon import parse
 
     return up(parse(["--endpoint", ""]))
 

@@ -16,8 +16,18 @@ import logging
 import time
 from typing import Any
 
-from playbook.local.state import (CANCELLED, COMPLETED, FAILED, IN_PROGRESS, IN_QUEUE, TIMED_OUT,
-                                  EndpointState, Job, Worker, new_job_id)
+from playbook.local.runtime.state import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    IN_QUEUE,
+    TIMED_OUT,
+    EndpointState,
+    Job,
+    Worker,
+    new_job_id,
+)
 
 log = logging.getLogger("playbook.local")
 

@@ -7,7 +7,7 @@ import json
 import secrets
 import string
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aiohttp import web
@@ -32,7 +32,7 @@ def new_id(n: int = 14) -> str:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def default_gpu() -> dict:

@@ -8,8 +8,16 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
-from playbook.local.control_api.common import (Container, Cuda, Problem, add_routes_for, new_id, ok, parse,
-                                               state_of)
+from playbook.local.servers.control_api.common import (
+    Container,
+    Cuda,
+    Problem,
+    add_routes_for,
+    new_id,
+    ok,
+    parse,
+    state_of,
+)
 
 
 class _Template(Container):

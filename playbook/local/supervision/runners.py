@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from playbook.local.endpoints import EndpointConfig
+from playbook.local.runtime.endpoints import EndpointConfig
 from playbook.secrets import KNOWN_SECRETS
 
 LAUNCHER = Path(__file__).with_name("launch.py")
@@ -125,10 +125,10 @@ class ProcessRunner:
 def choose_runner(endpoint: EndpointConfig) -> Runner:
     """The one place that decides how an endpoint's workers run.
 
-    The Docker runner (``playbook.local.docker_runner``) is used when the endpoint names
+    The Docker runner (``playbook.local.supervision.docker_runner``) is used when the endpoint names
     an image that the local Docker daemon has; otherwise a local Python process runs the handler.
     """
-    from playbook.local import docker_runner
+    from playbook.local.supervision import docker_runner
 
     if endpoint.image and docker_runner.image_available(endpoint.image):
         return docker_runner.DockerRunner()

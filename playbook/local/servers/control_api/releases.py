@@ -6,12 +6,12 @@ older than itself, so workers started before a change show as stale until they a
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from playbook.local.control_api.common import add_routes_for, endpoint_of, ok, rest_fields, state_of
+from playbook.local.servers.control_api.common import add_routes_for, endpoint_of, ok, rest_fields, state_of
 
 WORKER_STATUSES = ("RUNNING", "IDLE", "INITIALIZING", "THROTTLED", "UNHEALTHY")
 
@@ -61,7 +61,7 @@ def worker_view(worker, cfg, releases: list[dict], t0: float | None = None) -> d
             "version": worker_version, "gpuCount": 0, "image": release.get("_image") or cfg.image,
             "uptimeSeconds": uptime_s, "gpuTypeId": None, "dataCenterId": "LOCAL",
             "startedAt": None if uptime_s is None else datetime.fromtimestamp(
-                time.time() - uptime_s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+                time.time() - uptime_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def _worker_views(request: web.Request, cfg, releases: list[dict]) -> list[dict]:

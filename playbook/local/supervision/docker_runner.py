@@ -34,7 +34,7 @@ LABEL = "io.runpod-playbook.worker"
 LABEL_ENDPOINT = "io.runpod-playbook.endpoint"
 LABEL_OWNER = "io.runpod-playbook.owner-pid"
 
-_started: dict[str, "ContainerHandle"] = {}  # container id -> handle, for the exit sweep
+_started: dict[str, ContainerHandle] = {}  # container id -> handle, for the exit sweep
 _lock = threading.Lock()
 
 

@@ -9,10 +9,10 @@ import importlib
 from aiohttp import web
 
 ROUTE_PROVIDERS = [
-    "playbook.local.control_api",  # REST v2 control subset (/v2/serverless ...)
-    "playbook.local.job_api",
-    "playbook.local.worker_api",
-    "playbook.local.local_api",
+    "playbook.local.servers.control_api",  # REST v2 control subset (/v2/serverless ...)
+    "playbook.local.servers.job_api",
+    "playbook.local.servers.worker_api",
+    "playbook.local.servers.local_api",
 ]
 MAX_REQUEST_BYTES = 64 * 1024 * 1024  # above RunPod's 20 MB so the job API can answer with its own error
 
