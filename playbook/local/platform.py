@@ -151,6 +151,8 @@ class LocalPlatform:
             for worker in list(ep.workers.values()):
                 if worker.handle is not None:
                     await asyncio.get_running_loop().run_in_executor(None, worker.handle.kill)
+            for worker in list(ep.workers.values()):  # the reaper no longer sees them: close their bill
+                self.engine.ledger.close(worker.id, time.time())
                 self.engine.worker_gone(ep, worker, getattr(worker.handle, "returncode", None))
         await self._runner.cleanup()
 
@@ -241,6 +243,8 @@ class LocalPlatform:
             for worker in list(ep.workers.values()):
                 if worker.handle is not None:
                     await asyncio.get_running_loop().run_in_executor(None, worker.handle.kill)
+            for worker in list(ep.workers.values()):  # the reaper no longer sees them: close their bill
+                self.engine.ledger.close(worker.id, time.time())
 
         try:
             running = asyncio.get_running_loop()

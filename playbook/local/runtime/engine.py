@@ -16,6 +16,7 @@ import logging
 import time
 from typing import Any
 
+from playbook.local.runtime.billing import Ledger
 from playbook.local.runtime.state import (
     CANCELLED,
     COMPLETED,
@@ -36,7 +37,13 @@ class Engine:
     def __init__(self) -> None:
         self.endpoints: dict[str, EndpointState] = {}
         self.t0 = time.monotonic()
+        self.wall0 = time.time()
         self.timeline: list = []  # TimelineSample, appended by the scaler
+        self.ledger = Ledger()  # every worker's billed interval (billing.py)
+
+    def wall(self, mono: float) -> float:
+        """A monotonic time of this platform as wall-clock epoch seconds (what billing reports)."""
+        return self.wall0 + (mono - self.t0)
 
     # ----------------------------------------------------------------- jobs
     def submit(self, ep: EndpointState, body: dict, sync: bool) -> Job:
@@ -189,6 +196,7 @@ class Engine:
         """A worker process ended. Its unfinished jobs are retried once, then FAILED."""
         worker.exit_code = exit_code
         worker.exited = time.monotonic()
+        self.ledger.close(worker.id, self.wall(worker.exited))
         expected = worker.state == "stopping"
         worker.state = "exited"
         ep.workers.pop(worker.id, None)

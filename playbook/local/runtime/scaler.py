@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from dataclasses import asdict, dataclass
 
+from playbook.gpus import default_catalog
+from playbook.local.runtime.billing import price_of
 from playbook.local.runtime.state import (
     IN_PROGRESS,
     RUN_RETENTION_S,
@@ -22,6 +23,7 @@ from playbook.local.runtime.state import (
     EndpointState,
     Worker,
 )
+from playbook.scaling import Policy, Snapshot, WorkerView, decide
 
 log = logging.getLogger("playbook.local")
 TICK_S = 0.1
@@ -44,6 +46,15 @@ class TimelineSample:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def snapshot(ep: EndpointState, now: float) -> Snapshot:
+    """What the scaling policy sees of one endpoint: its active workers and its queue."""
+    workers = [WorkerView(w.id, w.state, w.last_active, busy=bool(w.jobs)) for w in ep.workers.values() if w.active]
+    first = ep.jobs.get(ep.queue[0]) if ep.queue else None
+    return Snapshot(workers, in_queue=len(ep.queue),
+                    in_progress=sum(j.status == IN_PROGRESS for j in ep.jobs.values()),
+                    oldest_queued_s=first.created if first is not None else (now if ep.queue else None))
 
 
 class Scaler:
@@ -102,32 +113,12 @@ class Scaler:
                 self.stop_worker(ep, worker, "execution timeout")
 
     def scale(self, ep: EndpointState, now: float) -> None:
-        cfg = ep.cfg
-        active = [w for w in ep.workers.values() if w.active]
-        n = len(active)
-        want = n
-        queued = len(ep.queue)
-        if queued:
-            if cfg.scaler_type == "REQUEST_COUNT":
-                in_progress = sum(j.status == IN_PROGRESS for j in ep.jobs.values())
-                want = max(n, math.ceil((queued + in_progress) / cfg.scaler_value))
-            else:  # QUEUE_DELAY: add workers when the oldest job has waited scaler_value seconds
-                free = sum(w.state in ("initializing", "idle") for w in active)
-                shortage = queued - free
-                oldest = ep.jobs[ep.queue[0]].created if ep.queue[0] in ep.jobs else now
-                if shortage > 0 and (n == 0 or now - oldest >= cfg.scaler_value):
-                    want = n + shortage
-        want = min(max(want, cfg.workers_min), cfg.workers_max)
-        for _ in range(want - n):
+        """Apply ``playbook.scaling.decide`` (the policy the simulator uses too) to this endpoint."""
+        decision = decide(Policy.of(ep.cfg), snapshot(ep, now), now)
+        for _ in range(decision.start):
             self.spawn(ep)
-        # zero idle cost: stop workers idle longer than the idle timeout, down to workers_min
-        idle = sorted((w for w in active if w.state == "idle" and not w.jobs), key=lambda w: w.last_active)
-        for worker in idle:
-            if n <= cfg.workers_min:
-                break
-            if now - worker.last_active >= cfg.idle_timeout_s:
-                self.stop_worker(ep, worker, "idle timeout")
-                n -= 1
+        for worker_id in decision.stop:
+            self.stop_worker(ep, ep.workers[worker_id], "idle timeout")
 
     def spawn(self, ep: EndpointState) -> Worker:
         from playbook.local.servers.worker_api import worker_env
@@ -139,6 +130,8 @@ class Scaler:
         log_path = platform.log_dir / ep.cfg.id / f"{worker_id}.log"
         worker = Worker(worker_id, ep.cfg.id, runner.name, log_path)
         ep.workers[worker_id] = worker
+        pool, usd_per_s = price_of(ep.cfg, self.catalog())
+        self.engine.ledger.open(worker_id, ep.cfg.id, pool, usd_per_s, self.engine.wall(worker.spawned))
         env = {"MODEL_PATH": str(ep.cfg.model_path), **ep.cfg.env, **worker_env(platform, ep.cfg.id, worker_id)}
         future = asyncio.get_running_loop().run_in_executor(None, runner.start, worker_id, ep.cfg, env, log_path)
 
@@ -156,6 +149,11 @@ class Scaler:
 
         future.add_done_callback(started)
         return worker
+
+    def catalog(self):
+        """The prices workers are billed at: the control API's catalog (overridable), else the default table."""
+        state = getattr(self.platform, "control_state", None)
+        return state.catalog if state is not None else default_catalog()
 
     def stop_worker(self, ep: EndpointState, worker: Worker, reason: str, grace_s: float = 2.0):
         """Stop like RunPod does (SIGTERM, then SIGKILL); the reaper records the exit."""

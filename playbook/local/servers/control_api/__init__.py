@@ -11,7 +11,8 @@ What it serves: ``/v2/serverless`` (create, list, get, PATCH, delete; ``/workers
 returned), ``/v2/catalog/gpus`` (the dated pool table of ``playbook.gpus`` with a local stock table per
 data center) and ``/v2/catalog/datacenters``. An endpoint created here becomes an ``EndpointConfig`` on
 the platform, live on the job API at once, with its network volume's local folder
-(``<build>/network-volumes/<id>``) as its ``/runpod-volume``. Not served: pods, clusters, billing,
+(``<build>/network-volumes/<id>``) as its ``/runpod-volume``. ``/v2/billing/serverless`` and
+``/v2/billing/network-volumes`` answer from the platform's billing ledger. Not served: pods, clusters, other billing,
 worker logs, CPU endpoints, load-balancer endpoints, ECR delegations, SSH keys.
 
 Layout: one module per resource family (``endpoints``, ``releases`` for an endpoint's workers and releases,
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from playbook.local.servers.control_api import catalog, endpoints, registries, releases, templates, volumes
+from playbook.local.servers.control_api import billing, catalog, endpoints, registries, releases, templates, volumes
 from playbook.local.servers.control_api.common import STATE, ControlState, problems_middleware
 from playbook.local.servers.control_api.volumes import volume_folder
 
@@ -36,5 +37,5 @@ def add_routes(app: web.Application, platform) -> None:
     platform.control_state = state
     app[STATE] = state
     app.middlewares.append(problems_middleware(platform))
-    for family in (endpoints, releases, templates, volumes, registries, catalog):
+    for family in (endpoints, releases, templates, volumes, registries, catalog, billing):
         family.add_routes(app)

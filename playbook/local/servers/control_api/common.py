@@ -137,6 +137,8 @@ class ControlState:
     def __init__(self, platform):
         self.platform = platform
         self.volumes: dict[str, dict] = {}
+        # what billing needs of every volume ever made: id, size, type, _created_s, _deleted_s (wall clock)
+        self.volume_bills: dict[str, dict] = {}
         self.templates: dict[str, dict] = {}
         self.registries: dict[str, dict] = {}  # id -> {id, name, username, password}
         self.catalog = default_catalog()

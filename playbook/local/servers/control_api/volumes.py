@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -66,6 +67,8 @@ async def create_volume(request):
            "type": body.get("type") or "STANDARD"}
     volume_folder(vol["id"]).mkdir(parents=True, exist_ok=True)
     state_of(request).volumes[vol["id"]] = vol
+    state_of(request).volume_bills[vol["id"]] = {"id": vol["id"], "size": vol["size"], "type": vol["type"],
+                                                 "_created_s": time.time()}
     return ok(vol, 201)
 
 
@@ -82,6 +85,7 @@ async def update_volume(request):
         raise Problem(400, f"Network volumes cannot shrink ({vol['size']} GB to {body['size']} GB).",
                       ["size: must be at least the current size"])
     vol.update(body)
+    state_of(request).volume_bills[vol["id"]]["size"] = vol["size"]  # simplification: a whole life at the latest size
     return ok(vol)
 
 
@@ -92,6 +96,7 @@ async def delete_volume(request):
     if users:
         raise Problem(409, f"Network volume {vol['id']} is attached to endpoint(s) {users}; delete them first.")
     del state.volumes[vol["id"]]
+    state.volume_bills[vol["id"]]["_deleted_s"] = time.time()
     folder = volume_folder(vol["id"])
     if folder.is_dir() and volumes_root() in folder.parents:
         shutil.rmtree(folder, ignore_errors=True)
