@@ -27,6 +27,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 
 from playbook.cost import billed_seconds
+from playbook.html import fields_table
 from playbook.scaling import Policy, Snapshot, WorkerView, decide, next_expiry_s
 from playbook.traces import Trace
 
@@ -91,7 +92,7 @@ class SimSettings:
     execution_timeout_s: float = 600.0
     usd_per_s: float = 0.00016
     tick_s: float = 0.0  # the scaler's period (the local platform: 0.1 s); 0 = continuous
-    take_gap_s: float = 0.0  # the SDK's pause between taking a job and asking for the next
+    take_gap_s: float = 1.0  # the SDK's pause after taking a job before asking for the next (concurrency 1)
     shutdown_s: float = 0.0  # from the stop decision to the worker fully stopped (still billed)
     seed: int = 0
 
@@ -126,6 +127,9 @@ class SimResult:
 
     def summary(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("latencies_s", "worker_spans")}
+
+    def _repr_html_(self) -> str:
+        return fields_table(self.summary(), caption="simulated")
 
 
 def percentile(values: list[float], q: float) -> float:

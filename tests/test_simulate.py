@@ -20,7 +20,7 @@ def test_mm1_utilisation_and_mean_wait_match_the_closed_form(rho):
     mu = 1.0  # one always-on worker, exponential service of mean 1 s, Poisson arrivals at rho/s
     trace = traces.poisson(rho, 30_000 / rho, seed=3)
     result = simulate(trace, SimSettings(policy=ALWAYS_ONE, execution_s=Dist("exponential", 1 / mu),
-                                         cold_start_s=Dist("constant", 0.0), seed=4))
+                                         cold_start_s=Dist("constant", 0.0), take_gap_s=0, seed=4))
     assert result.utilisation == pytest.approx(rho, rel=0.05)
     assert result.mean_wait_s == pytest.approx(rho / (mu - rho), rel=0.12)  # Wq = rho / (mu - lambda)
 
@@ -29,7 +29,8 @@ def test_littles_law_mean_busy_workers_is_rate_times_service_time():
     trace = traces.poisson(2.0, 5_000, seed=5)  # lambda x S = 2 x 1.5 = 3 busy workers on average
     result = simulate(trace, SimSettings(policy=Policy(workers_min=0, workers_max=8, idle_timeout_s=5,
                                                        scaler_type="REQUEST_COUNT", scaler_value=1),
-                                         execution_s=Dist("constant", 1.5), cold_start_s=Dist("constant", 1.0)))
+                                         execution_s=Dist("constant", 1.5), cold_start_s=Dist("constant", 1.0),
+                                         take_gap_s=0))
     assert result.busy_s / result.duration_s == pytest.approx(3.0, rel=0.03)
 
 

@@ -1,0 +1,146 @@
+"""Replay a trace on a real endpoint and set the simulator's prediction beside what was measured and billed.
+
+Why: a simulator is only worth its predictions if it agrees with the real thing. The replay submits each
+request at its trace time (``/run``), waits for every job, and reads the jobs' ``delayTime``/``executionTime``
+and the workers' billed seconds; ``fit`` turns the measurements into simulator settings (execution and
+cold-start distributions, the stop time); ``compare`` runs the simulator on the same trace and puts the
+figures side by side. On the local platform the billed seconds come from its billing ledger (the same
+numbers ``GET /v2/billing/serverless`` sums).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from dataclasses import dataclass, replace
+
+from playbook.cost import billed_seconds
+from playbook.html import table
+from playbook.jobs import JobClient, JobResult
+from playbook.scaling import Policy
+from playbook.simulate import Dist, SimResult, SimSettings, percentile, simulate
+from playbook.traces import Trace
+
+
+@dataclass
+class Measured:
+    """A replayed trace: every job's result and submit time (monotonic), and the workers' billed spans."""
+
+    trace: Trace
+    results: list[JobResult]
+    submitted_s: list[float]
+    worker_spans: list[tuple[float, float]]  # (start, stop) wall-clock seconds per worker
+    cold_starts_s: list[float]
+    stop_delays_s: list[float]  # per idle-stopped worker: exit minus (last job end + idle timeout)
+
+    @property
+    def latencies_s(self) -> list[float]:
+        return [((r.delay_ms or 0) + (r.execution_ms or 0)) / 1000 for r in self.results if r.ok]
+
+    @property
+    def billed_s(self) -> int:
+        return sum(billed_seconds(a, b) for a, b in self.worker_spans)
+
+
+def replay(trace: Trace, jobs: JobClient, job_input: dict, timeout_s: float = 300.0) -> list[tuple[float, str]]:
+    """Submit one job per arrival at its trace time; returns (submit time, job id) pairs."""
+    submitted: list[tuple[float, str]] = []
+    t0 = time.monotonic()
+    for at in trace.arrivals_s:
+        pause = t0 + at - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        submitted.append((time.monotonic(), jobs.run(job_input)))
+    results: list[JobResult | None] = [None] * len(submitted)
+
+    def wait(i: int, job_id: str) -> None:
+        results[i] = jobs.wait(job_id, timeout_s=timeout_s)
+
+    threads = [threading.Thread(target=wait, args=(i, job_id)) for i, (_, job_id) in enumerate(submitted)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return [(s, r) for (s, _), r in zip(submitted, results, strict=True)]
+
+
+def replay_local(platform, endpoint_id: str, trace: Trace, job_input: dict, timeout_s: float = 300.0) -> Measured:
+    """Replay on the local platform and read its billing ledger and worker records once every worker stopped."""
+    from playbook.waiting import wait_for
+
+    cfg = platform.get_endpoint(endpoint_id)
+    jobs = JobClient(platform.target, endpoint_id)
+    done = replay(trace, jobs, job_input, timeout_s)
+    ledger = platform.engine.ledger
+    wait_for(lambda: all(e.stop_s is not None for e in ledger.workers(endpoint_id)) and
+             len(platform.list_workers(endpoint_id)) <= cfg.workers_min, timeout_s=cfg.idle_timeout_s + 60,
+             what="the endpoint's workers to stop after the replay")
+    spans = [(e.start_s, e.stop_s) for e in ledger.workers(endpoint_id)]
+    infos = platform.list_workers(endpoint_id, include_exited=True)
+    t0 = platform.engine.t0
+    last_end: dict[str, float] = {}
+    for submitted, result in done:
+        if result.worker_id and result.delay_ms is not None:
+            end = submitted - t0 + ((result.delay_ms or 0) + (result.execution_ms or 0)) / 1000
+            last_end[result.worker_id] = max(last_end.get(result.worker_id, 0.0), end)
+    stop_delays = [w.exited_t_s - last_end[w.id] - cfg.idle_timeout_s for w in infos
+                   if w.stop_reason == "idle timeout" and w.exited_t_s is not None and w.id in last_end]
+    return Measured(trace, [r for _, r in done], [s for s, _ in done], spans,
+                    [w.cold_start_s for w in infos if w.cold_start_s is not None], [max(0.0, d) for d in stop_delays])
+
+
+def fit(measured: Measured, policy: Policy, usd_per_s: float, take_gap_s: float = 1.0, tick_s: float = 0.1,
+        execution_timeout_s: float = 600.0) -> SimSettings:
+    """Simulator settings from a measured run: execution and cold-start distributions (empirical), the stop
+    delay (median), the SDK's pause between job takes and the scaler's tick."""
+    executions = [(r.execution_ms or 0) / 1000 for r in measured.results if r.ok]
+    return SimSettings(policy=policy, execution_s=Dist.fit(executions, "empirical"),
+                       cold_start_s=Dist.fit(measured.cold_starts_s, "empirical") if measured.cold_starts_s
+                       else Dist("constant", 1.0),
+                       shutdown_s=statistics.median(measured.stop_delays_s) if measured.stop_delays_s else 0.0,
+                       take_gap_s=take_gap_s, tick_s=tick_s, usd_per_s=usd_per_s,
+                       execution_timeout_s=execution_timeout_s)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    trace: str
+    predicted_billed_s: float
+    measured_billed_s: int
+    predicted_p50_s: float
+    measured_p50_s: float
+    predicted_p95_s: float
+    measured_p95_s: float
+    predicted_cold_starts: float
+    measured_cold_starts: int
+
+    @property
+    def billed_error(self) -> float:
+        return self.predicted_billed_s / self.measured_billed_s - 1 if self.measured_billed_s else 0.0
+
+    @property
+    def p95_error(self) -> float:
+        return self.predicted_p95_s / self.measured_p95_s - 1 if self.measured_p95_s else 0.0
+
+    def rows(self) -> list[list]:
+        return [["billed worker-seconds", self.predicted_billed_s, self.measured_billed_s, self.billed_error],
+                ["p50 latency (s)", self.predicted_p50_s, self.measured_p50_s,
+                 self.predicted_p50_s / self.measured_p50_s - 1 if self.measured_p50_s else 0.0],
+                ["p95 latency (s)", self.predicted_p95_s, self.measured_p95_s, self.p95_error],
+                ["cold starts", self.predicted_cold_starts, self.measured_cold_starts,
+                 self.predicted_cold_starts / self.measured_cold_starts - 1 if self.measured_cold_starts else 0.0]]
+
+    def _repr_html_(self) -> str:
+        return table(self.rows(), header=["figure", "simulator", "measured", "error"],
+                     caption=f"simulator vs local platform: {self.trace}")
+
+
+def compare(measured: Measured, settings: SimSettings, seeds: int = 5) -> Comparison:
+    """The simulator on the measured trace (mean over ``seeds`` draws of the fitted distributions)."""
+    runs: list[SimResult] = [simulate(measured.trace, replace(settings, seed=s)) for s in range(seeds)]
+    lat = measured.latencies_s
+    return Comparison(measured.trace.name, statistics.mean(r.billed_s for r in runs), measured.billed_s,
+                      statistics.mean(r.p50_s for r in runs), percentile(lat, 50),
+                      statistics.mean(r.p95_s for r in runs), percentile(lat, 95),
+                      statistics.mean(r.cold_starts for r in runs), len(measured.worker_spans))

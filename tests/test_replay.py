@@ -1,0 +1,26 @@
+"""The simulator against the real thing, briefly: a short trace replayed on the local platform (real
+workers, real scaler, a sleeping handler) and predicted by the simulator fitted to that run. Generous
+tolerances here; ``benchmarks/bench_cost.py`` holds the tight figures on longer traces."""
+
+from __future__ import annotations
+
+from local_support import endpoint, platform  # noqa: F401 (fixture)
+
+from playbook.cost import price
+from playbook.replay import compare, fit, replay_local
+from playbook.scaling import Policy
+from playbook.traces import Trace
+
+
+def test_simulator_predicts_a_local_replay(platform):  # noqa: F811
+    cfg, _ = endpoint(platform, "sleep_handler", workers_max=2, idle_timeout_s=1.0, scaler_value=1.0)
+    trace = Trace("burst then one", (0.0, 0.2, 0.4, 8.0), 12.0)
+    measured = replay_local(platform, cfg.id, trace, {"sleep_s": 0.5})
+    assert all(r.ok for r in measured.results) and measured.billed_s > 0
+    billing = platform.engine.ledger.workers(cfg.id)
+    assert measured.billed_s == sum(e.billed_s() for e in billing)
+    settings = fit(measured, Policy.of(cfg), price("AMPERE_16").usd_per_s)
+    result = compare(measured, settings)
+    assert abs(result.billed_error) < 0.3, result.rows()
+    assert abs(result.p95_error) < 0.3, result.rows()
+    assert result.measured_cold_starts >= 1
