@@ -18,8 +18,9 @@ from dataclasses import dataclass, replace
 from playbook.cost import billed_seconds
 from playbook.html import table
 from playbook.jobs import JobClient, JobResult
+from playbook.monitor import percentile
 from playbook.scaling import Policy
-from playbook.simulate import Dist, SimResult, SimSettings, percentile, simulate
+from playbook.simulate import Dist, SimResult, SimSettings, simulate
 from playbook.traces import Trace
 
 

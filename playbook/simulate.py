@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 from playbook.cost import billed_seconds
 from playbook.html import fields_table
-from playbook.scaling import Policy, Snapshot, WorkerView, decide, next_expiry_s
+from playbook.monitor import percentile
+from playbook.scaling import Policy, Snapshot, WorkerView, decide
 from playbook.traces import Trace
 
 # -- distributions --------------------------------------------------------------------------------------
@@ -132,14 +133,6 @@ class SimResult:
         return fields_table(self.summary(), caption="simulated")
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); NaN when empty."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
-
-
 # -- the simulation -------------------------------------------------------------------------------------
 
 ARRIVE, READY, DONE, FREE, CHECK, STOPPED = range(6)
@@ -192,7 +185,7 @@ def simulate(trace: Trace, settings: SimSettings) -> SimResult:
 
     def on_tick(t: float) -> float:
         if settings.tick_s <= 0:
-            return t
+            return t + 1e-9  # just past the threshold, whatever the rounding of last_active + timeout
         return math.ceil(round(t / settings.tick_s, 9)) * settings.tick_s
 
     def start_worker(now: float) -> None:
@@ -234,8 +227,7 @@ def simulate(trace: Trace, settings: SimSettings) -> SimResult:
 
     def scale(now: float) -> None:
         nonlocal cold_jobs
-        snap = snapshot()
-        decision = decide(policy, snap, now)
+        decision = decide(policy, snapshot(), now)
         for _ in range(decision.start):
             start_worker(now)
         if decision.start:  # the jobs no free worker can take wait for a cold start
@@ -246,14 +238,20 @@ def simulate(trace: Trace, settings: SimSettings) -> SimResult:
                     cold_jobs += 1
         for worker_id in decision.stop:
             stop_worker(workers[worker_id], now)
-        # when could a rule fire next without another event?
-        snap = snapshot()
-        nxt = [e for e in (next_expiry_s(policy, snap),) if e is not None]
+        plan_check(now)
+
+    def plan_check(now: float) -> None:
+        """Schedule a check for when a rule could fire next without another event (the same rules as
+        ``scaling.next_expiry_s`` and the QUEUE_DELAY threshold, without building a snapshot)."""
+        nxt = math.inf
+        if len(workers) > policy.workers_min:
+            idle = [w.last_active_s for w in workers.values() if w.state == "idle" and w.job is None]
+            if idle:
+                nxt = min(idle) + policy.idle_timeout_s
         if queue and policy.scaler_type == "QUEUE_DELAY" and len(workers) < policy.workers_max:
-            nxt.append(queued_at[queue[0]] + policy.scaler_value)
-        nxt = [t for t in nxt if t > now]  # a rule already due that did not act waits for another event
-        if nxt:
-            at = on_tick(min(nxt))
+            nxt = min(nxt, queued_at[queue[0]] + policy.scaler_value)
+        if now < nxt < math.inf:  # a rule already due that did not act waits for another event
+            at = on_tick(nxt)
             if at < pending_check[0] or pending_check[0] <= now:
                 pending_check[0] = at
                 push(at, CHECK)
@@ -296,8 +294,11 @@ def simulate(trace: Trace, settings: SimSettings) -> SimResult:
         if kind == CHECK and now < pending_check[0]:
             continue  # a stale check
         dispatch(now)
-        scale(now)
-        dispatch(now)
+        if queue or kind == CHECK or len(workers) < policy.workers_min:
+            scale(now)
+            dispatch(now)
+        else:  # nothing waits, no rule is due: the policy could only stop idle workers later
+            plan_check(now)
         if not heap and workers:  # the trace is over: stop what min workers keep, at the trace's end
             end = max(now, trace.duration_s)
             for w in list(workers.values()):

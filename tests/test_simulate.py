@@ -8,8 +8,9 @@ import math
 import pytest
 
 from playbook import traces
+from playbook.monitor import percentile
 from playbook.scaling import Policy
-from playbook.simulate import Dist, SimSettings, percentile, simulate
+from playbook.simulate import Dist, SimSettings, simulate
 from playbook.traces import Trace
 
 ALWAYS_ONE = Policy(workers_min=1, workers_max=1, idle_timeout_s=5)

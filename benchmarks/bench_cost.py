@@ -1,0 +1,102 @@
+"""The simulator against the local platform, side by side (not a test; prints figures).
+
+1. Simulator speed: events/s and wall seconds for 24 h of a diurnal trace and of the Azure slice stretched.
+2. Calibration: a short trace replayed on the local platform (real runpod workers running a 0.5 s sleeping
+   handler, the real scaler) fits the simulator: execution and cold-start distributions, stop delay.
+3. Prediction: two other traces, sparse (Poisson) and bursty (on/off), replayed on the platform and
+   predicted by the simulator with the calibrated settings: billed worker-seconds, p50/p95 latency and cold
+   starts, predicted vs measured. Targets: billed seconds within 5 %, p95 within 10 %.
+
+    python benchmarks/bench_cost.py [--minutes 3] [--skip-replay]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playbook import local, traces  # noqa: E402
+from playbook.cost import price  # noqa: E402
+from playbook.local import EndpointConfig  # noqa: E402
+from playbook.replay import compare, fit, replay_local  # noqa: E402
+from playbook.scaling import Policy  # noqa: E402
+from playbook.simulate import Dist, SimSettings, simulate  # noqa: E402
+from playbook.traces import Trace  # noqa: E402
+
+HANDLER = ROOT / "tests" / "workers" / "sleep_handler.py"
+
+
+def speed() -> None:
+    print("simulator speed")
+    settings = SimSettings(execution_s=Dist("lognormal", 2.0, 0.3), cold_start_s=Dist("lognormal", 8.0, 0.3))
+    for trace in (traces.diurnal(0.2, 86_400, seed=1), traces.azure_llm(time_scale=40)):
+        t = time.perf_counter()
+        result = simulate(trace, settings)
+        wall = time.perf_counter() - t
+        print(f"  {trace.name:40s} {trace.duration_s / 3600:5.1f} h  {trace.requests:6d} requests  "
+              f"{result.events:7d} events  {wall:5.2f} s  {result.events / wall:9.0f} events/s")
+
+
+def replayed(platform, trace: Trace, policy: Policy) -> tuple:
+    cfg = platform.create_endpoint(EndpointConfig(
+        name=f"bench-{trace.name[:12]}", handler_path=HANDLER, workers_min=policy.workers_min,
+        workers_max=policy.workers_max, idle_timeout_s=policy.idle_timeout_s, scaler_type=policy.scaler_type,
+        scaler_value=policy.scaler_value))
+    t = time.perf_counter()
+    measured = replay_local(platform, cfg.id, trace, {"sleep_s": 0.5})
+    print(f"  replayed {trace.name} ({trace.requests} requests) in {time.perf_counter() - t:.0f} s")
+    platform.delete_endpoint(cfg.id)
+    return measured
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=3.0, help="length of each predicted trace")
+    parser.add_argument("--skip-replay", action="store_true", help="simulator speed only")
+    args = parser.parse_args()
+    speed()
+    if args.skip_replay:
+        return
+    os.environ.setdefault("PLAYBOOK_BUILD_DIR", tempfile.mkdtemp(prefix="bench-cost-"))
+    usd_per_s = price("AMPERE_16").usd_per_s
+    policy = Policy(workers_min=0, workers_max=3, idle_timeout_s=2.0, scaler_type="QUEUE_DELAY", scaler_value=1.0)
+    duration = args.minutes * 60
+    sparse = traces.poisson(1 / 12, duration, seed=11)
+    sparse = Trace("sparse", sparse.arrivals_s, duration)
+    bursty = traces.on_off(2.0, 10, 50, duration, seed=12)
+    bursty = Trace("bursty", bursty.arrivals_s, duration)
+    calibration = Trace("calibration", (0.0, 0.2, 0.4, 0.6, 9.0, 20.0, 20.3), 30.0)
+    with local.start(record=False) as platform:
+        print("calibration")
+        settings = fit(replayed(platform, calibration, policy), policy, usd_per_s)
+        print(f"  fitted: execution mean {settings.execution_s.mean:.3f} s, cold start mean "
+              f"{settings.cold_start_s.mean:.2f} s, stop delay {settings.shutdown_s:.2f} s, take gap "
+              f"{settings.take_gap_s:g} s, tick {settings.tick_s:g} s")
+        print("prediction (calibrated settings, then the same trace on the platform)")
+        rows = []
+        for trace in (sparse, bursty):
+            rows.append(compare(replayed(platform, trace, policy), settings))
+    print()
+    header = f"{'figure':24s}" + "".join(f"{r.trace + ' sim':>14s}{r.trace + ' real':>14s}{'err':>8s}" for r in rows)
+    print(header)
+    for i in range(4):
+        line = f"{rows[0].rows()[i][0]:24s}"
+        for r in rows:
+            name, sim, real, err = r.rows()[i]
+            line += f"{sim:14.2f}{real:14.2f}{err:+8.1%}"
+        print(line)
+    for r in rows:
+        ok = abs(r.billed_error) <= 0.05 and abs(r.p95_error) <= 0.10
+        print(f"{r.trace}: billed {r.billed_error:+.1%} (target 5 %), p95 {r.p95_error:+.1%} (target 10 %): "
+              f"{'within targets' if ok else 'OUTSIDE targets'}")
+
+
+if __name__ == "__main__":
+    main()
