@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 QUEUE_DELAY, REQUEST_COUNT = "QUEUE_DELAY", "REQUEST_COUNT"
+EPSILON_S = 1e-9  # a rule due at t fires at t, whatever the float rounding of "last_active + timeout"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def decide(policy: Policy, snap: Snapshot, now_s: float) -> Decision:
             free = sum(w.state in ("initializing", "idle") for w in snap.workers)
             shortage = snap.in_queue - free
             oldest = now_s if snap.oldest_queued_s is None else snap.oldest_queued_s
-            if shortage > 0 and (n == 0 or now_s - oldest >= policy.scaler_value):
+            if shortage > 0 and (n == 0 or now_s - oldest >= policy.scaler_value - EPSILON_S):
                 want = n + shortage
     want = min(max(want, policy.workers_min), policy.workers_max)
     start = max(0, want - n)
@@ -87,7 +88,7 @@ def decide(policy: Policy, snap: Snapshot, now_s: float) -> Decision:
     for worker in idle:
         if remaining <= policy.workers_min:
             break
-        if now_s - worker.last_active_s >= policy.idle_timeout_s:
+        if now_s - worker.last_active_s >= policy.idle_timeout_s - EPSILON_S:
             stop.append(worker.id)
             remaining -= 1
     return Decision(start, tuple(stop))

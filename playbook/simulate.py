@@ -185,7 +185,7 @@ def simulate(trace: Trace, settings: SimSettings) -> SimResult:
 
     def on_tick(t: float) -> float:
         if settings.tick_s <= 0:
-            return t + 1e-9  # just past the threshold, whatever the rounding of last_active + timeout
+            return t
         return math.ceil(round(t / settings.tick_s, 9)) * settings.tick_s
 
     def start_worker(now: float) -> None:
