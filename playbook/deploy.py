@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from playbook import guards
 from playbook.config import Target
 from playbook.control import ControlClient
 from playbook.errors import ConfigError
@@ -278,6 +279,7 @@ def plan(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None = 
     """Read the target and say what apply would do; refuses impossible placements before any write."""
     catalog = catalog or live_catalog(client)
     pools, excluded, notes = check_placement(spec, catalog)
+    notes += guards.plan_notes(spec, catalog)  # refuses a spec over its max_spend_per_hour
     changes: list[Change] = []
     volume_id = None
     if spec.volume:

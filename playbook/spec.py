@@ -102,6 +102,8 @@ class DeploymentSpec(_Strict):
     data_centers: list[str] = Field(default_factory=list, description="empty: the volume's data center")
     min_cuda_version: str | None = Field(None, pattern=r"^\d+\.\d+$")
     volume: Volume | None = None
+    max_spend_per_hour: float | None = Field(None, gt=0, description="USD; plan/apply refuse a spec whose "
+                                             "workers.max x pool price can bill more in an hour")
     env: dict[str, str] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict,
                                     description="endpoint env var -> name of a local env var holding it")
