@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from playbook import guards
+from playbook import guards, janitor
 from playbook.config import Target
 from playbook.control import ControlClient
 from playbook.errors import ConfigError
@@ -349,6 +349,7 @@ def apply(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None =
         if vol_change.action == "create":
             volume = client.create_network_volume(vol_change.body)
             vol_change.id = volume["id"]
+            janitor.record("network volume", volume["id"], volume["name"])
         elif vol_change.action == "update":
             volume = client.update_network_volume(vol_change.id, vol_change.body)
         else:
@@ -360,6 +361,7 @@ def apply(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None =
     if ep.action == "create":
         endpoint = client.create_endpoint(body)
         ep.id = endpoint["id"]
+        janitor.record("endpoint", endpoint["id"], endpoint["name"])
         ep.fields = _created_fields(body)  # with the new volume's id
     elif ep.action == "update":
         endpoint = client.update_endpoint(ep.id, body)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from playbook.html import table
 from playbook.scaling import Policy
-from playbook.simulate import SimResult, SimSettings, simulate
+from playbook.simulate import Dist, SimResult, SimSettings, simulate
 from playbook.traces import Trace, poisson
 
 
@@ -131,3 +131,27 @@ def break_even(base: SimSettings, duration_s: float = 6 * 3600, seed: int = 0, i
         cost = simulate(poisson(mid, duration_s, seed), base).usd_per_day
         lo, hi = (mid, hi) if cost < always_on else (lo, mid)
     return BreakEven(math.sqrt(lo * hi), always_on)
+
+
+def settings_from_spec(spec, execution_s: Dist, cold_start_s: Dist, catalog=None,
+                       flashboot_s: Dist | None = None, flashboot_p: float = 0.9) -> SimSettings:
+    """Simulator settings for a deployment spec: its workers, scaler, execution timeout and FlashBoot, the
+    price of its cheapest priced pool, and the measured (fitted) execution and cold-start distributions."""
+    from playbook.guards import worker_usd_per_s
+
+    policy = Policy(spec.workers.min, spec.workers.max, float(spec.workers.idle_timeout_s), spec.scaler.type,
+                    float(spec.scaler.value))
+    fast = spec.flashboot != "OFF"
+    return SimSettings(policy=policy, execution_s=execution_s, cold_start_s=cold_start_s,
+                       flashboot_p=flashboot_p if fast else 0.0,
+                       flashboot_s=flashboot_s or Dist("constant", max(1.0, cold_start_s.mean / 5)),
+                       execution_timeout_s=float(spec.execution_timeout_s),
+                       usd_per_s=worker_usd_per_s(spec, catalog, worst=False))
+
+
+def recommend(spec, row: SweepRow):
+    """A copy of ``spec`` with the settings of a sweep row (what a notebook writes back to a file)."""
+    p = row.policy
+    return spec.with_changes(workers={"min": p.workers_min, "max": p.workers_max,
+                                      "idle_timeout_s": int(round(p.idle_timeout_s))},
+                             scaler={"type": p.scaler_type, "value": p.scaler_value})

@@ -123,3 +123,27 @@ def _parse_stamp(text: str) -> float:
         head, frac = text.split(".", 1)
         text = f"{head}.{frac[:6]}"
     return datetime.fromisoformat(text).timestamp()
+
+
+def from_text(text: str, duration_s: float = 86_400, seed: int = 0) -> Trace:
+    """A trace named on the command line: ``poisson:RATE`` (requests/s), ``bursty:RATE:ON_S:OFF_S``,
+    ``diurnal:MEAN_RATE[:PEAK_TO_MEAN]``, ``azure[:TIME_SCALE]`` or a CSV file with a TIMESTAMP column."""
+    kind, _, rest = text.partition(":")
+    try:
+        args = [float(x) for x in rest.split(":")] if rest else []
+        if kind == "poisson" and len(args) == 1:
+            return poisson(args[0], duration_s, seed)
+        if kind == "bursty" and len(args) == 3:
+            return on_off(args[0], args[1], args[2], duration_s, seed)
+        if kind == "diurnal" and len(args) in (1, 2):
+            return diurnal(args[0], duration_s, *(args[1:] or [2.0]), seed=seed)
+        if kind == "azure" and len(args) <= 1:
+            return azure_llm(time_scale=args[0] if args else 1.0)
+    except ValueError:
+        pass
+    if Path(text).is_file():
+        return azure_llm(Path(text))
+    from playbook.errors import ConfigError
+
+    raise ConfigError(f"--trace {text[:80]!r}: use poisson:RATE, bursty:RATE:ON_S:OFF_S, diurnal:MEAN_RATE[:PEAK], "
+                      "azure[:TIME_SCALE] or a CSV file with a TIMESTAMP column (rates in requests per second).")

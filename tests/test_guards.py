@@ -6,7 +6,7 @@ import pytest
 
 from playbook import guards
 from playbook.config import REPO_ROOT
-from playbook.cost import STORAGE, SECONDS_PER_MONTH
+from playbook.cost import SECONDS_PER_MONTH, STORAGE
 from playbook.errors import ConfigError
 from playbook.gpus import default_catalog
 from playbook.spec import load_spec
