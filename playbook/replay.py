@@ -145,3 +145,32 @@ def compare(measured: Measured, settings: SimSettings, seeds: int = 5) -> Compar
                       statistics.mean(r.p50_s for r in runs), percentile(lat, 50),
                       statistics.mean(r.p95_s for r in runs), percentile(lat, 95),
                       statistics.mean(r.cold_starts for r in runs), len(measured.worker_spans))
+
+
+@dataclass(frozen=True)
+class WorkerBill:
+    """One local worker's line on the bill, with the jobs it served."""
+
+    worker_id: str
+    billed_s: int
+    usd: float
+    jobs_done: int
+    cold_start_s: float | None
+    stop_reason: str | None
+
+
+def worker_bills(platform, endpoint_id: str) -> list[WorkerBill]:
+    """Every worker of a local endpoint: billed seconds and dollars (the ledger) beside the jobs it served."""
+    infos = {w.id: w for w in platform.list_workers(endpoint_id, include_exited=True)}
+    out = []
+    for entry in platform.engine.ledger.workers(endpoint_id):
+        info = infos.get(entry.worker_id)
+        out.append(WorkerBill(entry.worker_id, entry.billed_s(), entry.usd(), info.jobs_done if info else 0,
+                              info.cold_start_s if info else None, info.stop_reason if info else None))
+    return out
+
+
+def bills_table(bills: list[WorkerBill]) -> str:
+    return table([(b.worker_id, b.billed_s, f"{b.usd:.6f}", b.jobs_done, b.cold_start_s, b.stop_reason)
+                  for b in bills], header=["worker", "billed_s", "usd", "jobs_done", "cold_start_s", "stop_reason"],
+                 caption="what each worker cost")

@@ -147,3 +147,20 @@ def from_text(text: str, duration_s: float = 86_400, seed: int = 0) -> Trace:
 
     raise ConfigError(f"--trace {text[:80]!r}: use poisson:RATE, bursty:RATE:ON_S:OFF_S, diurnal:MEAN_RATE[:PEAK], "
                       "azure[:TIME_SCALE] or a CSV file with a TIMESTAMP column (rates in requests per second).")
+
+
+def plot(trace: Trace, ax=None, bin_s: float = 60.0):
+    """Requests per ``bin_s`` seconds over the trace."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 2.5))
+    bins = max(1, math.ceil(trace.duration_s / bin_s))
+    counts = [0] * bins
+    for t in trace.arrivals_s:
+        counts[min(bins - 1, int(t // bin_s))] += 1
+    ax.bar([i * bin_s / 3600 for i in range(bins)], counts, width=bin_s / 3600, align="edge")
+    ax.set_xlabel("hours")
+    ax.set_ylabel(f"requests per {bin_s:g} s")
+    ax.set_title(f"{trace.name}: {trace.requests} requests, {trace.rate_per_s * 3600:.0f}/h on average")
+    return ax
