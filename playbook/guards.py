@@ -82,7 +82,8 @@ def zero_idle_check(spec, catalog: Catalog | None = None, bursts_per_day: float 
                            extra * usd_s * bursts_per_day * days))
     if spec.execution_timeout_s > NO_TIMEOUT_S:
         out.append(Finding("execution_timeout_s", f"{spec.execution_timeout_s} s: a hung job bills that long "
-                           "before it is stopped; set a few times the longest expected job",
+                           "before it is stopped (one hang per worker a month assumed, against a 600 s "
+                           "timeout); set a few times the longest expected job",
                            (spec.execution_timeout_s - 600) * usd_s * spec.workers.max))
     if spec.flashboot == "OFF":
         saved = TYPICAL_COLD_START_S - FLASHBOOT_COLD_START_S
