@@ -20,7 +20,7 @@ def test_simulator_predicts_a_local_replay(platform):  # noqa: F811
     billing = platform.engine.ledger.workers(cfg.id)
     assert measured.billed_s == sum(e.billed_s() for e in billing)
     settings = fit(measured, Policy.of(cfg), price("AMPERE_16").usd_per_s)
-    result = compare(measured, settings)
+    result = compare(measured, settings, seeds=20)
     assert abs(result.billed_error) < 0.3, result.rows()
-    assert abs(result.p95_error) < 0.3, result.rows()
+    assert abs(result.p95_error) < 0.4, result.rows()  # p95 of 4 jobs is their max: noisy
     assert result.measured_cold_starts >= 1
