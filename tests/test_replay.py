@@ -14,7 +14,7 @@ from playbook.traces import Trace
 
 def test_simulator_predicts_a_local_replay(platform):  # noqa: F811
     cfg, _ = endpoint(platform, "sleep_handler", workers_max=2, idle_timeout_s=1.0, scaler_value=1.0)
-    trace = Trace("burst then one", (0.0, 0.2, 0.4, 8.0), 12.0)
+    trace = Trace("burst then one", (0.0, 0.2, 0.4, 20.0), 24.0)  # the last one long after the burst: cold
     measured = replay_local(platform, cfg.id, trace, {"sleep_s": 0.5})
     assert all(r.ok for r in measured.results) and measured.billed_s > 0
     billing = platform.engine.ledger.workers(cfg.id)
