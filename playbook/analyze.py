@@ -104,6 +104,7 @@ class Analysis:
     unet_activation_estimate_gb: float
     vae_decode_estimate_gb: float
     cuda_context_estimate_gb: float = CUDA_CONTEXT_GB
+    other_files: list[str] = field(default_factory=list)  # relative paths of the non-weight files
 
     @property
     def weights_disk_bytes(self) -> int:
@@ -139,6 +140,10 @@ class Analysis:
     def files(self) -> list[str]:
         """The weight files from_pretrained reads, relative to the model folder."""
         return [f.path for c in self.components for f in c.files]
+
+    def upload_files(self) -> list[str]:
+        """Every file from_pretrained reads (chosen weights, configs, tokenizer): what a volume needs."""
+        return sorted(self.files() + self.other_files)
 
     def fitting_pools(self, catalog=None, headroom: float = 0.2) -> list:
         from playbook.gpus import default_catalog
@@ -282,13 +287,14 @@ def analyze(path: Path | str, variant: str | None = None, dtype: str | None = No
         config = json.loads(config_path.read_text()) if config_path.is_file() else {}
         components.append(Component(name, entry[0], entry[1], [
             WeightFile(str(f.relative_to(root)), f.stat().st_size, tensor_counts(f)) for f in files], config))
-    other = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and p not in used
-                and not _is_weight(p))
+    others = sorted(p for p in root.rglob("*") if p.is_file() and p not in used and not _is_weight(p)
+                    and not p.name.startswith("."))
     by_name = {c.name: c for c in components}
     act_bytes = DTYPE_BYTES[LOAD_DTYPES[dtype]] if dtype else 4
     unet_gb, vae_gb = _activations_gb(by_name, width, height, batch, act_bytes)
-    return Analysis(str(root), variant, dtype, width, height, batch, components, other,
-                    sum(c.tensor_bytes(dtype) for c in components), unet_gb, vae_gb)
+    return Analysis(str(root), variant, dtype, width, height, batch, components,
+                    sum(p.stat().st_size for p in others), sum(c.tensor_bytes(dtype) for c in components),
+                    unet_gb, vae_gb, other_files=[p.relative_to(root).as_posix() for p in others])
 
 
 def _is_weight(p: Path) -> bool:
