@@ -359,6 +359,28 @@ def _dest(dest: str) -> str:
     return dest
 
 
+def _pending(session: VolumeS3, folder: Path, dest: str, include: list[str] | None):
+    """(local entries, entries to upload, the volume's manifest entries by path)."""
+    entries = local_manifest(folder, include)
+    remote = {f["path"]: f for f in (session.read_manifest(dest) or {}).get("files", [])}
+    sizes = {o.key: o.size_bytes for o in session.list(dest + "/")}
+    todo = [e for e in entries
+            if not (remote.get(e.path) == e.__dict__ and sizes.get(f"{dest}/{e.path}") == e.size_bytes)]
+    return entries, todo, remote
+
+
+def pending_bytes(folder: Path | str, loc: VolumeLocation | None, dest: str,
+                  include: list[str] | None = None) -> tuple[int, int, int]:
+    """(files, bytes to upload, bytes already on the volume) for a push, without writing anything;
+    ``loc`` None stands for a volume that does not exist yet."""
+    if loc is None:
+        entries = local_manifest(folder, include)
+        return len(entries), sum(e.size_bytes for e in entries), 0
+    entries, todo, _ = _pending(VolumeS3(loc), Path(folder), _dest(dest), include)
+    upload = sum(e.size_bytes for e in todo)
+    return len(entries), upload, sum(e.size_bytes for e in entries) - upload
+
+
 def push(folder: Path | str, loc: VolumeLocation, dest: str, include: list[str] | None = None,
          transfer: Transfer | None = None, progress: bool = True) -> PushReport:
     """Upload ``folder`` (or only ``include``) to ``dest`` on the volume; skip files the volume's
@@ -368,12 +390,8 @@ def push(folder: Path | str, loc: VolumeLocation, dest: str, include: list[str] 
 
     start, dest, folder = time.perf_counter(), _dest(dest), Path(folder)
     session = VolumeS3(loc, transfer)
-    entries = local_manifest(folder, include)
-    remote = {f["path"]: f for f in (session.read_manifest(dest) or {}).get("files", [])}
-    sizes = {o.key: o.size_bytes for o in session.list(dest + "/")}
-    done = {e.path: e for e in entries
-            if remote.get(e.path) == e.__dict__ and sizes.get(f"{dest}/{e.path}") == e.size_bytes}
-    todo = [e for e in entries if e.path not in done]
+    entries, todo, remote = _pending(session, folder, dest, include)
+    done = {e.path: e for e in entries if e not in todo}
     bar = tqdm(total=sum(e.size_bytes for e in todo), unit="B", unit_scale=True, desc=f"push {dest}",
                disable=not progress)
     lock = threading.Lock()
