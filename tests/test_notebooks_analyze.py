@@ -15,3 +15,16 @@ def test_notebook_01_publishes_the_analysis(executed_notebook, tmp_path):
     assert glued["files"] == expected.files() and glued["volume_gb"] == 10
     assert glued["vram_gb"] == pytest.approx(expected.vram_gb)
     assert glued["fitting_pools"][0] == "AMPERE_16" and glued["recommended"] == "bake into image"
+
+
+def test_the_quickstart_lists_only_notebooks_that_exist():
+    import re
+
+    import nbformat
+
+    from playbook import notebooks
+
+    quick = nbformat.read(notebooks.select(["00"])[0], as_version=4)
+    listed = set(re.findall(r"\| `(\d\d_[a-z_]+)` \|", "\n".join(c.source for c in quick.cells)))
+    assert listed and listed <= {p.stem for p in notebooks.all_notebooks()}
+    assert "01_analyze_model" in listed
