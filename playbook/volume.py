@@ -316,8 +316,8 @@ class VolumeS3:
             with path.open("rb") as f:
                 f.seek(offset)
                 data = f.read(length)
-            md5 = hashlib.md5(data).hexdigest()
-            if existing.get(number) == (md5, length):
+            md5 = hashlib.md5(data).hexdigest() if number in existing else None  # only to compare
+            if md5 and existing[number] == (md5, length):
                 with self._lock:
                     reused += 1
                 etags[number] = md5
