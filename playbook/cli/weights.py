@@ -14,6 +14,7 @@ def register(sub) -> None:
     parser.add_argument("--width", type=int, default=512, help="image width for the VRAM estimate")
     parser.add_argument("--height", type=int, default=512, help="image height for the VRAM estimate")
     parser.add_argument("--batch", type=int, default=1, help="images per request for the VRAM estimate")
+    parser.add_argument("--hf-repo", help="the model's public Hugging Face repo (makes a RunPod cached model possible)")
     parser.add_argument("--json", action="store_true", help="print the whole analysis as one JSON object")
     parser.set_defaults(func=run_analyze)
 
@@ -45,7 +46,7 @@ def run_analyze(args) -> int:
     result = analyze.analyze(args.path, variant=args.variant, dtype=args.dtype, width=args.width,
                              height=args.height, batch=args.batch)
     if args.json:
-        print(json.dumps({**result.to_dict(), "placement": result.placements().to_dict()}))
+        print(json.dumps({**result.to_dict(), "placement": result.placements(hf_repo=args.hf_repo).to_dict()}))
         return 0
     for key, value in result.summary().items():
         print(f"{key:<22}{value:,}" if isinstance(value, int) else f"{key:<22}{value}")
@@ -59,7 +60,7 @@ def run_analyze(args) -> int:
     print(f"\nnetwork volume: {result.volume_gb} GB (max(10, ceil(1.2 x bytes)); volumes grow but never shrink)")
     print(f"container disk: {result.container_disk_gb['network_volume']} GB with weights on a volume, "
           f"{result.container_disk_gb['bake']} GB baked")
-    table = result.placements()
+    table = result.placements(hf_repo=args.hf_repo)
     print(f"\n{'placement':<22}{'cold s':>8}{'billed s':>10}{'$/month':>9}  limits")
     for r in table.rows:
         print(f"{r.placement:<22}{r.cold_start_s:>8.2f}{r.billed_s:>10.2f}{r.standing_usd_per_month:>9.2f}  {r.limits}")
