@@ -22,6 +22,10 @@ Example (``deploy/demo.toml``)::
     data_center = "EU-RO-1"
     [secrets]
     HF_TOKEN = "HF_TOKEN"                  # endpoint env var = name of the local env var
+
+A ``[model]`` table (``deploy/model.toml``) adds the weights: ``source`` (a local diffusers folder, or
+``demo:tiny``), ``dest`` on the volume, ``variant`` and ``dtype``; ``apply`` pushes them to the volume through
+RunPod's S3 API, verifies them and sets the endpoint's MODEL_PATH (``playbook.weights``).
 """
 
 from __future__ import annotations

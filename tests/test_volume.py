@@ -201,3 +201,18 @@ def test_settings_and_credentials_are_checked(platform, monkeypatch, tmp_path): 
     monkeypatch.setenv(volume.SECRET_KEY_ENV, "rps_secret")
     loc = volume.location(runpod_target(Secret("rp_x")), "vol", "EU-RO-1")
     assert loc.endpoint_url == "https://s3api-eu-ro-1.runpod.io/" and "rps_secret" not in repr(loc)
+
+
+def test_listing_pages_and_ranged_reads(local_loc):
+    s3 = local_loc.client()
+    for i in range(5):
+        s3.put_object(Bucket=local_loc.volume_id, Key=f"many/f{i}.txt", Body=f"file {i}".encode())
+    pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=local_loc.volume_id, Prefix="many/",
+                                                              PaginationConfig={"PageSize": 2}))
+    assert len(pages) == 3
+    assert [o["Key"] for p in pages for o in p.get("Contents", [])] == [f"many/f{i}.txt" for i in range(5)]
+    part = s3.get_object(Bucket=local_loc.volume_id, Key="many/f3.txt", Range="bytes=5-5")["Body"].read()
+    assert part == b"3"
+    s3.copy_object(Bucket=local_loc.volume_id, Key="copy/f3.txt",
+                   CopySource={"Bucket": local_loc.volume_id, "Key": "many/f3.txt"})
+    assert s3.get_object(Bucket=local_loc.volume_id, Key="copy/f3.txt")["Body"].read() == b"file 3"
