@@ -216,3 +216,27 @@ def test_listing_pages_and_ranged_reads(local_loc):
     s3.copy_object(Bucket=local_loc.volume_id, Key="copy/f3.txt",
                    CopySource={"Bucket": local_loc.volume_id, "Key": "many/f3.txt"})
     assert s3.get_object(Bucket=local_loc.volume_id, Key="copy/f3.txt")["Body"].read() == b"file 3"
+
+
+def test_default_boto3_checksums_and_skewed_clocks_are_refused_clearly(local_loc, monkeypatch):
+    """boto3's default (aws-chunked uploads with CRC32 trailers) is what `when_required` avoids; RunPod's
+    support for it is unknown, so the local API refuses it with the fix rather than storing chunk framing."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    default = boto3.client("s3", endpoint_url=local_loc.endpoint_url, region_name="EU-RO-1",
+                           aws_access_key_id=local_loc.access_key.reveal(),
+                           aws_secret_access_key=local_loc.secret_key.reveal(),
+                           config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}))
+    try:
+        default.put_object(Bucket=local_loc.volume_id, Key="a.txt", Body=b"hello")
+    except ClientError as exc:  # over http boto3 may or may not stream; either way nothing garbled lands
+        assert "when_required" in str(exc)
+    else:
+        assert local_loc.client().get_object(Bucket=local_loc.volume_id, Key="a.txt")["Body"].read() == b"hello"
+    from playbook.local.servers import s3_support
+
+    monkeypatch.setattr(s3_support, "MAX_SKEW_S", -1)  # every clock now counts as skewed
+    with pytest.raises(ClientError, match="RequestTimeTooSkewed"):
+        local_loc.client().list_objects_v2(Bucket=local_loc.volume_id)

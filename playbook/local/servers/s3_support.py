@@ -9,16 +9,19 @@ gets ``SignatureDoesNotMatch`` (403), an unknown access key ``InvalidAccessKeyId
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import re
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
 from aiohttp import web
 
+MAX_SKEW_S = 3600  # RunPod: clock skew up to 1 h tolerated
 AUTH_RE = re.compile(r"AWS4-HMAC-SHA256\s+Credential=([^/]+)/(\d{8})/([^/]+)/s3/aws4_request,\s*"
                      r"SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})")
 
@@ -78,7 +81,17 @@ def check_signature(request: web.Request, keys: dict[str, str], region: str) -> 
         raise S3Error(400, "AuthorizationHeaderMalformed", f"The region {cred_region[:40]!r} is wrong; this "
                       f"endpoint expects the data center id {region.upper()!r}.")
     amz_date = request.headers.get("x-amz-date", "")
+    try:
+        skew_s = abs(time.time() - calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ")))
+    except ValueError:
+        raise S3Error(403, "AccessDenied", "x-amz-date is missing or not YYYYMMDDTHHMMSSZ.") from None
+    if skew_s > MAX_SKEW_S:
+        raise S3Error(403, "RequestTimeTooSkewed", f"The request time is {skew_s:.0f} s away from the server's "
+                      "(RunPod tolerates up to 1 h): fix the clock.")
     payload = request.headers.get("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+    if payload.startswith("STREAMING-") or "aws-chunked" in request.headers.get("Content-Encoding", ""):
+        raise S3Error(501, "NotImplemented", "aws-chunked uploads (boto3's default CRC32 checksums) are not "
+                      "served here: create the client with request_checksum_calculation='when_required'.")
     path, _, query = request.raw_path.partition("?")
     headers = "".join(f"{h}:{' '.join(request.headers.get(h, '').split())}\n" for h in signed.split(";"))
     canonical = "\n".join([request.method, path, _canonical_query(query), headers, signed, payload])
