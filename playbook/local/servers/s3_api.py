@@ -17,6 +17,7 @@ access key ``user_local`` with the platform's API key as secret. ``platform.s3.f
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -182,14 +183,18 @@ async def _receive(request: web.Request, target: Path, limit: int) -> tuple[str,
     declared = request.headers.get("x-amz-content-sha256", "")
     md5, sha, size = hashlib.md5(), hashlib.sha256(), 0
     target.parent.mkdir(parents=True, exist_ok=True)
+    loop = asyncio.get_running_loop()
     with target.open("wb") as out:
+        def consume(chunk: bytes) -> None:  # in a thread: hashing and writing never block the event loop
+            md5.update(chunk)
+            sha.update(chunk)
+            out.write(chunk)
+
         async for chunk in request.content.iter_chunked(CHUNK):
             size += len(chunk)
             if size > limit:
                 raise S3Error(400, "EntityTooLarge", f"The upload exceeds the limit of {limit} bytes.")
-            md5.update(chunk)
-            sha.update(chunk)
-            out.write(chunk)
+            await loop.run_in_executor(None, consume, chunk)
     if len(declared) == 64 and declared != sha.hexdigest():
         target.unlink(missing_ok=True)
         raise S3Error(400, "XAmzContentSHA256Mismatch", "The body does not match x-amz-content-sha256.")
@@ -393,11 +398,15 @@ async def complete_upload(state, request, folder, bucket, key):
             raise S3Error(400, "InvalidPart", f"Part {number} was not uploaded or its ETag does not match.")
     staged = _stage(state)
     digest = hashlib.md5()
-    with staged.open("wb") as out:
-        for number, etag in wanted:
-            with (staging / f"part-{number:05d}").open("rb") as src:
-                shutil.copyfileobj(src, out, CHUNK)
-            digest.update(bytes.fromhex(etag))
+
+    def concatenate() -> None:
+        with staged.open("wb") as out:
+            for number, etag in wanted:
+                with (staging / f"part-{number:05d}").open("rb") as src:
+                    shutil.copyfileobj(src, out, CHUNK)
+                digest.update(bytes.fromhex(etag))
+
+    await asyncio.get_running_loop().run_in_executor(None, concatenate)
     path = _path(folder, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staged, path)
