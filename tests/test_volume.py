@@ -39,14 +39,17 @@ def local_loc(platform):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def moto_server():
-    os.environ.setdefault("S3_UPLOAD_PART_MIN_SIZE", "1")  # RunPod does not enforce S3's 5 MB minimum part
+    import moto.s3.models
     from moto.server import ThreadedMotoServer
 
+    old = moto.s3.models.S3_UPLOAD_PART_MIN_SIZE
+    moto.s3.models.S3_UPLOAD_PART_MIN_SIZE = 1  # RunPod does not enforce S3's 5 MB minimum part
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+    moto.s3.models.S3_UPLOAD_PART_MIN_SIZE = old
 
 
 @pytest.fixture
