@@ -286,6 +286,10 @@ def plan(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None = 
         vol_change = _plan_volume(spec, client)
         changes.append(vol_change)
         volume_id = vol_change.id or NEW_VOLUME
+        if spec.model:
+            from playbook.weights import plan_weights
+
+            changes.append(plan_weights(spec, client, vol_change.id))
     desired = endpoint_body(spec, pools, excluded, volume_id)
     current = _by_name(client.list_endpoints(), spec.name, "endpoint")
     if current is None:
@@ -340,7 +344,8 @@ def apply_volume(spec: DeploymentSpec, client: ControlClient) -> dict:
     return client.get_network_volume(change.id)
 
 
-def apply(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None = None) -> ApplyResult:
+def apply(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None = None,
+          progress: bool = True) -> ApplyResult:
     """Plan, then send exactly the planned changes. Running it twice changes nothing the second time."""
     the_plan = plan(spec, client, catalog)
     volume = None
@@ -354,6 +359,14 @@ def apply(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None =
             volume = client.update_network_volume(vol_change.id, vol_change.body)
         else:
             volume = client.get_network_volume(vol_change.id)
+    weights = the_plan.change("model weights")
+    if weights and volume:
+        from playbook.weights import apply_weights
+
+        weights.id = volume["id"]
+        pushed, _ = apply_weights(spec, client, volume["id"], progress=progress)
+        weights.notes.append(f"pushed {pushed.uploaded_bytes:,} bytes in {pushed.seconds} s and verified "
+                             f"{pushed.files} files")
     ep = the_plan.change("endpoint")
     body = _reveal(ep.body)
     if "networkVolumes" in body and volume:

@@ -22,6 +22,10 @@ Example (``deploy/demo.toml``)::
     data_center = "EU-RO-1"
     [secrets]
     HF_TOKEN = "HF_TOKEN"                  # endpoint env var = name of the local env var
+
+A ``[model]`` table (``deploy/model.toml``) adds the weights: ``source`` (a local diffusers folder, or
+``demo:tiny``), ``dest`` on the volume, ``variant`` and ``dtype``; ``apply`` pushes them to the volume through
+RunPod's S3 API, verifies them and sets the endpoint's MODEL_PATH (``playbook.weights``).
 """
 
 from __future__ import annotations
@@ -87,6 +91,42 @@ class Volume(_Strict):
     type: Literal["STANDARD", "HIGH_PERFORMANCE"] = "STANDARD"
 
 
+class Model(_Strict):
+    """The weights: a local diffusers folder that apply pushes to the volume through RunPod's S3 API and
+    that the endpoint's MODEL_PATH then points at. ``source = "demo:tiny"`` is the playbook's demo model
+    (made in the build folder on first use)."""
+
+    source: str = Field(min_length=1, description="local model folder, or demo:<size>")
+    dest: str = Field("models/model", pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
+                      description="folder on the volume, under /runpod-volume")
+    variant: str | None = Field(None, description="e.g. fp16: push the <name>.fp16.safetensors files")
+    dtype: Literal["float32", "float16", "bfloat16"] | None = None
+
+    @model_validator(mode="after")
+    def _dest(self):
+        if ".." in self.dest.split("/"):
+            raise ValueError("dest must stay inside the volume (no '..')")
+        return self
+
+    def model_path(self) -> str:
+        """MODEL_PATH as a worker sees it."""
+        return f"/runpod-volume/{self.dest}"
+
+    def local_folder(self) -> Path:
+        if self.source.startswith("demo:"):
+            from playbook.config import build_dir
+            from playbook.demo_model import ensure_demo_model
+            from playbook.settings import model_dir
+
+            size = self.source.removeprefix("demo:")
+            return ensure_demo_model(model_dir(build_dir() / "demo-models", f"demo-{size}"), size=size)
+        folder = Path(self.source).expanduser()
+        if not (folder / "model_index.json").is_file():
+            raise ConfigError(f"model.source: {str(folder)[:200]} is not a diffusers pipeline folder (no "
+                              "model_index.json)")
+        return folder
+
+
 class DeploymentSpec(_Strict):
     """What should exist on the target. Field names carry units (``_s``, ``_gb``)."""
 
@@ -102,6 +142,7 @@ class DeploymentSpec(_Strict):
     data_centers: list[str] = Field(default_factory=list, description="empty: the volume's data center")
     min_cuda_version: str | None = Field(None, pattern=r"^\d+\.\d+$")
     volume: Volume | None = None
+    model: Model | None = None
     max_spend_per_hour: float | None = Field(None, gt=0, description="USD; plan/apply refuse a spec whose "
                                              "workers.max x pool price can bill more in an hour")
     env: dict[str, str] = Field(default_factory=dict)
@@ -123,6 +164,13 @@ class DeploymentSpec(_Strict):
                                  "never hold the secret itself")
             if key in self.env:
                 raise ValueError(f"{key} is set in both env and secrets; keep one")
+        if self.model and not self.volume:
+            raise ValueError("model: the weights go on the network volume, so add a [volume] table (name, "
+                             "size_gb, data_center); to bake them into the image instead use "
+                             "`playbook build --bake-model PATH` and drop [model]")
+        if self.model and self.env.get("MODEL_PATH", self.model.model_path()) != self.model.model_path():
+            raise ValueError(f"env.MODEL_PATH ({self.env['MODEL_PATH']}) disagrees with [model] dest "
+                             f"({self.model.model_path()}); remove env.MODEL_PATH, apply sets it")
         if self.volume and self.data_centers and self.volume.data_center not in self.data_centers:
             raise ValueError(
                 f"data_centers {self.data_centers} exclude the volume's data center "
@@ -139,6 +187,8 @@ class DeploymentSpec(_Strict):
     def resolved_env(self) -> dict[str, str | Secret]:
         """Plain env plus secrets read from the local environment now (values stay ``Secret``s)."""
         env: dict[str, str | Secret] = dict(self.env)
+        if self.model:
+            env["MODEL_PATH"] = self.model.model_path()
         for key, var in self.secrets.items():
             secret = lookup(var)
             if secret is None:

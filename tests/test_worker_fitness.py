@@ -100,3 +100,24 @@ def test_runpods_worker_start_fails_fast_with_the_message(copy, tmp_path, damage
         assert f"model folder {target} does not exist" in out
     else:
         assert f"{target / UNET} is truncated" in out
+
+
+def test_the_manifest_of_a_push_names_missing_and_short_files(copy):
+    """A folder pushed by `playbook volume push` carries a manifest: the check compares sizes against it,
+    so a config file that never arrived (not a weight, so not caught by the header checks) is named."""
+    import json
+
+    from playbook import volume
+
+    assert fitness.MANIFEST_NAME == volume.MANIFEST_NAME
+    entries = volume.local_manifest(copy)
+    manifest = {"version": 1, "complete": True, "files": [e.__dict__ for e in entries]}
+    (copy / fitness.MANIFEST_NAME).write_text(json.dumps(manifest))
+    assert fitness.model_problems(copy) == []
+    (copy / "scheduler" / "scheduler_config.json").write_text("{}")
+    (copy / "tokenizer" / "merges.txt").unlink()
+    problems = fitness.model_problems(copy)
+    assert any("scheduler_config.json has 2 bytes, the manifest says" in p for p in problems)
+    assert any("tokenizer/merges.txt is missing" in p for p in problems)
+    (copy / fitness.MANIFEST_NAME).write_text(json.dumps({**manifest, "complete": False}))
+    assert any("did not finish" in p for p in fitness.model_problems(copy))

@@ -10,7 +10,7 @@ import sys
 
 from playbook.errors import PlaybookError
 
-COMMAND_MODULES = ["notebooks", "demo", "local", "deploy", "gpus", "build", "cost", "janitor"]
+COMMAND_MODULES = ["notebooks", "demo", "local", "deploy", "gpus", "build", "weights", "cost", "janitor"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,9 @@ def register(sub) -> None:
     parser.add_argument("--registry", help="host:port of the registry (default: PLAYBOOK_REGISTRY or services.sh's)")
     parser.add_argument("--budget-gb", type=float, help="warn above this image size (default 10)")
     parser.add_argument("--lint-only", action="store_true", help="only render and lint the Dockerfile")
+    parser.add_argument("--bake-model", metavar="PATH",
+                        help="copy this model folder into the image, MODEL_PATH pointing at it (the bake placement)")
+    parser.add_argument("--variant", help="with --bake-model: bake the files of this variant (e.g. fp16)")
     parser.set_defaults(func=run)
 
 
@@ -34,6 +37,13 @@ def run(args) -> int:
     for layer in sizes.layers:
         if layer.size_mb >= 0.5:
             print(f"  {layer.size_mb:9.1f} MB  {layer.created_by[:90]}")
+    if args.bake_model:
+        from playbook.bake import bake_model
+
+        baked = bake_model(built.reference, args.bake_model, variant=args.variant)
+        built = baked
+        print(f"baked {baked.weights_bytes:,} bytes of weights into {baked.reference} in {baked.seconds:.1f} s; "
+              f"MODEL_PATH={baked.model_path}")
     if args.push:
         pushed = registry.push(built.reference, args.registry)
         print(f"pushed {pushed.reference}")

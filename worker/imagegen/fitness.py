@@ -15,6 +15,7 @@ import struct
 from pathlib import Path
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+MANIFEST_NAME = ".playbook-manifest.json"  # written beside the model by `playbook volume push`
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
 
 
@@ -102,11 +103,34 @@ def model_problems(model_path: str | Path) -> list[str]:
         return [f"{index} is not readable by this user (fix its mode, e.g. chmod 644)"]
     except (OSError, ValueError) as exc:
         return [f"{index} is corrupt ({exc})"]
-    problems = []
+    problems = manifest_problems(root)
     for name, value in spec.items():
         if name.startswith("_") or not isinstance(value, list) or value[0] is None:
             continue
         problems.extend(component_problems(root, name))
+    return problems
+
+
+def manifest_problems(root: Path) -> list[str]:
+    """When the folder was pushed by ``playbook volume push``, every file its manifest lists must be
+    there with its size (cheap: stat only); an unfinished push is named too."""
+    path = root / MANIFEST_NAME
+    if not path.is_file():
+        return []
+    try:
+        manifest = json.loads(path.read_text())
+        files = manifest["files"]
+    except (OSError, ValueError, KeyError) as exc:
+        return [f"{path} is corrupt ({exc}); push the model again"]
+    problems = [] if manifest.get("complete") else [
+        f"{path} says the last push did not finish: run `playbook volume push` again"]
+    for f in files:
+        target = root / f["path"]
+        if not target.is_file():
+            problems.append(f"{target} is missing (the manifest lists {f['size_bytes']} bytes)")
+        elif target.stat().st_size != f["size_bytes"]:
+            problems.append(f"{target} has {target.stat().st_size} bytes, the manifest says {f['size_bytes']} "
+                            "(copy it again)")
     return problems
 
 

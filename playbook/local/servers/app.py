@@ -13,6 +13,7 @@ ROUTE_PROVIDERS = [
     "playbook.local.servers.job_api",
     "playbook.local.servers.worker_api",
     "playbook.local.servers.local_api",
+    "playbook.local.servers.s3_api",  # RunPod's S3-compatible API for network volumes (/s3api/<dc>/...)
 ]
 MAX_REQUEST_BYTES = 64 * 1024 * 1024  # above RunPod's 20 MB so the job API can answer with its own error
 
