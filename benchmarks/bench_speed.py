@@ -44,10 +44,14 @@ def floor_s(model: Path, python: list[str]) -> float:
     return time.perf_counter() - start
 
 
+THREADS = {"OMP_NUM_THREADS": "1"}  # --threads; see main()
+
+
 def cold_start(platform, volume: Path, image: str | None, warm_up: bool = True) -> tuple[float, float, float]:
     """(spawn-to-ready s, first job executionTime s, warm job executionTime s) of one fresh worker."""
+    env = {"WORKER_WARMUP": "1" if warm_up else "0", **THREADS}
     cfg = platform.create_endpoint(EndpointConfig(name="cold", volume_dir=volume, image=image, workers_max=1,
-                                                  idle_timeout_s=30, env={"WORKER_WARMUP": "1" if warm_up else "0"}))
+                                                  idle_timeout_s=30, env=env))
     jobs = JobClient(platform.target, cfg.id)
     try:
         first = jobs.run_sync({**SMALL, "seed": 1}, timeout_s=300)
@@ -135,7 +139,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=12, help="jobs per throughput figure")
     parser.add_argument("--no-container", action="store_true", help="skip the container worker")
     parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument("--threads", default="1",
+                        help="OMP_NUM_THREADS of the demo workers (default 1: on a shared 2-core machine torch's "
+                             "spinning thread pool makes a tiny generation 20x slower; 'auto' leaves torch's default)")
     args = parser.parse_args()
+    if args.threads == "auto":
+        THREADS.clear()
+    else:
+        THREADS["OMP_NUM_THREADS"] = args.threads
     image = None
     if not args.no_container:
         from playbook import build, dockerhost
