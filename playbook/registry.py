@@ -108,7 +108,10 @@ def pin_spec(spec, pushed: PushedImage | None = None, info=None):
                           "`playbook build --push` first.")
     changes = {"image": pushed.reference}
     if info is None and dockerhost.image_exists(f"{pushed.repository}:{pushed.tag}"):
-        info = image_info(f"{pushed.repository}:{pushed.tag}")
+        try:
+            info = image_info(f"{pushed.repository}:{pushed.tag}")
+        except BuildError:  # not built from worker/Dockerfile: it records no torch build to follow
+            info = None
     needed = info.min_cuda_version if info is not None else None
     if needed and (spec.min_cuda_version is None or _version(needed) > _version(spec.min_cuda_version)):
         changes["min_cuda_version"] = needed
