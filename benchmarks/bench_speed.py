@@ -109,19 +109,18 @@ def throughput_rows(platform, jobs_n: int) -> list[tuple[str, str]]:
     return rows
 
 
-def image_rows() -> list[tuple[str, str]]:
-    from playbook import build, dockerhost
+def image_rows(local_image: str | None) -> list[tuple[str, str]]:
+    """Size by layer of the local image built in this run and of the cloud image last built from this build
+    folder (the daemon may hold other checkouts' images under the same names)."""
+    from playbook import build
 
     rows = []
-    for label, settings in (("local (CPU)", build.local_settings()), ("cloud (CUDA)", build.cloud_settings())):
-        images = dockerhost.client().images.list(name=settings.repository) \
-            if dockerhost.daemon_status().available else []
-        if not images:
-            rows.append((f"image {label}", "not built here (playbook build" + (" --cloud)" if "CUDA" in label
-                                                                              else ")")))
+    cloud_ref = build.last_built(build.cloud_settings().repository)
+    for label, ref in (("local (CPU)", local_image), ("cloud (CUDA)", cloud_ref)):
+        if not ref:
+            rows.append((f"image {label}", "not built in this checkout (playbook build"
+                         + (" --cloud)" if "CUDA" in label else ")")))
             continue
-        newest = max(images, key=lambda i: i.attrs["Created"])
-        ref = next((t for t in newest.tags if t.startswith(settings.repository + ":")), newest.id)
         report = build.size_report(ref, budget_gb=1000)
         base = report.layers[0].size_mb if report.layers else 0
         above = sum(layer.size_mb for layer in report.layers[1:])
@@ -158,7 +157,7 @@ def main() -> None:
         rows += cold_start_table(platform, args.repeat, image)
         if not args.no_throughput:
             rows += throughput_rows(platform, args.jobs)
-    rows += image_rows()
+    rows += image_rows(image)
     width = max(len(name) for name, _ in rows)
     print(f"\nspeed and the production image (median of {args.repeat} where repeated)")
     for name, value in rows:

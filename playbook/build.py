@@ -390,7 +390,19 @@ def build_image(settings: BuildSettings | None = None, nocache: bool = False, pr
                        steps, cached, context.size_mb, log_path)
     if check:
         require_platform(reference, settings.platform)
+    _last_built_path(settings.repository).write_text(reference + "\n")
     return built
+
+
+def _last_built_path(repository: str) -> Path:
+    return build_dir() / "image" / f"last-built-{repository}.txt"
+
+
+def last_built(repository: str = REPOSITORY) -> str | None:
+    """The reference of the last image of ``repository`` built from this build folder, if the daemon has it."""
+    path = _last_built_path(repository)
+    reference = path.read_text().strip() if path.is_file() else None
+    return reference if reference and dockerhost.image_exists(reference) else None
 
 
 # ---------------------------------------------------------------- checks

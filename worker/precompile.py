@@ -24,6 +24,9 @@ COLD_START_MODULES = (
     "diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion", "diffusers.schedulers",
     "diffusers.models.attention_processor", "transformers.models.clip.modeling_clip",
     "transformers.models.clip.tokenization_clip", "accelerate",
+    # and what the first job adds: image encoders and the SDK's job path
+    "PIL.PngImagePlugin", "PIL.JpegImagePlugin", "PIL.WebPImagePlugin", "runpod.serverless.modules.rp_job",
+    "runpod.serverless.modules.rp_http", "runpod.serverless.modules.rp_progress", "runpod.serverless.modules.rp_scale",
 )
 INFO = "/opt/deps/build-info.json"
 

@@ -72,7 +72,8 @@ class Worker:
                                          "num_inference_steps": 2, "seed": 0})
         start = time.perf_counter()
         try:
-            pipeline.generate(self.loaded, request)
+            pairs = pipeline.generate(self.loaded, request)
+            outputs.as_base64([outputs.encode(image, "png") for image, _ in pairs], [0])  # the encode path too
         except Exception as exc:  # noqa: BLE001
             print(f"warm-up generation failed ({type(exc).__name__}: {str(exc)[:200]}); serving anyway",
                   flush=True)
