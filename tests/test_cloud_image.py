@@ -11,6 +11,7 @@ from playbook import build, dockerhost
 
 
 @pytest.mark.cloud_image
+@pytest.mark.timeout(3600)  # a cold build: 3 GB of wheels into the context, a 5 GB layer
 @pytest.mark.docker
 def test_cloud_image_builds_from_the_lock_and_imports(docker_daemon):
     settings = build.cloud_settings()
