@@ -4,8 +4,8 @@ What it measures, with the worker's own code (imagegen.service.Worker, the code 
 * a full-size random-weight pipeline shaped like Stable Diffusion 1.5 (UNet 860M, VAE, CLIP ViT-L text
   encoder; about 4.3 GB of fp32 safetensors), made offline on the device and saved like a model folder;
 * it/s at 512x512 for fp32, fp16 and bf16 with PyTorch SDPA attention, load time, job time;
-* peak VRAM (``torch.cuda.max_memory_allocated``) against the estimate (``estimate_vram_gb``: weights at
-  the dtype plus a rule of thumb for activations; to be pointed at ``playbook analyze`` once it exists);
+* peak VRAM (``torch.cuda.max_memory_allocated``) against the estimate (``estimate_vram_gb``: ``playbook
+  analyze``'s inference peak where playbook/analyze.py exists, else weights plus a rule of thumb);
 * the OOM path: with the allocator capped just above a normal job's peak, a request too large answers
   the clear "CUDA out of memory ... keeps serving" error and the next job succeeds;
 * the warm-up effect: first job / warm job with and without the boot-time warm-up generation.
@@ -81,9 +81,18 @@ def make_model(folder: Path, tiny: bool, device: str) -> float:
 
 
 def estimate_vram_gb(model_path: Path, dtype: str, width: int, height: int, num_images: int = 1) -> float:
+    """``playbook analyze``'s inference peak when that module is there (issue 9), else the stand-in below."""
+    try:
+        from playbook.analyze import analyze
+    except ImportError:
+        return rule_of_thumb_vram_gb(model_path, dtype, width, height, num_images)
+    return analyze(model_path, dtype=dtype, width=width, height=height, batch=num_images).vram_gb
+
+
+def rule_of_thumb_vram_gb(model_path: Path, dtype: str, width: int, height: int, num_images: int = 1) -> float:
     """Weights at ``dtype`` (the folder holds fp32) plus activations by a rule of thumb: about 0.5 GB per
     image at 512x512 in 16-bit for the UNet with classifier-free guidance and the VAE decode, scaled by
-    pixels and dtype size. A stand-in until ``playbook analyze`` (issue 9) gives the estimate."""
+    pixels and dtype size."""
     weights_fp32 = sum(p.stat().st_size for p in Path(model_path).rglob("*.safetensors")) / 1e9
     scale = DTYPE_BYTES[dtype] / 4
     activations = 0.5 * num_images * (width * height) / (512 * 512) * (DTYPE_BYTES[dtype] / 2)

@@ -29,13 +29,13 @@ def test_gpu_check_runs_on_the_cpu_with_tiny_sizes(tmp_path):
     assert (tmp_path / "model" / "model_index.json").is_file()  # --keep leaves the model folder
 
 
-def test_vram_estimate_scales_with_dtype_and_pixels(tmp_path):
+def test_rule_of_thumb_vram_estimate_scales_with_dtype_and_pixels(tmp_path):
     sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     import gpu_check
 
     (tmp_path / "unet").mkdir()
     (tmp_path / "unet" / "w.safetensors").write_bytes(b"\0" * 4_000_000)  # 4 MB of fp32 weights
-    fp32 = gpu_check.estimate_vram_gb(tmp_path, "fp32", 512, 512)
-    fp16 = gpu_check.estimate_vram_gb(tmp_path, "fp16", 512, 512)
+    fp32 = gpu_check.rule_of_thumb_vram_gb(tmp_path, "fp32", 512, 512)
+    fp16 = gpu_check.rule_of_thumb_vram_gb(tmp_path, "fp16", 512, 512)
     assert fp32 == pytest.approx(0.004 + 1.0) and fp16 == pytest.approx(0.002 + 0.5)
-    assert gpu_check.estimate_vram_gb(tmp_path, "fp16", 1024, 1024, num_images=2) == pytest.approx(0.002 + 4.0)
+    assert gpu_check.rule_of_thumb_vram_gb(tmp_path, "fp16", 1024, 1024, num_images=2) == pytest.approx(0.002 + 4.0)
