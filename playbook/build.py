@@ -9,9 +9,11 @@ it and records the digest, so that an endpoint points at that exact image and no
 
 How: ``render_dockerfile`` / ``lint`` (hadolint), ``build_image`` (docker SDK, legacy builder, progress),
 ``check_platform`` / ``require_platform`` (``make_foreign_image`` shows what it refuses), ``size_report``.
-Two settings presets: ``local_settings()`` (the debootstrap Python base from scripts/services.sh, the CPU
-torch wheel from a wheelhouse, offline) and ``cloud_settings()`` (the Dockerfile's CUDA + PyTorch base;
-nothing it already has is installed).
+Two settings presets, both from the one lock (requirements.lock) and the same local Python base
+(scripts/services.sh), both offline builds from a wheelhouse filled on the host: ``local_settings()``
+(the CPU torch wheel) and ``cloud_settings()`` (PyPI's torch 2.13.0 for Linux, the CUDA 13.0 build, and
+its nvidia-* wheels: no Docker Hub pull). ``image_info`` reads back the torch and CUDA versions an
+image holds; the deployment spec's minimum CUDA version follows from it (``min_cuda_version``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ PLATFORM = "linux/amd64"  # what RunPod's serverless GPUs run
 DOCKERFILE = REPO_ROOT / "worker" / "Dockerfile"
 REPOSITORY = "runpod-playbook-worker"
 SIZE_BUDGET_GB = 10.0  # PLAYBOOK_IMAGE_BUDGET_GB overrides
-TORCH_VERSION = "2.13.0"  # the CPU wheel local images get (the cloud image uses its base's torch)
+TORCH_VERSION = "2.13.0"  # requirements.lock's torch; the CPU wheel locally, PyPI's CUDA 13.0 build in the cloud
+LOCK = REPO_ROOT / "requirements.lock"
+CLOUD_FREE_GB = 15.0  # wheels (2.8 GB) + the build's layers and the image (about +10 GB at peak)
 
 EXEC_FORMAT_HELP = (
     "A container whose binaries were built for another CPU architecture cannot start there: the kernel "
@@ -57,9 +61,10 @@ class BuildSettings:
     """What to build. ``base_image=None`` keeps the Dockerfile's default (the CUDA + PyTorch base)."""
 
     base_image: str | None = None
-    torch_spec: str = ""  # e.g. "torch==2.13.0": install torch (a CPU base has none); "" = the base's
+    torch_spec: str = f"torch=={TORCH_VERSION}"  # the Dockerfile's default: PyPI's (CUDA) build on Linux
     offline: bool = False  # install only from the wheelhouse
     wheelhouse: Path | None = None  # wheels sent in the build context as wheels/
+    cloud: bool = False  # the CUDA image: its wheelhouse holds PyPI's CUDA torch (filled at build time)
     repository: str = REPOSITORY
     platform: str = PLATFORM
     size_budget_gb: float = field(default_factory=lambda: float(os.environ.get("PLAYBOOK_IMAGE_BUDGET_GB",
@@ -75,19 +80,31 @@ class BuildSettings:
 
 
 def local_settings(**changes) -> BuildSettings:
-    """The image the local platform runs: slim Debian Python base, CPU torch, no network in the build."""
-    spec = f"torch=={TORCH_VERSION}"
-    settings = BuildSettings(base_image=dockerhost.local_base_image(), torch_spec=spec, offline=True)
-    settings = replace(settings, **changes)
-    if settings.wheelhouse is None and settings.offline:
-        settings.wheelhouse = ensure_wheelhouse(settings.context_dir / "worker" / "requirements.txt",
-                                                extra=[settings.torch_spec] if settings.torch_spec else [])
-    return settings
+    """The image the local platform runs: slim Debian Python base, CPU torch, no network in the build.
+    The wheelhouse is filled when the image is built (``ensure_wheels``)."""
+    return replace(BuildSettings(base_image=dockerhost.local_base_image(), offline=True), **changes)
 
 
 def cloud_settings(**changes) -> BuildSettings:
-    """The image for RunPod: the Dockerfile's CUDA + PyTorch base, requirements from the index."""
-    return replace(BuildSettings(), **changes)
+    """The image for RunPod: the same base and lock, PyPI's CUDA 13.0 torch, built offline from wheels
+    downloaded on this host (no Docker Hub pull; pip inside containers cannot reach PyPI here)."""
+    return replace(BuildSettings(base_image=dockerhost.local_base_image(), offline=True, cloud=True,
+                                 repository=f"{REPOSITORY}-cuda"), **changes)
+
+
+def ensure_wheels(settings: BuildSettings) -> BuildSettings:
+    """``settings`` with its wheelhouse filled (offline builds), or a BuildError saying in one sentence why not."""
+    if not settings.offline or settings.wheelhouse is not None:
+        return settings
+    requirements = Path(settings.context_dir) / "worker" / "requirements.txt"
+    if settings.cloud:
+        if settings.base_image and not dockerhost.image_exists(settings.base_image):
+            raise BuildError(f"the cloud image is built on the local Python base {settings.base_image}, which this "
+                             "Docker daemon does not have: run scripts/services.sh (Docker Hub is not reachable).")
+        wheels = ensure_cloud_wheelhouse(requirements, settings.torch_spec)
+    else:
+        wheels = ensure_wheelhouse(requirements, extra=[settings.torch_spec] if settings.torch_spec else [])
+    return replace(settings, wheelhouse=wheels)
 
 
 # ---------------------------------------------------------------- Dockerfile
@@ -168,17 +185,63 @@ def ensure_wheelhouse(requirements: Path, extra: list[str] | None = None) -> Pat
         raise BuildError("an offline local build downloads wheels with this machine's pip, which needs an x86_64 "
                          "Python 3.11 host (the base image's Python); elsewhere use offline=False.")
     extra = extra or []
-    key = hashlib.sha256((requirements.read_text() + "\n".join(extra)).encode()).hexdigest()[:16]
+    lock = _lock_path(requirements)
+    key = hashlib.sha256((requirements.read_text() + lock.read_text() + "\n".join(extra)).encode()).hexdigest()[:16]
     target = wheelhouse_root() / key
     if (target / ".complete").is_file():
         return target
     target.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(target),
-           "-r", str(requirements), *extra]
+           "-r", str(requirements), "-c", str(lock), *extra]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join(line for line in proc.stderr.splitlines() if "is ignored" not in line)[-1500:]
         raise BuildError(f"pip download for the wheelhouse failed:\n{tail}")
+    (target / ".complete").write_text(" ".join(cmd[3:]))
+    return target
+
+
+def _lock_path(requirements: Path) -> Path:
+    lock = Path(requirements).resolve().parent.parent / "requirements.lock"
+    if not lock.is_file():
+        raise BuildError(f"{lock} is missing: every install uses it; make it with scripts/lock.sh.")
+    return lock
+
+
+# pip download's target for the CUDA wheels: a Linux x86_64 CPython 3.11 (the base's), any manylinux tag
+# from 2_36 down (nccl exists only as manylinux_2_18; with _2_28 alone pip fails). DESIGN.md section 4.
+CLOUD_PLATFORM_ARGS = ["--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
+                       "--abi", "cp311", "--abi", "abi3", "--abi", "none",
+                       *[a for n in range(36, 16, -1) for a in ("--platform", f"manylinux_2_{n}_x86_64")],
+                       "--platform", "manylinux2014_x86_64"]
+
+
+def ensure_cloud_wheelhouse(requirements: Path, torch_spec: str) -> Path:
+    """Every wheel of the CUDA image, from PyPI, constrained by the lock (torch excepted: the lock holds
+    the CPU build; PyPI's Linux torch of the same version is the CUDA 13.0 build and pins its nvidia-*
+    wheels itself). One sentence on failure: no space, or PyPI not reachable."""
+    requirements = Path(requirements)
+    lock = _lock_path(requirements)
+    key = hashlib.sha256((requirements.read_text() + lock.read_text() + torch_spec).encode()).hexdigest()[:16]
+    target = wheelhouse_root() / f"cuda-{key}"
+    if (target / ".complete").is_file():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    free_gb = shutil.disk_usage(target).free / 1e9
+    if free_gb < CLOUD_FREE_GB:
+        raise BuildError(f"the cloud image needs about {CLOUD_FREE_GB:g} GB free for its CUDA wheels and layers, "
+                         f"and {target} has {free_gb:.1f} GB.")
+    constraints = target / "constraints.txt"
+    constraints.write_text("".join(line + "\n" for line in lock.read_text().splitlines()
+                                   if not re.match(r"^torch==", line, re.I)))
+    cert = os.environ.get("PIP_CERT") or os.environ.get("REQUESTS_CA_BUNDLE")
+    cmd = [sys.executable, "-m", "pip", "download", "-q", "--isolated", *(["--cert", cert] if cert else []),
+           *CLOUD_PLATFORM_ARGS, "-d", str(target), "-r", str(requirements), "-c", str(constraints), torch_spec]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = [line for line in proc.stderr.splitlines() if line.strip() and "is ignored" not in line]
+        raise BuildError("pip could not download the cloud image's wheels (torch 2.13.0 CUDA 13.0 and the lock's "
+                         f"pins) from PyPI: {(last[-1] if last else 'no message')[:300]}")
     (target / ".complete").write_text(" ".join(cmd[3:]))
     return target
 
@@ -281,7 +344,7 @@ def build_image(settings: BuildSettings | None = None, nocache: bool = False, pr
     """Build for ``settings.platform`` with the legacy builder, showing step progress; then check it."""
     from tqdm.auto import tqdm
 
-    settings = settings or local_settings()
+    settings = ensure_wheels(settings or local_settings())
     client = dockerhost.client()
     context = make_context(settings)
     reference = f"{settings.repository}:{context.tag}"
@@ -327,7 +390,19 @@ def build_image(settings: BuildSettings | None = None, nocache: bool = False, pr
                        steps, cached, context.size_mb, log_path)
     if check:
         require_platform(reference, settings.platform)
+    _last_built_path(settings.repository).write_text(reference + "\n")
     return built
+
+
+def _last_built_path(repository: str) -> Path:
+    return build_dir() / "image" / f"last-built-{repository}.txt"
+
+
+def last_built(repository: str = REPOSITORY) -> str | None:
+    """The reference of the last image of ``repository`` built from this build folder, if the daemon has it."""
+    path = _last_built_path(repository)
+    reference = path.read_text().strip() if path.is_file() else None
+    return reference if reference and dockerhost.image_exists(reference) else None
 
 
 # ---------------------------------------------------------------- checks
@@ -467,3 +542,29 @@ def make_foreign_image(architecture: str = "arm64", reference: str = "runpod-pla
             raise BuildError(f"could not make the {architecture} demo image: {chunk['error']}")
     return reference
 
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What torch an image holds (written at build time by worker/precompile.py)."""
+
+    image: str
+    torch: str
+    cuda: str | None  # torch.version.cuda; None for a CPU build
+    python: str
+
+    @property
+    def min_cuda_version(self) -> str | None:
+        """The lowest CUDA version a host driver must offer: the one torch was built against."""
+        return ".".join(self.cuda.split(".")[:2]) if self.cuda else None
+
+
+def image_info(image: str) -> ImageInfo:
+    """Read /opt/deps/build-info.json from ``image`` (a throwaway container; no GPU needed)."""
+    try:
+        raw = dockerhost.client().containers.run(image, ["cat", "/opt/deps/build-info.json"], remove=True)
+        data = json.loads(raw)
+    except Exception as exc:  # noqa: BLE001 - docker.errors.*, bad JSON: say which image
+        raise BuildError(f"could not read the torch build info of {image} ({str(exc)[:200]}); "
+                         "was it built from worker/Dockerfile?") from exc
+    return ImageInfo(image, data["torch"], data.get("cuda"), data.get("python", "?"))

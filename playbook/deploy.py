@@ -204,7 +204,27 @@ def check_placement(spec: DeploymentSpec, catalog: Catalog) -> tuple[list[str], 
         empty = [p for p in pools if p not in stocked]
         if empty:
             notes.append(f"pools {empty} have no stock in {', '.join(where)}; workers will use {stocked}")
+    if catalog.live and spec.min_cuda_version:
+        notes += _check_cuda(pools, catalog, spec.min_cuda_version)
     return pools, excluded, notes
+
+
+def _check_cuda(pools: list[str], catalog: Catalog, min_cuda: str) -> list[str]:
+    """Refuse when no pool has a host offering CUDA >= ``min_cuda`` (the image's torch build): RunPod would
+    never place a worker and jobs would stay IN_QUEUE. Pools the catalog reports no versions for pass."""
+    def version(text: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in text.split("."))
+
+    lacking = [p for p in pools if catalog[p].cuda_versions
+               and not any(version(v) >= version(min_cuda) for v in catalog[p].cuda_versions)]
+    if len(lacking) == len(pools):
+        offered = sorted({v for p in pools for v in catalog[p].cuda_versions}, key=version)
+        raise PlacementError(
+            f"gpus: the image needs CUDA {min_cuda} (min_cuda_version, from its torch build), and the hosts "
+            f"of pools {pools} offer only CUDA {', '.join(offered)}, so jobs would stay IN_QUEUE forever. "
+            "Pick pools whose hosts have a newer driver (see `playbook gpus --live`), or build the image "
+            "with a torch for an older CUDA.")
+    return [f"pools {lacking} have no host with CUDA {min_cuda}; workers will use the others"] if lacking else []
 
 
 def endpoint_body(spec: DeploymentSpec, pools: list[str], excluded: list[str], volume_id: str | None) -> dict:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from playbook import dockerhost
-from playbook.build import PLATFORM, REPOSITORY, require_platform
+from playbook.build import PLATFORM, REPOSITORY, image_info, require_platform
 from playbook.config import build_dir
 from playbook.errors import BuildError, ConfigError
 from playbook.secrets import lookup
@@ -97,13 +97,29 @@ def last_pushed() -> PushedImage | None:
     return PushedImage(**json.loads(path.read_text())) if path.is_file() else None
 
 
-def pin_spec(spec, pushed: PushedImage | None = None):
-    """The DeploymentSpec with its image set to the pushed digest (default: the last push recorded here)."""
+def pin_spec(spec, pushed: PushedImage | None = None, info=None):
+    """The DeploymentSpec with its image set to the pushed digest (default: the last push recorded here),
+    and its ``min_cuda_version`` raised to the CUDA version the image's torch was built with (``info``, a
+    ``build.ImageInfo``; default: read from the image when this daemon has it), so RunPod never places
+    the worker on a host whose driver cannot run it. A CPU image leaves the spec's value as it is."""
     pushed = pushed or last_pushed()
     if pushed is None:
         raise ConfigError("nothing has been pushed from this build folder yet: run registry.push(...) or "
                           "`playbook build --push` first.")
-    return spec.with_changes(image=pushed.reference)
+    changes = {"image": pushed.reference}
+    if info is None and dockerhost.image_exists(f"{pushed.repository}:{pushed.tag}"):
+        try:
+            info = image_info(f"{pushed.repository}:{pushed.tag}")
+        except BuildError:  # not built from worker/Dockerfile: it records no torch build to follow
+            info = None
+    needed = info.min_cuda_version if info is not None else None
+    if needed and (spec.min_cuda_version is None or _version(needed) > _version(spec.min_cuda_version)):
+        changes["min_cuda_version"] = needed
+    return spec.with_changes(**changes)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split("."))
 
 
 def pull(reference: str):

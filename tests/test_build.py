@@ -23,9 +23,9 @@ from playbook.registry import last_pushed, pin_spec, pull, push, pushed_record, 
 
 def test_dockerfile_passes_hadolint_for_cloud_and_local_builds():
     assert build.lint().findings == []
-    local = build.BuildSettings(base_image="local/python:3.11-slim", torch_spec="torch==2.13.0", offline=True)
+    local = build.BuildSettings(base_image="local/python:3.11-slim", torch_spec="torch==2.13.0+cpu", offline=True)
     rendered = build.render_dockerfile(local)
-    assert "ARG BASE_IMAGE=local/python:3.11-slim" in rendered and 'ARG TORCH_SPEC="torch==2.13.0"' in rendered
+    assert "ARG BASE_IMAGE=local/python:3.11-slim" in rendered and 'ARG TORCH_SPEC="torch==2.13.0+cpu"' in rendered
     assert build.lint(rendered).findings == []
     assert not build.lint("FROM ubuntu\nRUN apt-get install curl\n").ok  # the linter does find problems
 
@@ -33,22 +33,50 @@ def test_dockerfile_passes_hadolint_for_cloud_and_local_builds():
 def test_dockerfile_contract():
     text = build.DOCKERFILE.read_text()
     base = build.dockerfile_default_base()
-    assert "cuda" in base and "pytorch" in base, "the default base must be a CUDA + PyTorch image for RunPod"
-    assert "runtime" in base, "a runtime base, not devel: compilers only make every cold pull slower"
-    torch_in_base = tuple(int(x) for x in base.split(":")[1].split("-")[0].split(".")[:2])
-    assert torch_in_base >= (2, 6), "transformers 5 and diffusers 0.42 need torch >= 2.6 from the base"
+    assert "python:3.11" in base and "slim" in base, "a plain Python 3.11 base: torch comes from the lock's pins"
+    assert 'ARG TORCH_SPEC="torch==2.13.0"' in text  # PyPI's Linux torch 2.13.0: the CUDA 13.0 build
     assert 'CMD ["python3", "-u", "/app/handler.py"]' in text  # the image's own command starts the worker
-    deps_copy = text.index("COPY worker/requirements.txt")
+    deps_copy = text.index("COPY requirements.lock worker/requirements.txt")
     assert deps_copy < text.index("COPY worker/ /app/"), "dependencies must be a layer before the code"
+    assert "-c /tmp/deps/constraints.txt" in text, "every install is constrained by the one lock"
+    assert text.index("precompile.py") < text.index("COPY worker/ /app/"), "bytecode layer before the code"
     assert "/runpod-volume" not in text.split("CMD")[0].replace("(/runpod-volume)", ""), "no weights in the image"
-    assert build.cloud_settings().build_args() == {"TORCH_SPEC": "", "OFFLINE": "0"}  # cloud: base's torch
+    cloud = build.cloud_settings()
+    assert cloud.cloud and cloud.offline and cloud.build_args()["TORCH_SPEC"] == "torch==2.13.0"
+    assert cloud.repository != build.local_settings().repository  # the CUDA image never overwrites the local tag
+
+
+def test_one_lock_pins_every_dependency_of_both_requirement_files():
+    lock = {line.split("==")[0].lower(): line.split("==")[1] for line in build.LOCK.read_text().splitlines()
+            if "==" in line and not line.startswith((" ", "#"))}
+    assert lock["torch"] == f"{build.TORCH_VERSION}+cpu"
+    for req in ("requirements.txt", "worker/requirements.txt"):
+        for line in (REPO_ROOT / req).read_text().splitlines():
+            name = line.split("#")[0].strip().split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip()
+            if name:
+                assert name.lower() in lock, f"{req}: {name} is not in requirements.lock (run scripts/lock.sh)"
+                if "==" in line:
+                    pinned = line.split("==")[1].split()[0]
+                    assert lock[name.lower()].split("+")[0] == pinned, f"{name}: lock and {req} differ"
+    for indirect in ("numpy", "huggingface-hub", "tokenizers", "aiohttp", "urllib3"):
+        assert indirect in lock, f"indirect dependency {indirect} is not pinned"
+    bootstrap = (REPO_ROOT / "scripts" / "bootstrap.sh").read_text()
+    assert "-r requirements.lock" in bootstrap
+
+
+def test_cloud_build_without_the_local_base_fails_in_one_sentence(monkeypatch):
+    monkeypatch.setattr(build.dockerhost, "image_exists", lambda ref: False)
+    with pytest.raises(BuildError) as err:
+        build.ensure_wheels(build.cloud_settings(base_image="local/none:0"))
+    text = str(err.value)
+    assert "local/none:0" in text and "scripts/services.sh" in text and text.count(". ") == 0
 
 
 def test_context_holds_only_the_worker():
     files = build._context_files(build.BuildSettings())
     assert "worker/handler.py" in files and "worker/requirements.txt" in files and "worker/Dockerfile" in files
-    outside = [f for f in files if not f.startswith("worker/") and f != ".dockerignore"]
-    assert not outside, f"the context must hold only worker/: {outside}"
+    outside = [f for f in files if not f.startswith("worker/") and f not in (".dockerignore", "requirements.lock")]
+    assert not outside, f"the context must hold only worker/ and the lock: {outside}"
     assert not [f for f in files if f.endswith((".safetensors", ".bin", ".pyc"))]
 
 
@@ -56,6 +84,7 @@ def _copy_context(tmp_path):
     root = tmp_path / "ctx"
     shutil.copytree(REPO_ROOT / "worker", root / "worker", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO_ROOT / ".dockerignore", root / ".dockerignore")
+    shutil.copy(REPO_ROOT / "requirements.lock", root / "requirements.lock")
     (root / "build" / "volume").mkdir(parents=True)
     (root / "build" / "volume" / "model.safetensors").write_bytes(b"weights")  # must never enter the context
     return root
@@ -72,7 +101,8 @@ def test_tag_is_by_content(tmp_path, monkeypatch):
     assert "worker/handler.py" in names and not any(n.startswith("build") for n in names)
     (root / "worker" / "handler.py").write_text((root / "worker" / "handler.py").read_text() + "\n# edited\n")
     assert build.make_context(settings).tag != first.tag  # new code, new tag
-    local = build.BuildSettings(context_dir=root, dockerfile=root / "worker" / "Dockerfile", torch_spec="torch==2.13.0")
+    local = build.BuildSettings(context_dir=root, dockerfile=root / "worker" / "Dockerfile",
+                                torch_spec="torch==2.13.0+cpu")
     assert build.make_context(local).tag != build.make_context(settings).tag  # other build args, other tag
 
 

@@ -19,11 +19,15 @@ import os
 os.environ.setdefault("RUNPOD_LOG_LEVEL", "INFO")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from imagegen import boot  # noqa: E402
+
+sdk = boot.import_in_background("runpod")  # its import (a cpuinfo subprocess) overlaps the model load
+
 import prefetch  # noqa: E402  (WORKER_PREFETCH=1: take the next job while one runs; see prefetch.py)
-import runpod  # noqa: E402
 from imagegen.service import Worker  # noqa: E402
 
-worker = Worker.start()  # reads MODEL_PATH; never raises, a problem is kept for the fitness check
+worker = Worker.start()  # reads MODEL_PATH, loads, warms up; never raises, a problem is kept for the fitness check
+runpod = sdk.result()
 
 
 @runpod.serverless.register_fitness_check

@@ -6,7 +6,8 @@ from __future__ import annotations
 def register(sub) -> None:
     parser = sub.add_parser("build", help="build the worker image for linux/amd64, check it, optionally push it")
     parser.add_argument("--cloud", action="store_true",
-                        help="build on the Dockerfile's CUDA + PyTorch base (default: the local slim base, CPU torch)")
+                        help="the image for RunPod: CUDA 13.0 torch from PyPI wheels, built offline on the local "
+                             "Python base (default: the local image, CPU torch)")
     parser.add_argument("--nocache", action="store_true", help="ignore the layer cache (a cold build)")
     parser.add_argument("--push", action="store_true", help="push to the registry and record the digest")
     parser.add_argument("--registry", help="host:port of the registry (default: PLAYBOOK_REGISTRY or services.sh's)")
@@ -32,6 +33,10 @@ def run(args) -> int:
     print(f"built {built.reference} ({built.image_id[:19]}) in {built.seconds:.1f} s, "
           f"{built.cached_steps}/{built.steps} steps from cache")
     print(build.check_platform(built.reference).explain())
+    info = build.image_info(built.reference)
+    print(f"torch {info.torch}, CUDA {info.cuda or 'none (CPU build)'}"
+          + (f": needs a host driver for CUDA >= {info.min_cuda_version} (NVIDIA 580 series or newer for 13.0); "
+             "registry.pin_spec sets the spec's min_cuda_version to it" if info.cuda else ""))
     sizes = build.size_report(built.reference, budget_gb=args.budget_gb)
     print(f"size {sizes.total_gb:.2f} GB (budget {sizes.budget_gb:g} GB)")
     for layer in sizes.layers:

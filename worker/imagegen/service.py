@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from imagegen import fitness, outputs, pipeline, schema
+from imagegen import boot, fitness, outputs, pipeline, schema
 
 DEFAULT_MODEL_PATH = "/runpod-volume/models/tiny-sd"
 
@@ -26,11 +26,13 @@ class WorkerSettings:
     model_path: str = DEFAULT_MODEL_PATH
     device: str = "auto"
     dtype: str = "auto"
+    warm_up: bool = True  # one tiny generation before the worker takes traffic (WORKER_WARMUP=0: off)
 
     @classmethod
     def from_env(cls) -> WorkerSettings:
         return cls(os.environ.get("MODEL_PATH", DEFAULT_MODEL_PATH),
-                   os.environ.get("WORKER_DEVICE", "auto").lower(), os.environ.get("WORKER_DTYPE", "auto").lower())
+                   os.environ.get("WORKER_DEVICE", "auto").lower(), os.environ.get("WORKER_DTYPE", "auto").lower(),
+                   os.environ.get("WORKER_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off"))
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Worker:
     settings: WorkerSettings
     loaded: pipeline.Loaded | None = None
     problem: str | None = None  # why the model is not usable, in words
+    warmup_s: float | None = None  # the boot-time warm-up generation, when it ran
     served: dict = field(default_factory=lambda: {"ok": 0, "failed": 0})
 
     @classmethod
@@ -49,12 +52,34 @@ class Worker:
         if problems:
             worker.problem = fitness.unfit_message(settings.model_path, problems)
             return worker
+        ahead = boot.read_ahead(settings.model_path)  # the weights' bytes stream in while torch imports
         try:
             worker.loaded = pipeline.load(settings.model_path, settings.device, settings.dtype)
         except Exception as exc:  # noqa: BLE001 - reported by the fitness check and every job
             worker.problem = (f"could not load the pipeline at MODEL_PATH={settings.model_path}: "
                               f"{type(exc).__name__}: {exc}")
+        ahead.result()
+        if worker.loaded and settings.warm_up:
+            worker.warm_up()
         return worker
+
+    def warm_up(self) -> None:
+        """One tiny generation, so the first real job does not pay for lazy initialisation (kernels,
+        allocator, first-call code paths); a FlashBoot snapshot then holds a warm process. A failure
+        here is left to the real jobs to report: warm-up only saves time."""
+        side = 512 if self.loaded.device == "cuda" else 64  # CUDA kernels are picked per shape
+        request = schema.parse_generate({"prompt": "warm-up", "width": side, "height": side,
+                                         "num_inference_steps": 2, "seed": 0})
+        start = time.perf_counter()
+        try:
+            pairs = pipeline.generate(self.loaded, request)
+            outputs.as_base64([outputs.encode(image, "png") for image, _ in pairs], [0])  # the encode path too
+        except Exception as exc:  # noqa: BLE001
+            print(f"warm-up generation failed ({type(exc).__name__}: {str(exc)[:200]}); serving anyway",
+                  flush=True)
+            pipeline.empty_cache()
+            return
+        self.warmup_s = time.perf_counter() - start
 
     def check_fitness(self) -> None:
         """Raise with the model problem: registered as the worker's fitness check."""
@@ -97,7 +122,8 @@ class Worker:
         if self.loaded:
             info.update(pipeline=type(self.loaded.pipe).__name__, device=self.loaded.device,
                         dtype=self.loaded.dtype, attention=self.loaded.attention,
-                        load_s=round(self.loaded.load_s, 3))
+                        load_s=round(self.loaded.load_s, 3),
+                        warmup_s=None if self.warmup_s is None else round(self.warmup_s, 3))
         else:
             info["problem"] = self.problem
         return info

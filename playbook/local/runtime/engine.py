@@ -57,21 +57,31 @@ class Engine:
         return job
 
     def dispatch(self, ep: EndpointState) -> None:
-        """Hand queued jobs to workers waiting in job take (first come, first served)."""
-        while ep.queue and ep.takers:
-            worker, fut, batch_size = ep.takers.popleft()
-            if fut.done() or worker.state not in ("initializing", "idle", "running"):
-                continue
-            jobs = []
-            while ep.queue and len(jobs) < batch_size:
-                job = ep.jobs.get(ep.queue.popleft())
-                if job is not None and job.status == IN_QUEUE:
-                    self.start_job(ep, job, worker)
-                    jobs.append(job)
+        """Hand queued jobs to workers waiting in job take: workers holding no job first, one job each,
+        then the rest up to each take's batch size. So a prefetching worker (a second job-take slot
+        while it runs a job) gets a job only when no idle worker is waiting for one."""
+        waiting = [t for t in ep.takers if not t[1].done() and t[0].state in ("initializing", "idle", "running")]
+        if not ep.queue or not waiting:
+            return
+        waiting.sort(key=lambda t: len(t[0].jobs))  # stable: first come first served among equals
+        given: dict[int, list[Job]] = {id(t): [] for t in waiting}
+        for fill in (1, None):  # first one job per take, then up to the batch size
+            for taker in waiting:
+                _, _, batch_size = taker
+                while ep.queue and len(given[id(taker)]) < (fill or batch_size):
+                    job = ep.jobs.get(ep.queue.popleft())
+                    if job is not None and job.status == IN_QUEUE:
+                        given[id(taker)].append(job)
+        for taker in waiting:
+            worker, fut, _ = taker
+            jobs = given[id(taker)]
             if jobs:
+                ep.takers.remove(taker)
+                for job in jobs:
+                    self.start_job(ep, job, worker)
                 fut.set_result(jobs)
-            else:
-                ep.takers.appendleft((worker, fut, batch_size))
+        for taker in [t for t in ep.takers if t[1].done()]:
+            ep.takers.remove(taker)
 
     def start_job(self, ep: EndpointState, job: Job, worker: Worker) -> None:
         job.status = IN_PROGRESS

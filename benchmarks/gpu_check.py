@@ -1,0 +1,243 @@
+"""The GPU check, prepared: one command, one printed table, under 5 minutes on an H100/H200.
+
+What it measures, with the worker's own code (imagegen.service.Worker, the code a RunPod worker runs):
+* a full-size random-weight pipeline shaped like Stable Diffusion 1.5 (UNet 860M, VAE, CLIP ViT-L text
+  encoder; about 4.3 GB of fp32 safetensors), made offline on the device and saved like a model folder;
+* it/s at 512x512 for fp32, fp16 and bf16 with PyTorch SDPA attention, load time, job time;
+* peak VRAM (``torch.cuda.max_memory_allocated``) against the estimate (``estimate_vram_gb``: ``playbook
+  analyze``'s inference peak where playbook/analyze.py exists, else weights plus a rule of thumb);
+* the OOM path: with the allocator capped just above a normal job's peak, a request too large answers
+  the clear "CUDA out of memory ... keeps serving" error and the next job succeeds;
+* the warm-up effect: first job / warm job with and without the boot-time warm-up generation.
+
+    python benchmarks/gpu_check.py            # on a GPU machine (the worker image or the project venv)
+    python benchmarks/gpu_check.py --tiny     # on the CPU: the demo model at 64x64, every path, seconds
+
+It is a script, not a test (figures depend on the machine); tests run it with --tiny so it keeps working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playbook.handler_preview import worker_on_path  # noqa: E402
+
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
+
+
+# ------------------------------------------------------------------ the model
+
+
+def sd15_pipeline(device: str):
+    """A Stable Diffusion 1.5-shaped pipeline with random weights, built on ``device`` (fast on a GPU)."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    from playbook.demo_model import write_tokenizer_files
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer = CLIPTokenizer.from_pretrained(write_tokenizer_files(Path(tmp)), model_max_length=77)
+    torch.manual_seed(0)
+    with torch.device(device):
+        unet = UNet2DConditionModel(
+            sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
+            block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3)
+        vae = AutoencoderKL(
+            in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(128, 256, 512, 512),
+            layers_per_block=2, down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4, sample_size=512)
+        text_encoder = CLIPTextModel(CLIPTextConfig(
+            vocab_size=len(tokenizer), hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+            num_attention_heads=12, max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, projection_dim=768))
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    return StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)
+
+
+def make_model(folder: Path, tiny: bool, device: str) -> float:
+    """Write the pipeline to ``folder``; return its size in GB."""
+    from playbook.demo_model import build_pipeline, make_world_readable
+
+    pipe = build_pipeline("tiny") if tiny else sd15_pipeline(device)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    make_world_readable(folder)
+    del pipe
+    return sum(p.stat().st_size for p in folder.rglob("*.safetensors")) / 1e9
+
+
+def estimate_vram_gb(model_path: Path, dtype: str, width: int, height: int, num_images: int = 1) -> float:
+    """``playbook analyze``'s inference peak when that module is there (issue 9), else the stand-in below."""
+    try:
+        from playbook.analyze import analyze
+    except ImportError:
+        return rule_of_thumb_vram_gb(model_path, dtype, width, height, num_images)
+    return analyze(model_path, dtype=dtype, width=width, height=height, batch=num_images).vram_gb
+
+
+def rule_of_thumb_vram_gb(model_path: Path, dtype: str, width: int, height: int, num_images: int = 1) -> float:
+    """Weights at ``dtype`` (the folder holds fp32) plus activations by a rule of thumb: about 0.5 GB per
+    image at 512x512 in 16-bit for the UNet with classifier-free guidance and the VAE decode, scaled by
+    pixels and dtype size."""
+    weights_fp32 = sum(p.stat().st_size for p in Path(model_path).rglob("*.safetensors")) / 1e9
+    scale = DTYPE_BYTES[dtype] / 4
+    activations = 0.5 * num_images * (width * height) / (512 * 512) * (DTYPE_BYTES[dtype] / 2)
+    return weights_fp32 * scale + activations
+
+
+# ------------------------------------------------------------------ measurements
+
+
+@dataclass
+class DtypeRow:
+    dtype: str
+    load_s: float
+    it_per_s: float
+    job_s: float
+    peak_vram_gb: float | None
+    estimate_gb: float
+
+
+def job(side: int, steps: int, seed: int = 1, **more) -> dict:
+    return {"id": f"gpu-check-{time.time_ns()}", "input": {"prompt": "a lighthouse at dusk", "width": side,
+                                                          "height": side, "num_inference_steps": steps,
+                                                          "seed": seed, **more}}
+
+
+def run_ok(worker, payload: dict) -> tuple[dict, float]:
+    start = time.perf_counter()
+    result = worker.handle(payload)
+    seconds = time.perf_counter() - start
+    if "error" in result:
+        raise RuntimeError(f"job failed: {result['error']}")
+    return result, seconds
+
+
+def measure_dtype(model: Path, device: str, dtype: str, side: int, steps: int) -> DtypeRow:
+    import torch
+    from imagegen.service import Worker, WorkerSettings
+
+    worker = Worker.start(WorkerSettings(str(model), device, dtype, warm_up=True))
+    if worker.loaded is None:
+        raise RuntimeError(worker.problem)
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    result, seconds = run_ok(worker, job(side, steps))
+    peak = torch.cuda.max_memory_allocated() / 1e9 if device == "cuda" else None
+    row = DtypeRow(dtype, worker.loaded.load_s, steps / result["inference_s"], seconds, peak,
+                   estimate_vram_gb(model, dtype, side, side))
+    release(worker)
+    return row
+
+
+def release(worker) -> None:
+    import gc
+
+    import torch
+
+    worker.loaded = None
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def warmup_effect(model: Path, device: str, dtype: str, side: int, steps: int) -> dict:
+    """First job / warm job without, then with, the boot-time warm-up."""
+    from imagegen.service import Worker, WorkerSettings
+
+    out = {}
+    for warm in (False, True):
+        worker = Worker.start(WorkerSettings(str(model), device, dtype, warm_up=warm))
+        first = run_ok(worker, job(side, steps, seed=2))[1]
+        again = run_ok(worker, job(side, steps, seed=3))[1]
+        out[warm] = (first, again, worker.warmup_s)
+        release(worker)
+    return out
+
+
+def oom_path(model: Path, dtype: str, side: int, steps: int) -> str:
+    """Cap the allocator just above a normal job's peak; a big request must answer the OOM error and the
+    next normal job must succeed."""
+    import torch
+    from imagegen.service import Worker, WorkerSettings
+
+    worker = Worker.start(WorkerSettings(str(model), "cuda", dtype, warm_up=True))
+    torch.cuda.reset_peak_memory_stats()
+    run_ok(worker, job(side, steps))
+    total = torch.cuda.get_device_properties(0).total_memory
+    torch.cuda.set_per_process_memory_fraction(min(1.0, torch.cuda.max_memory_allocated() * 1.3 / total))
+    try:
+        big = worker.handle(job(1024, 2, num_images=8))
+        _, after_s = run_ok(worker, job(side, steps))
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0)
+        release(worker)
+    if "error" not in big:
+        return "the large request fitted (no OOM): raise num_images or the side"
+    clear = "CUDA out of memory" in big["error"] and "keeps serving" in big["error"]
+    return (f"{'clear error' if clear else 'UNCLEAR error'} ({big['error'][:70]}...), "
+            f"next job ok in {after_s:.2f} s")
+
+
+# ------------------------------------------------------------------ main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="the demo model at 64x64 on the CPU (for tests)")
+    parser.add_argument("--steps", type=int, help="denoising steps per job (default 25, --tiny 2)")
+    parser.add_argument("--keep", type=Path, help="write the model here and keep it (default: a temp folder)")
+    args = parser.parse_args(argv)
+    worker_on_path()
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() and not args.tiny else "cpu"
+    side, steps = (64, args.steps or 2) if args.tiny else (512, args.steps or 25)
+    dtypes = ("fp32", "fp16", "bf16")
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="gpu-check-"))
+    started = time.perf_counter()
+    try:
+        make_s = time.perf_counter()
+        size_gb = make_model(folder, args.tiny, device)
+        make_s = time.perf_counter() - make_s
+        rows = [measure_dtype(folder, device, d, side, steps) for d in dtypes]
+        default_dtype = "fp16" if device == "cuda" else "fp32"
+        warm = warmup_effect(folder, device, default_dtype, side, steps)
+        oom = oom_path(folder, default_dtype, side, steps) if device == "cuda" else "not run on the CPU"
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    gpu = torch.cuda.get_device_name() if device == "cuda" else "CPU"
+    print(f"\nGPU check: {gpu}, torch {torch.__version__} (CUDA {torch.version.cuda}), "
+          f"{'demo model (tiny)' if args.tiny else 'SD-1.5-shaped random weights'} {size_gb:.2f} GB fp32, "
+          f"made in {make_s:.1f} s; {side}x{side}, {steps} steps, SDPA attention")
+    print(f"{'dtype':<6} {'load s':>7} {'it/s':>8} {'job s':>7} {'peak VRAM GB':>13} {'estimate GB':>12}")
+    for r in rows:
+        peak = f"{r.peak_vram_gb:13.2f}" if r.peak_vram_gb is not None else f"{'n/a':>13}"
+        print(f"{r.dtype:<6} {r.load_s:7.2f} {r.it_per_s:8.2f} {r.job_s:7.2f} {peak} {r.estimate_gb:12.2f}")
+    for flag, (first, again, warmup_s) in warm.items():
+        label = f"warm-up {'on ' if flag else 'off'} ({default_dtype})"
+        extra = f", warm-up took {warmup_s:.2f} s at boot" if warmup_s else ""
+        print(f"{label:<22} first job {first:6.2f} s, warm job {again:6.2f} s, ratio {first / again:5.2f}{extra}")
+    print(f"{'OOM path':<22} {oom}")
+    print(f"total {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

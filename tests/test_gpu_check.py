@@ -1,0 +1,41 @@
+"""benchmarks/gpu_check.py keeps working: its --tiny mode runs every path on the CPU and prints the table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from playbook.config import REPO_ROOT
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_on_the_cpu_with_tiny_sizes(tmp_path):
+    out = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "gpu_check.py"), "--tiny", "--steps", "1",
+                          "--keep", str(tmp_path / "model")], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.splitlines()
+    table = {line.split()[0]: line.split() for line in lines if line.split() and line.split()[0] in
+             ("fp32", "fp16", "bf16")}
+    assert set(table) == {"fp32", "fp16", "bf16"}
+    for dtype, cells in table.items():
+        load_s, it_per_s, job_s, peak, estimate = cells[1:6]
+        assert float(it_per_s) > 0 and float(job_s) > 0 and float(load_s) > 0, dtype
+        assert peak == "n/a" and float(estimate) > 0  # no VRAM on the CPU; the estimate still computes
+    warm = [line for line in lines if line.startswith("warm-up")]
+    assert len(warm) == 2 and "warm-up took" in warm[1] and "ratio" in warm[0]
+    assert any(line.startswith("OOM path") and "not run on the CPU" in line for line in lines)
+    assert (tmp_path / "model" / "model_index.json").is_file()  # --keep leaves the model folder
+
+
+def test_rule_of_thumb_vram_estimate_scales_with_dtype_and_pixels(tmp_path):
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    import gpu_check
+
+    (tmp_path / "unet").mkdir()
+    (tmp_path / "unet" / "w.safetensors").write_bytes(b"\0" * 4_000_000)  # 4 MB of fp32 weights
+    fp32 = gpu_check.rule_of_thumb_vram_gb(tmp_path, "fp32", 512, 512)
+    fp16 = gpu_check.rule_of_thumb_vram_gb(tmp_path, "fp16", 512, 512)
+    assert fp32 == pytest.approx(0.004 + 1.0) and fp16 == pytest.approx(0.002 + 0.5)
+    assert gpu_check.rule_of_thumb_vram_gb(tmp_path, "fp16", 1024, 1024, num_images=2) == pytest.approx(0.002 + 4.0)
