@@ -86,12 +86,12 @@ def rp_serve_api_latencies(n: int) -> list[float]:
         proc.wait(timeout=10)
 
 
-def pickup_delays(jobs: JobClient, n: int) -> list[float]:
+def pickup_delays(jobs: JobClient, n: int, job_input: dict | None = None) -> list[float]:
     """Client-seen latency minus the platform's own delayTime + executionTime, for /run + wait()."""
     out = []
     for i in range(n):
         start = time.perf_counter()
-        result = jobs.wait(jobs.run({"i": i}), 30, _start=start)
+        result = jobs.wait(jobs.run({**(job_input or {}), "i": i}), 30, _start=start)
         out.append(result.latency_s - (result.delay_ms + result.execution_ms) / 1000)
     return out
 
@@ -135,10 +135,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=30, help="sequential requests per latency figure")
     parser.add_argument("--jobs", type=int, default=12, help="jobs per throughput figure")
+    parser.add_argument("--pickup-only", action="store_true", help="only the pickup-delay figures (quick)")
     args = parser.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="bench-local-"))
     rows = []
     with local.start(record=False, log_dir=logs) as platform:
+        if args.pickup_only:
+            for handler, job_input in (("noop_handler", {}), ("sleep_handler", {"sleep_s": 0.5})):
+                cfg, jobs = endpoint(platform, handler, 1)
+                jobs.run_sync({"warm": True})
+                pickup = pickup_delays(jobs, args.requests, job_input)
+                platform.delete_endpoint(cfg.id)
+                rows.append((f"pickup delay, /run + wait(), {handler}", f"p50 {ms(pickup, 50)}   p95 {ms(pickup, 95)}"))
+            for name, value in rows:
+                print(f"{name:<50}  {value}")
+            return
         cfg, jobs = endpoint(platform, "noop_handler", 1)
         local_lat = sequential_runsync(jobs, args.requests)
         spaced_lat = sequential_runsync(jobs, args.requests, pause_s=1.2)

@@ -3,7 +3,10 @@ skip rules for the tiers (docker, gpu, live_runpod)."""
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -19,6 +22,16 @@ def _isolated_state(tmp_path_factory):
         os.environ.pop("PLAYBOOK_STATE_DIR", None)
     else:
         os.environ["PLAYBOOK_STATE_DIR"] = old
+
+
+@pytest.fixture
+def platform(tmp_path, monkeypatch):
+    """A local platform of its own for one test, with its build folder under the test's tmp_path."""
+    import playbook.local as local
+
+    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path / "build"))
+    with local.start(record=False, log_dir=tmp_path / "logs") as p:
+        yield p
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +53,42 @@ def executed_notebook():
         return result
 
     return run
+
+
+# -- a scripted HTTP server (for the HTTP layer's retries and errors) -------------------------------------
+
+class Scripted(BaseHTTPRequestHandler):
+    """Answers each request with the next (status, body, headers) of the server's script."""
+
+    def _answer(self):
+        self.server.seen.append((self.command, self.path, self.headers.get("Authorization")))
+        status, body, headers = self.server.script.pop(0)
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        for k, v in {"Content-Type": "application/problem+json" if status >= 400 else "application/json",
+                     **headers}.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def server():
+    """A loopback HTTP server answering from ``server.script`` (a list of (status, body, headers)); what
+    it was asked is in ``server.seen`` as (method, path, Authorization)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+    httpd.script, httpd.seen = [], []
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
 
 
 # -- the docker tier (scripts/services.sh starts the daemon, the registry and the local base image) ------

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import requests
-from local_support import api, endpoint, group_alive, platform, wait_until  # noqa: F401 (fixture)
+from local_support import api, endpoint, group_alive, wait_until
 
 from playbook.errors import JobError
 
