@@ -418,7 +418,7 @@ def connect(target: str | None = "auto", start_local: Callable[[], Target] | Non
     """A client for the target, after printing which one it is. On the local target, when no recorded
     platform answers, ``start_local()`` starts one and returns its Target (None: raise instead)."""
     from playbook.config import resolve_target
-    from playbook.errors import PlatformError
+    from playbook.errors import Unreachable
     from playbook.secrets import lookup
 
     name = target or "auto"
@@ -428,7 +428,7 @@ def connect(target: str | None = "auto", start_local: Callable[[], Target] | Non
         client = ControlClient(resolve_target(name), retries=0, timeout_s=5)
         if local:
             client.datacenters()  # is the recorded platform alive?
-    except (ConfigError, PlatformError):
+    except (ConfigError, Unreachable):  # none recorded, or it does not answer (a refusal is raised as is)
         if not (local and start_local):
             raise
         client = None

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 from playbook.jobs import BatchResult
+from playbook.waiting import wait_for
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,8 @@ def plot_timeline(samples, ax=None, workers_max: int | None = None):
 def wait_for_workers(platform, endpoint_id: str, count: int = 0, timeout_s: float = 60.0) -> float:
     """Wait until the endpoint has ``count`` workers (0: scaled to zero); returns the seconds waited."""
     start = time.monotonic()
-    while len(platform.list_workers(endpoint_id)) != count:
-        if time.monotonic() - start > timeout_s:
-            raise TimeoutError(f"endpoint {endpoint_id} did not reach {count} workers within {timeout_s} s")
-        time.sleep(0.1)
+    wait_for(lambda: len(platform.list_workers(endpoint_id)) == count, timeout_s,
+             what=f"endpoint {endpoint_id} to reach {count} workers", interval_s=0.1, max_interval_s=0.1)
     return time.monotonic() - start
 
 
