@@ -5,10 +5,11 @@ job before it asks for the next, on RunPod as on the local platform; for a 2 s d
 the GPU a third of the time. With WORKER_PREFETCH=N the worker declares a concurrency of N + 1
 (``concurrency_modifier``), so the SDK holds N more jobs while one runs, and a lock keeps the heavy
 work strictly one job at a time: memory stays that of one job. When its slots are full the SDK looks
-for free ones once a second, so N=1 keeps a worker busy for jobs of 1 s or more, N=2 for jobs of 0.5 s. The handler becomes async (the work
-runs in a thread), which also lets a cancel stop waiting at once; the lock is a thread lock, so a
-cancelled job's work still finishes before the next one starts. The cost: a prefetched job waits on
-this worker even if another worker is idle; leave it off for long jobs on wide endpoints.
+for free ones once a second, so N=1 keeps a worker busy for jobs of 1 s or more, N=2 for jobs of 0.5 s.
+The handler becomes async (the work runs in a thread), which also lets a cancel stop waiting at once;
+the lock is a thread lock, so a cancelled job's work still finishes before the next one starts. The
+cost: a prefetched job waits on this worker even if another worker is idle; leave it off for long jobs
+on wide endpoints.
 
 Use (handler.py):  runpod.serverless.start(prefetch.start_options(handler))
 """

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -305,7 +306,5 @@ _live: weakref.WeakSet[LocalPlatform] = weakref.WeakSet()
 @atexit.register
 def _stop_all() -> None:
     for platform in list(_live):
-        try:
+        with contextlib.suppress(Exception):  # best effort at interpreter exit
             platform.stop()
-        except Exception:  # noqa: BLE001 - best effort at interpreter exit
-            pass

@@ -64,7 +64,7 @@ def add_routes(app: web.Application, platform) -> None:
             body = json.loads(raw or b"{}")
         except ValueError:
             raise web.HTTPBadRequest(text=json.dumps({"error": "request body is not valid JSON; send "
-                                                      '{"input": {...}}.'}), content_type="application/json")
+                                                      '{"input": {...}}.'}), content_type="application/json") from None
         if not isinstance(body, dict) or "input" not in body:
             raise web.HTTPBadRequest(text=json.dumps({"error": "request body must be a JSON object with an "
                                                       '"input" field: {"input": {...}}.'}),

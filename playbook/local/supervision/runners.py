@@ -9,6 +9,7 @@ the worker would orphan it, so a worker runs in its own process group and the wh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,17 +53,13 @@ class ProcessHandle:
         return self.proc.poll() is None
 
     def _signal_group(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def _close_lifeline(self) -> None:
         if self._lifeline_fd >= 0:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self._lifeline_fd)
-            except OSError:
-                pass
             self._lifeline_fd = -1
 
     def stop(self, timeout_s: float = 5.0) -> None:
@@ -78,10 +75,8 @@ class ProcessHandle:
         """SIGKILL the worker and everything it forked (the SDK's heartbeat process included)."""
         self._signal_group(signal.SIGKILL)
         self._close_lifeline()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def worker_base_env(home: Path) -> dict[str, str]:

@@ -201,7 +201,8 @@ def _auth_problem(request: web.Request, expected: str) -> Problem | None:
     auth = request.headers.get("Authorization", "")
     if auth == f"Bearer {expected}":
         return None
-    detail = "Send `Authorization: Bearer <api key>`." if not auth.startswith("Bearer ") else "The API key is not valid."
+    detail = ("Send `Authorization: Bearer <api key>`." if not auth.startswith("Bearer ")
+              else "The API key is not valid.")
     return Problem(401, detail)
 
 
