@@ -1,5 +1,6 @@
-"""Shared test set-up: an isolated build folder and local-platform state per session, and the
-skip rules for the tiers (docker, gpu, live_runpod)."""
+"""Shared test set-up: an isolated build folder and local-platform state per session, the fixtures
+several files use (a local platform, a scripted HTTP server, executed notebooks, the Docker tier), the
+``slow`` tier, and the skip rules for the tiers (docker, gpu, live_runpod)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,19 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+# -- tiers: `make test-fast` runs `-m "not slow"` ----------------------------------------------------------
+
+SLOW_FIXTURES = {"platform", "rp_serve_api", "executed_notebook", "docker_daemon", "worker_image", "registry"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test is ``slow`` when its file says so (processes, end to end), when it is a notebook or Docker
+    test, or when it starts a local platform or a server process through a fixture."""
+    for item in items:
+        if (item.get_closest_marker("notebook") or item.get_closest_marker("docker")
+                or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -84,7 +98,7 @@ def server():
     it was asked is in ``server.seen`` as (method, path, Authorization)."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
     httpd.script, httpd.seen = [], []
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield httpd
     httpd.shutdown()

@@ -13,6 +13,8 @@ import requests
 
 from playbook.config import REPO_ROOT, VOLUME_MOUNT
 
+pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
+
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"}
 
 

@@ -16,6 +16,8 @@ from playbook.control import ControlClient, ControlError
 from playbook.secrets import Secret
 from playbook.spec import load_spec
 
+pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
+
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):

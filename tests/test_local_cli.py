@@ -16,6 +16,8 @@ from local_support import group_alive, handler, wait_until
 from playbook.config import REPO_ROOT, resolve_target
 from playbook.jobs import JobClient
 
+pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
+
 
 def playbook(*args, env, check=True):
     proc = subprocess.run([sys.executable, "-m", "playbook", *args], env=env, cwd=REPO_ROOT,

@@ -13,6 +13,8 @@ from local_support import api, endpoint, group_alive, wait_until
 
 from playbook.errors import JobError
 
+pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
+
 
 def test_job_api_shapes_and_auth(platform):
     cfg, jobs = endpoint(platform)

@@ -17,6 +17,8 @@ import pytest
 from playbook.demo_model import make_demo_model
 from playbook.handler_preview import HANDLER, WORKER_DIR
 
+pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
+
 
 class Queue(BaseHTTPRequestHandler):
     """job-take hands out the queued jobs, then long-polls (a 204 at once would make the SDK spin)."""
