@@ -32,14 +32,14 @@ import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from playbook import dockerhost
+from playbook import dockerhost, settings
 from playbook.config import REPO_ROOT, build_dir
 from playbook.errors import BuildError
 
 PLATFORM = "linux/amd64"  # what RunPod's serverless GPUs run
 DOCKERFILE = REPO_ROOT / "worker" / "Dockerfile"
 REPOSITORY = "runpod-playbook-worker"
-SIZE_BUDGET_GB = 10.0  # PLAYBOOK_IMAGE_BUDGET_GB overrides
+SIZE_BUDGET_GB = 10.0  # the default of PLAYBOOK_IMAGE_BUDGET_GB (playbook.settings)
 TORCH_VERSION = "2.13.0"  # the CPU wheel local images get (the cloud image uses its base's torch)
 
 EXEC_FORMAT_HELP = (
@@ -62,8 +62,7 @@ class BuildSettings:
     wheelhouse: Path | None = None  # wheels sent in the build context as wheels/
     repository: str = REPOSITORY
     platform: str = PLATFORM
-    size_budget_gb: float = field(default_factory=lambda: float(os.environ.get("PLAYBOOK_IMAGE_BUDGET_GB",
-                                                                               SIZE_BUDGET_GB)))
+    size_budget_gb: float = field(default_factory=settings.image_budget_gb)
     dockerfile: Path = DOCKERFILE
     context_dir: Path = REPO_ROOT
 
@@ -151,7 +150,7 @@ def lint(text: str | None = None) -> LintReport:
 
 
 def wheelhouse_root() -> Path:
-    return Path(os.environ.get("PLAYBOOK_WHEELHOUSE", Path.home() / ".cache" / "runpod-playbook" / "wheelhouse"))
+    return settings.wheelhouse_dir()
 
 
 def ensure_wheelhouse(requirements: Path, extra: list[str] | None = None) -> Path:
@@ -432,7 +431,7 @@ def size_report(image: str, budget_gb: float | None = None) -> SizeReport:
     history = client.api.history(image)
     layers = [Layer(_layer_label(h.get("CreatedBy", "")), round(h.get("Size", 0) / 1e6, 2)) for h in reversed(history)]
     total_gb = client.images.get(image).attrs["Size"] / 1e9
-    budget = budget_gb if budget_gb is not None else float(os.environ.get("PLAYBOOK_IMAGE_BUDGET_GB", SIZE_BUDGET_GB))
+    budget = budget_gb if budget_gb is not None else settings.image_budget_gb()
     report = SizeReport(image, layers, round(total_gb, 3), budget)
     if report.over_budget:
         warnings.warn(f"{image} is {total_gb:.2f} GB, over the {budget:g} GB budget: every cold worker pulls it. "

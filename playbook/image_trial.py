@@ -58,6 +58,7 @@ def deploy_and_run(image: str, job: dict | None = None, spec_path: Path = DEMO_S
     from playbook.local.servers.control_api import volume_folder
     from playbook.local.supervision.docker_runner import list_containers
     from playbook.local.supervision.runners import choose_runner
+    from playbook.settings import model_dir
     from playbook.spec import load_spec
 
     job = job or json.loads(TEST_INPUT.read_text())
@@ -68,7 +69,7 @@ def deploy_and_run(image: str, job: dict | None = None, spec_path: Path = DEMO_S
         result = deploy.apply(spec, client)
         endpoint_id = result.endpoint_id
         if result.volume_id:
-            ensure_demo_model(volume_folder(result.volume_id) / "models" / "tiny-sd", size=model_size)
+            ensure_demo_model(model_dir(volume_folder(result.volume_id)), size=model_size)
         runner = choose_runner(platform.get_endpoint(endpoint_id)).name
         jobs = JobClient(platform.target, endpoint_id)
         start = time.perf_counter()

@@ -32,6 +32,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from playbook.config import load_mapping
 from playbook.errors import ConfigError
 from playbook.secrets import Secret, lookup
 
@@ -174,24 +175,7 @@ def spec_from_dict(data: dict, source: str = "spec") -> DeploymentSpec:
 def load_spec(path: str | Path) -> DeploymentSpec:
     """Read and validate a spec file (``.toml``, ``.yaml`` or ``.yml``)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"spec file {path} does not exist; copy deploy/demo.toml and edit it")
-    text = path.read_text()
-    try:
-        if path.suffix == ".toml":
-            import tomllib
-            data = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            import yaml
-            data = yaml.safe_load(text) or {}
-        else:
-            raise ConfigError(f"spec file {path}: use a .toml, .yaml or .yml file")
-    except ConfigError:
-        raise
-    except Exception as exc:  # tomllib.TOMLDecodeError, yaml.YAMLError
-        raise ConfigError(f"spec file {path} is not valid {path.suffix[1:].upper()}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"spec file {path} must hold a table of fields at the top level")
+    data = load_mapping(path, "spec file", (".toml", ".yaml", ".yml"), fix="copy deploy/demo.toml and edit it")
     return spec_from_dict(data, source=str(path))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import requests
 from local_support import platform_with_own_build_dir
-from openapi_contract import ContractRecorder, openapi, spec_path, validate_exchange
+from openapi_contract import ContractRecorder, spec_path, validate_exchange
 
 from playbook import deploy
 from playbook.config import REPO_ROOT, Target
@@ -41,7 +41,6 @@ def spec():
 
 def test_spec_file_is_read_from_the_shared_folder():
     assert spec_path().parent.name == "runpod" and spec_path().parent.parent.name == "shared"
-    assert openapi() is openapi()  # parsed once per session
 
 
 def test_create_reapply_update_release_destroy(client, spec):

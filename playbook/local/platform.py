@@ -25,6 +25,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from playbook import settings
 from playbook.config import Target, build_dir, local_state_file
 from playbook.errors import ConfigError, PlatformError
 from playbook.local.runtime.endpoints import EndpointConfig, new_endpoint_id
@@ -60,7 +61,7 @@ class LocalPlatform:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ConfigError("the local platform binds to loopback only; use host='127.0.0.1'.")
         self.host, self.port = host, port
-        self.api_key = api_key or os.environ.get("PLAYBOOK_LOCAL_API_KEY") or f"local-{secrets.token_urlsafe(18)}"
+        self.api_key = api_key or settings.local_api_key() or f"local-{secrets.token_urlsafe(18)}"
         self.worker_key = f"worker-{secrets.token_urlsafe(18)}"
         self.record = record
         self.log_dir = Path(log_dir or build_dir() / "local" / "logs").resolve()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from playbook.config import REPO_ROOT, local_volume_dir
 from playbook.errors import ConfigError
+from playbook.settings import model_dir
 
 SCALER_TYPES = ("QUEUE_DELAY", "REQUEST_COUNT")
 DEFAULT_HANDLER = REPO_ROOT / "worker" / "handler.py"
@@ -70,7 +71,7 @@ class EndpointConfig:
     @property
     def model_path(self) -> Path:
         """Where the worker finds the demo model: <volume>/models/tiny-sd, like /runpod-volume/models/tiny-sd."""
-        return Path(self.volume_dir) / "models" / "tiny-sd"
+        return model_dir(Path(self.volume_dir))
 
     def changed(self, **changes) -> EndpointConfig:
         unknown = set(changes) - {f.name for f in fields(self)}

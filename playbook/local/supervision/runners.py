@@ -20,6 +20,7 @@ from typing import Protocol
 
 from playbook.local.runtime.endpoints import EndpointConfig
 from playbook.secrets import KNOWN_SECRETS
+from playbook.settings import LIFELINE_FD_VAR
 
 LAUNCHER = Path(__file__).with_name("launch.py")
 
@@ -106,7 +107,7 @@ class ProcessRunner:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         read_fd, write_fd = os.pipe()
         full_env = {**worker_base_env(log_path.parent / "home"), **env,
-                    "PLAYBOOK_LIFELINE_FD": str(read_fd), "PYTHONUNBUFFERED": "1"}
+                    LIFELINE_FD_VAR: str(read_fd), "PYTHONUNBUFFERED": "1"}
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, str(LAUNCHER), str(handler)],
