@@ -35,6 +35,7 @@ from pathlib import Path
 from playbook import dockerhost, settings
 from playbook.config import REPO_ROOT, build_dir
 from playbook.errors import BuildError
+from playbook.html import Html, code, fields_table, paragraph, table
 
 PLATFORM = "linux/amd64"  # what RunPod's serverless GPUs run
 DOCKERFILE = REPO_ROOT / "worker" / "Dockerfile"
@@ -121,10 +122,9 @@ class LintReport:
 
     def _repr_html_(self) -> str:
         if not self.findings:
-            return "<p>hadolint: no findings</p>"
-        rows = "".join(f"<tr><td>{f.get('line')}</td><td>{f.get('code')}</td><td>{f.get('level')}</td>"
-                       f"<td>{f.get('message')}</td></tr>" for f in self.findings)
-        return f"<table><tr><th>line</th><th>rule</th><th>level</th><th>message</th></tr>{rows}</table>"
+            return paragraph("hadolint: no findings")
+        return table([(f.get("line"), f.get("code"), f.get("level"), f.get("message")) for f in self.findings],
+                     header=("line", "rule", "level", "message"))
 
 
 def hadolint_path() -> str:
@@ -270,9 +270,8 @@ class BuiltImage:
     log_path: Path
 
     def _repr_html_(self) -> str:
-        return (f"<table><tr><th>image</th><td>{self.reference}</td></tr><tr><th>id</th><td>{self.image_id[:19]}"
-                f"</td></tr><tr><th>platform</th><td>{self.platform}</td></tr><tr><th>build</th><td>"
-                f"{self.seconds:.1f} s, {self.cached_steps}/{self.steps} steps from cache</td></tr></table>")
+        return fields_table({"image": self.reference, "id": self.image_id[:19], "platform": self.platform,
+                             "build": f"{self.seconds:.1f} s, {self.cached_steps}/{self.steps} steps from cache"})
 
 
 def build_image(settings: BuildSettings | None = None, nocache: bool = False, progress: bool = True,
@@ -356,8 +355,7 @@ class PlatformCheck:
                 + EXEC_FORMAT_HELP.format(want=self.wanted))
 
     def _repr_html_(self) -> str:
-        mark = "&#10003;" if self.ok else "&#10007;"
-        return f"<p>{mark} {self.explain()}</p>"
+        return paragraph(Html("&#10003; " if self.ok else "&#10007; "), self.explain())
 
 
 def check_platform(image: str, wanted: str = PLATFORM) -> PlatformCheck:
@@ -412,11 +410,11 @@ class SizeReport:
         return ax
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><td style='text-align:right'>{layer.size_mb:,.1f}</td><td><code>"
-                       f"{layer.created_by[:90]}</code></td></tr>" for layer in self.layers if layer.size_mb >= 0.01)
+        rows = [(f"{layer.size_mb:,.1f}", code(layer.created_by[:90]))
+                for layer in self.layers if layer.size_mb >= 0.01]
         state = "OVER BUDGET" if self.over_budget else "within budget"
-        return (f"<p>{self.image}: <b>{self.total_gb:.2f} GB</b> ({state}, budget {self.budget_gb:g} GB)</p>"
-                f"<table><tr><th>MB</th><th>layer</th></tr>{rows}</table>")
+        return (paragraph(f"{self.image}: ", Html(f"<b>{self.total_gb:.2f} GB</b>"),
+                          f" ({state}, budget {self.budget_gb:g} GB)") + table(rows, header=("MB", "layer")))
 
 
 def _layer_label(created_by: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playbook.errors import ConfigError, quote
+from playbook.html import Html, fields_table
 from playbook.secrets import Secret, lookup
 from playbook.settings import (  # noqa: F401 (re-exported: callers import these from config)
     DEMO_MODEL_NAME,
@@ -76,12 +77,8 @@ class Target:
     api_key: Secret
 
     def _repr_html_(self) -> str:
-        return (
-            f"<table><tr><th>target</th><td>{self.name}</td></tr>"
-            f"<tr><th>job API</th><td>{self.job_api_url}</td></tr>"
-            f"<tr><th>control API</th><td>{self.control_api_url}</td></tr>"
-            f"<tr><th>API key</th><td>{self.api_key._repr_html_()}</td></tr></table>"
-        )
+        return fields_table({"target": self.name, "job API": self.job_api_url, "control API": self.control_api_url,
+                             "API key": Html(self.api_key._repr_html_())})
 
 
 def runpod_target(api_key: Secret) -> Target:

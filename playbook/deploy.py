@@ -17,7 +17,6 @@ workers cycle. The plan says so whenever the image changes.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from playbook.config import Target
 from playbook.control import ControlClient
 from playbook.errors import ConfigError
 from playbook.gpus import Catalog, live_catalog
+from playbook.html import Html, cell, code, paragraph, table
 from playbook.secrets import Secret
 from playbook.spec import DeploymentSpec
 
@@ -108,15 +108,13 @@ class Plan:
 
     def _repr_html_(self) -> str:
         colour = {"create": "#d4f7d4", "update": "#fff3c4", "delete": "#f9d0d0"}
-        rows = "".join(
-            f"<tr style='background:{colour.get(c.action, 'transparent')}'><td><b>{c.action}</b></td>"
-            f"<td>{c.kind}</td><td>{html.escape(c.name)}</td><td>{c.id or '-'}</td>"
-            f"<td>{'<br>'.join(html.escape(s) for s in (_lines(c) or ['-']))}</td></tr>"
-            for c in self.changes)
-        notes = "".join(f"<li>{html.escape(n)}</li>" for c in self.changes for n in c.notes)
-        notes += "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
-        return (f"<p>target: <b>{self.target}</b></p><table><tr><th>action</th><th>resource</th>"
-                f"<th>name</th><th>id</th><th>changes</th></tr>{rows}</table>"
+        rows = [(Html(f"<b>{cell(c.action)}</b>"), c.kind, c.name, c.id or "-",
+                 Html("<br>".join(cell(s) for s in (_lines(c) or ["-"])))) for c in self.changes]
+        notes = "".join(f"<li>{cell(n)}</li>" for c in self.changes for n in c.notes)
+        notes += "".join(f"<li>{cell(n)}</li>" for n in self.notes)
+        return (paragraph("target: ", Html(f"<b>{cell(self.target)}</b>"))
+                + table(rows, header=("action", "resource", "name", "id", "changes"),
+                        row_styles=[f"background:{colour.get(c.action, 'transparent')}" for c in self.changes])
                 + (f"<ul>{notes}</ul>" if notes else "")
                 + ("<p>no changes</p>" if not self.changed else ""))
 
@@ -136,8 +134,8 @@ class ApplyResult:
         return self.volume["id"] if self.volume else None
 
     def _repr_html_(self) -> str:
-        return self.plan._repr_html_() + f"<p>endpoint: <code>{self.endpoint_id}</code>, volume: " \
-                                         f"<code>{self.volume_id}</code></p>"
+        return self.plan._repr_html_() + paragraph("endpoint: ", code(self.endpoint_id), ", volume: ",
+                                                   code(self.volume_id))
 
 
 def _lines(c: Change) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from playbook import settings
 from playbook.errors import BuildError
+from playbook.html import fields_table
 from playbook.secrets import lookup, read_dotenv
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -57,7 +58,7 @@ class DaemonStatus:
 
     def _repr_html_(self) -> str:
         state = f"up, Docker {self.version}" if self.available else f"not reachable: {self.reason}"
-        return f"<table><tr><th>Docker daemon</th><td>{self.host}</td><td>{state}</td></tr></table>"
+        return fields_table({"Docker daemon": self.host, "state": state})
 
 
 @lru_cache(maxsize=4)

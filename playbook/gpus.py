@@ -20,6 +20,7 @@ from pathlib import Path
 from playbook import settings
 from playbook.config import load_mapping
 from playbook.errors import ConfigError
+from playbook.html import Html, paragraph, table
 
 PRICES_AS_OF = "2026-06"
 PRICES_SOURCE = ("RunPod docs, serverless GPU pricing table (flex workers), as of mid-2026; removed from the "
@@ -159,15 +160,11 @@ class Catalog:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        head = "<tr><th>pool</th><th>VRAM (GB)</th><th>$/s</th><th>$/h</th><th>GPU types</th>"
-        head += "<th>stock</th></tr>" if self.live else "</tr>"
-        body = ""
-        for r in self.rows():
-            body += (f"<tr><td>{r['pool']}</td><td>{r['vram_gb']}</td><td>{r['usd_per_s'] or '?'}</td>"
-                     f"<td>{r['usd_per_h'] or '?'}</td><td>{r['gpu_types']}</td>"
-                     + (f"<td>{r['stock']}</td>" if self.live else "") + "</tr>")
-        return (f"<table>{head}{body}</table><p><small>prices as of {self.prices_as_of}: "
-                f"{self.source}</small></p>")
+        header = ["pool", "VRAM (GB)", "$/s", "$/h", "GPU types"] + (["stock"] if self.live else [])
+        rows = [[r["pool"], r["vram_gb"], r["usd_per_s"] or "?", r["usd_per_h"] or "?", r["gpu_types"]]
+                + ([r["stock"]] if self.live else []) for r in self.rows()]
+        return table(rows, header=header) + paragraph(Html("<small>"), f"prices as of {self.prices_as_of}: "
+                                                      f"{self.source}", Html("</small>"))
 
 
 def _norm(name: str) -> str:

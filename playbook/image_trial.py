@@ -18,6 +18,7 @@ from pathlib import Path
 
 from playbook.config import REPO_ROOT
 from playbook.errors import JobError
+from playbook.html import fields_table
 
 DEMO_SPEC = REPO_ROOT / "deploy" / "demo.toml"
 TEST_INPUT = REPO_ROOT / "worker" / "test_input.json"
@@ -44,7 +45,7 @@ class ImageTrial:
                 ("job", self.status), ("first job (cold)", f"{self.first_job_s:.1f} s"),
                 ("in queue (delayTime)", f"{self.delay_s:.1f} s"), ("executing", f"{self.execution_s:.2f} s"),
                 ("workers / containers left", f"{self.workers_left} / {self.containers_left}")]
-        return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
+        return fields_table(dict(rows))
 
 
 def deploy_and_run(image: str, job: dict | None = None, spec_path: Path = DEMO_SPEC, idle_timeout_s: int = 1,

@@ -10,6 +10,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
+from playbook.html import fields_table, table
 from playbook.jobs import BatchResult
 from playbook.waiting import wait_for
 
@@ -29,8 +30,7 @@ class JobTimes:
     jobs_per_s: float
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.__dict__.items())
-        return f"<table>{rows}</table>"
+        return fields_table(self.__dict__)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -96,7 +96,5 @@ def wait_for_workers(platform, endpoint_id: str, count: int = 0, timeout_s: floa
 
 def workers_table(workers) -> str:
     """An HTML table of WorkerInfo records (cold start, jobs done, why it stopped)."""
-    head = "<tr><th>worker</th><th>cold start s</th><th>jobs</th><th>state</th><th>stopped because</th></tr>"
-    rows = "".join(f"<tr><td>{w.id}</td><td>{w.cold_start_s}</td><td>{w.jobs_done}</td><td>{w.state}</td>"
-                   f"<td>{w.stop_reason or ''}</td></tr>" for w in workers)
-    return f"<table>{head}{rows}</table>"
+    return table([(w.id, w.cold_start_s, w.jobs_done, w.state, w.stop_reason) for w in workers],
+                 header=("worker", "cold start s", "jobs", "state", "stopped because"))

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from playbook.config import load_mapping
 from playbook.errors import ConfigError
+from playbook.html import fields_table
 from playbook.secrets import Secret, lookup
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -161,8 +162,7 @@ class DeploymentSpec(_Strict):
         return spec_from_dict({**self.model_dump(), **changes}, source="with_changes")
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.model_dump().items())
-        return f"<table>{rows}</table>"
+        return fields_table(self.model_dump())
 
 
 def spec_from_dict(data: dict, source: str = "spec") -> DeploymentSpec:
