@@ -33,16 +33,14 @@ from playbook.jobs import JobClient  # noqa: E402
 from playbook.local import EndpointConfig  # noqa: E402
 from playbook.monitor import percentile  # noqa: E402
 from playbook.secrets import Secret  # noqa: E402
+from playbook.waiting import wait_for  # noqa: E402
 
 WORKERS = ROOT / "tests" / "workers"
 
 
 def wait_ready(platform, endpoint_id: str, count: int, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while sum(w.state == "idle" for w in platform.list_workers(endpoint_id)) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError("workers did not become ready")
-        time.sleep(0.05)
+    wait_for(lambda: sum(w.state == "idle" for w in platform.list_workers(endpoint_id)) >= count, timeout_s,
+             what=f"{count} idle workers", interval_s=0.05, max_interval_s=0.05)
 
 
 def endpoint(platform, handler: str, workers: int, prefetch: int = 0, **fields):

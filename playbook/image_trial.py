@@ -11,14 +11,16 @@ benchmark makes).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from playbook.config import REPO_ROOT
-from playbook.errors import JobError
+from playbook.errors import JobTimeout, WaitTimeout
 from playbook.html import fields_table
+from playbook.waiting import wait_for
 
 DEMO_SPEC = REPO_ROOT / "deploy" / "demo.toml"
 TEST_INPUT = REPO_ROOT / "worker" / "test_input.json"
@@ -55,7 +57,7 @@ def deploy_and_run(image: str, job: dict | None = None, spec_path: Path = DEMO_S
     from playbook import deploy
     from playbook.control import ControlClient
     from playbook.demo_model import ensure_demo_model
-    from playbook.jobs import JobClient
+    from playbook.jobs import JobClient, JobResult
     from playbook.local.servers.control_api import volume_folder
     from playbook.local.supervision.docker_runner import list_containers
     from playbook.local.supervision.runners import choose_runner
@@ -76,21 +78,22 @@ def deploy_and_run(image: str, job: dict | None = None, spec_path: Path = DEMO_S
         start = time.perf_counter()
         job_id = jobs.run(job["input"])
         images: set[str] = set()
-        deadline = start + timeout_s
-        while True:
-            images |= {c.image.id for c in list_containers(endpoint_id)}
-            status = jobs.status(job_id)
-            if status.terminal:
-                break
-            if time.perf_counter() > deadline:
-                jobs.cancel(job_id)
-                raise JobError(f"job {job_id} on {image} did not finish within {timeout_s} s (last: {status.status})"
-                               f"; worker logs: {platform.log_dir / endpoint_id}")
-            time.sleep(0.2)
+
+        def ended() -> JobResult | None:  # notes which images the containers ran, as they come and go
+            images.update(c.image.id for c in list_containers(endpoint_id))
+            result = jobs.status(job_id)
+            return result if result.terminal else None
+
+        try:
+            status = wait_for(ended, timeout_s, what=f"job {job_id}", interval_s=0.2, max_interval_s=0.2)
+        except WaitTimeout:
+            last = jobs.cancel(job_id).status
+            raise JobTimeout(f"job {job_id} on {image} did not finish within {timeout_s} s (now {last}); worker "
+                             f"logs: {platform.log_dir / endpoint_id}", job_id, last) from None
         first_job_s = time.perf_counter() - start
-        settle = time.monotonic() + idle_timeout_s + 30
-        while time.monotonic() < settle and (platform.list_workers(endpoint_id) or list_containers(endpoint_id)):
-            time.sleep(0.3)
+        with contextlib.suppress(WaitTimeout):  # scaled to zero: reported below as workers/containers left
+            wait_for(lambda: not (platform.list_workers(endpoint_id) or list_containers(endpoint_id)),
+                     idle_timeout_s + 30, what="the endpoint to scale to zero", interval_s=0.3, max_interval_s=0.3)
         trial = ImageTrial(
             image=image, endpoint_id=endpoint_id, runner=runner, status=status.status,
             first_job_s=round(first_job_s, 2), delay_s=round((status.delay_ms or 0) / 1000, 2),

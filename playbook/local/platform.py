@@ -53,6 +53,7 @@ class WorkerInfo:
     stop_reason: str | None
     jobs_done: int
     log_path: str
+    last_ping_age_s: float | None = None  # seconds since the worker's last heartbeat (None: none yet)
 
 
 class LocalPlatform:
@@ -281,7 +282,8 @@ class LocalPlatform:
         return WorkerInfo(w.id, w.endpoint_id, w.state, w.runner, getattr(w.handle, "pid", None),
                           round(w.spawned - t0, 3), None if w.cold_start_s is None else round(w.cold_start_s, 3),
                           None if w.exited is None else round(w.exited - t0, 3), w.exit_code, w.stop_reason,
-                          w.jobs_done, str(w.log_path))
+                          w.jobs_done, str(w.log_path),
+                          None if w.last_ping is None else round(time.monotonic() - w.last_ping, 3))
 
     def timeline(self, endpoint_id: str) -> list[TimelineSample]:
         """Worker and job counts over time (a sample each time they change): the scale-up/down plot."""

@@ -141,7 +141,9 @@ def format_status(status: dict) -> str:
         lines.append(f"  workers {health['workers']}")
         for w in ep["workers"]:
             cold = f"{w['cold_start_s']:.2f} s" if w["cold_start_s"] is not None else "-"
-            lines.append(f"  {w['id']}  {w['state']:<12} pid {w['pid']}  cold start {cold}  jobs {w['jobs_done']}")
+            ping = f"{w['last_ping_age_s']:.1f} s ago" if w.get("last_ping_age_s") is not None else "-"
+            lines.append(f"  {w['id']}  {w['state']:<12} pid {w['pid']}  cold start {cold}  jobs {w['jobs_done']}  "
+                         f"last ping {ping}")
     return "\n".join(lines)
 
 

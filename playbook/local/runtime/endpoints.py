@@ -42,7 +42,6 @@ class EndpointConfig:
     execution_timeout_ms: int = 300_000
     volume_dir: Path | None = None  # stands in for /runpod-volume; default playbook.config.local_volume_dir()
     handler_path: Path | None = None  # ProcessRunner runs `python <handler_path>`; default worker/handler.py
-    gpu_ids: str = "CPU"  # what the worker is told in RUNPOD_GPU_TYPE_ID-like query strings
     template_id: str | None = None
     extra: dict = field(default_factory=dict)  # fields the control API keeps but the platform ignores
 

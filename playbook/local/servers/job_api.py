@@ -21,18 +21,8 @@ def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def user_key_ok(request: web.Request, key: str) -> bool:
-    """RunPod accepts `authorization: <key>`; runpod.Endpoint sends `Bearer <key>`: take both."""
-    given = request.headers.get("Authorization", "").strip()
-    return given in (key, f"Bearer {key}")
-
-
 def add_routes(app: web.Application, platform) -> None:
-    def endpoint_of(request: web.Request):
-        if not user_key_ok(request, platform.api_key):
-            raise web.HTTPUnauthorized(text=json.dumps({"error": "401 Unauthorized: send the platform's API key "
-                                                        "in the Authorization header (see Target.api_key)."}),
-                                       content_type="application/json")
+    def endpoint_of(request: web.Request):  # the key was checked by servers.auth
         ep = platform.engine.endpoints.get(request.match_info["endpoint_id"])
         if ep is None:
             raise web.HTTPNotFound(text=json.dumps({"error": f"endpoint {request.match_info['endpoint_id']} "

@@ -14,13 +14,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Protocol
 
 from playbook.local.runtime.endpoints import EndpointConfig
 from playbook.secrets import KNOWN_SECRETS
 from playbook.settings import LIFELINE_FD_VAR
+from playbook.waiting import WaitTimeout, wait_for
 
 LAUNCHER = Path(__file__).with_name("launch.py")
 
@@ -67,9 +67,9 @@ class ProcessHandle:
         """SIGTERM (the SDK finishes its loop), then SIGKILL the whole group after ``timeout_s``."""
         if self.alive():
             self._signal_group(signal.SIGTERM)
-            deadline = time.monotonic() + timeout_s
-            while self.alive() and time.monotonic() < deadline:
-                time.sleep(0.02)
+            with contextlib.suppress(WaitTimeout):
+                wait_for(lambda: not self.alive(), timeout_s, what="the worker to exit", interval_s=0.02,
+                         max_interval_s=0.02)
         self.kill()
 
     def kill(self) -> None:
