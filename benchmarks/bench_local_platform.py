@@ -3,12 +3,13 @@
 * per-job overhead of a no-op handler (end-to-end /runsync latency minus handler time), p50 and p95,
   on the local platform and on RunPod's own `--rp_serve_api`, sequential requests to a warm worker;
 * pickup delay: from the job ending on the platform (delayTime + executionTime after submission) to the
-  client seeing it, with playbook.jobs' adaptive /status polling after /run;
+  client seeing it, with JobClient.wait()'s /status polling after /run (it tightens near the finish it
+  expects from recent jobs); ``--pickup-only`` prints just these figures, for a no-op and a 0.5 s job;
 * throughput (jobs/s) with 1 and 2 warm workers, a no-op and a 0.5 s handler, at the SDK's default
   concurrency (its 1 s pause after each job take) and with WORKER_PREFETCH=1;
 * the demo worker's cold start (spawn to first job take) and its first job's latency.
 
-    python benchmarks/bench_local_platform.py [--requests 30] [--jobs 12]
+    python benchmarks/bench_local_platform.py [--requests 30] [--jobs 12] [--pickup-only]
 """
 
 from __future__ import annotations
