@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from playbook.local.servers.app import PLATFORM
+
 
 def _platform(request: web.Request):
-    from playbook.local.servers.app import PLATFORM
-
     return request.app[PLATFORM]
 
 
