@@ -1,20 +1,28 @@
 # The two commands of the README:
 #   make playbook   the whole playbook on the local platform: environment, demo model, every notebook
 #                   executed headless into build/notebooks (executed .ipynb and .html)
-#   make test       the test suite (fast tier, end-to-end on the local platform, and every notebook)
+#   make test       ruff, then the whole test suite (fast tier, end-to-end on the local platform, Docker tier,
+#                   every notebook): CI's command
+#   make test-fast  ruff, then the quick tier only (-m "not slow": no platform, worker process, notebook or Docker)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export PLAYBOOK_BUILD_DIR ?= $(CURDIR)/build
 
-.PHONY: playbook test env clean services
+.PHONY: playbook test test-fast lint env clean services
 
 playbook: env
 	$(PY) -m playbook demo-model
 	$(PY) -m playbook notebooks
 	@echo "executed notebooks and HTML are in $(PLAYBOOK_BUILD_DIR)/notebooks"
 
-test: env
+test: env lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: env lint
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint:
+	$(VENV)/bin/ruff check .
 
 env:
 	@VENV=$(VENV) scripts/bootstrap.sh

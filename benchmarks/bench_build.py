@@ -42,7 +42,8 @@ def main() -> int:
     if not args.skip_cold:
         cold = build.build_image(settings, nocache=True, progress=False)
         figures["build_cold_s"] = cold.seconds
-        print(f"build, cold (no layer cache): {cold.seconds:7.1f} s  ({cold.steps} steps, context {cold.context_mb} MB)")
+        print(f"build, cold (no layer cache): {cold.seconds:7.1f} s  "
+              f"({cold.steps} steps, context {cold.context_mb} MB)")
     warm = build.build_image(settings, progress=False)
     figures["build_warm_s"] = warm.seconds
     print(f"build, warm (layer cache):    {warm.seconds:7.1f} s  ({warm.cached_steps}/{warm.steps} steps cached)")

@@ -3,12 +3,13 @@
 * per-job overhead of a no-op handler (end-to-end /runsync latency minus handler time), p50 and p95,
   on the local platform and on RunPod's own `--rp_serve_api`, sequential requests to a warm worker;
 * pickup delay: from the job ending on the platform (delayTime + executionTime after submission) to the
-  client seeing it, with playbook.jobs' adaptive /status polling after /run;
+  client seeing it, with JobClient.wait()'s /status polling after /run (it tightens near the finish it
+  expects from recent jobs); ``--pickup-only`` prints just these figures, for a no-op and a 0.5 s job;
 * throughput (jobs/s) with 1 and 2 warm workers, a no-op and a 0.5 s handler, at the SDK's default
   concurrency (its 1 s pause after each job take) and with WORKER_PREFETCH=1;
 * the demo worker's cold start (spawn to first job take) and its first job's latency.
 
-    python benchmarks/bench_local_platform.py [--requests 30] [--jobs 12]
+    python benchmarks/bench_local_platform.py [--requests 30] [--jobs 12] [--pickup-only]
 """
 
 from __future__ import annotations
@@ -33,16 +34,14 @@ from playbook.jobs import JobClient  # noqa: E402
 from playbook.local import EndpointConfig  # noqa: E402
 from playbook.monitor import percentile  # noqa: E402
 from playbook.secrets import Secret  # noqa: E402
+from playbook.waiting import wait_for  # noqa: E402
 
 WORKERS = ROOT / "tests" / "workers"
 
 
 def wait_ready(platform, endpoint_id: str, count: int, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while sum(w.state == "idle" for w in platform.list_workers(endpoint_id)) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError("workers did not become ready")
-        time.sleep(0.05)
+    wait_for(lambda: sum(w.state == "idle" for w in platform.list_workers(endpoint_id)) >= count, timeout_s,
+             what=f"{count} idle workers", interval_s=0.05, max_interval_s=0.05)
 
 
 def endpoint(platform, handler: str, workers: int, prefetch: int = 0, **fields):
@@ -86,12 +85,12 @@ def rp_serve_api_latencies(n: int) -> list[float]:
         proc.wait(timeout=10)
 
 
-def pickup_delays(jobs: JobClient, n: int) -> list[float]:
+def pickup_delays(jobs: JobClient, n: int, job_input: dict | None = None) -> list[float]:
     """Client-seen latency minus the platform's own delayTime + executionTime, for /run + wait()."""
     out = []
     for i in range(n):
         start = time.perf_counter()
-        result = jobs.wait(jobs.run({"i": i}), 30, _start=start)
+        result = jobs.wait(jobs.run({**(job_input or {}), "i": i}), 30, _start=start)
         out.append(result.latency_s - (result.delay_ms + result.execution_ms) / 1000)
     return out
 
@@ -107,7 +106,7 @@ def throughput(platform, handler: str, workers: int, prefetch: int, n: int, job_
         assert result.ok, result
         ends.append(time.perf_counter())
     wall = max(ends) - start
-    gaps = [b - a for a, b in zip(sorted(ends), sorted(ends)[1:])]
+    gaps = [b - a for a, b in zip(sorted(ends), sorted(ends)[1:], strict=False)]
     platform.delete_endpoint(cfg.id)
     return n / wall, statistics.median(gaps) if gaps else float("nan")
 
@@ -135,10 +134,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=30, help="sequential requests per latency figure")
     parser.add_argument("--jobs", type=int, default=12, help="jobs per throughput figure")
+    parser.add_argument("--pickup-only", action="store_true", help="only the pickup-delay figures (quick)")
     args = parser.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="bench-local-"))
     rows = []
     with local.start(record=False, log_dir=logs) as platform:
+        if args.pickup_only:
+            for handler, job_input in (("noop_handler", {}), ("sleep_handler", {"sleep_s": 0.5})):
+                cfg, jobs = endpoint(platform, handler, 1)
+                jobs.run_sync({"warm": True})
+                pickup = pickup_delays(jobs, args.requests, job_input)
+                platform.delete_endpoint(cfg.id)
+                rows.append((f"pickup delay, /run + wait(), {handler}", f"p50 {ms(pickup, 50)}   p95 {ms(pickup, 95)}"))
+            for name, value in rows:
+                print(f"{name:<50}  {value}")
+            return
         cfg, jobs = endpoint(platform, "noop_handler", 1)
         local_lat = sequential_runsync(jobs, args.requests)
         spaced_lat = sequential_runsync(jobs, args.requests, pause_s=1.2)

@@ -34,14 +34,15 @@ import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from playbook import dockerhost
+from playbook import dockerhost, settings
 from playbook.config import REPO_ROOT, build_dir
 from playbook.errors import BuildError
+from playbook.html import Html, code, fields_table, paragraph, table
 
 PLATFORM = "linux/amd64"  # what RunPod's serverless GPUs run
 DOCKERFILE = REPO_ROOT / "worker" / "Dockerfile"
 REPOSITORY = "runpod-playbook-worker"
-SIZE_BUDGET_GB = 10.0  # PLAYBOOK_IMAGE_BUDGET_GB overrides
+SIZE_BUDGET_GB = 10.0  # the default of PLAYBOOK_IMAGE_BUDGET_GB (playbook.settings)
 TORCH_VERSION = "2.13.0"  # requirements.lock's torch; the CPU wheel locally, PyPI's CUDA 13.0 build in the cloud
 LOCK = REPO_ROOT / "requirements.lock"
 CLOUD_FREE_GB = 15.0  # wheels (2.8 GB) + the build's layers and the image (about +10 GB at peak)
@@ -67,8 +68,7 @@ class BuildSettings:
     cloud: bool = False  # the CUDA image: its wheelhouse holds PyPI's CUDA torch (filled at build time)
     repository: str = REPOSITORY
     platform: str = PLATFORM
-    size_budget_gb: float = field(default_factory=lambda: float(os.environ.get("PLAYBOOK_IMAGE_BUDGET_GB",
-                                                                               SIZE_BUDGET_GB)))
+    size_budget_gb: float = field(default_factory=settings.image_budget_gb)
     dockerfile: Path = DOCKERFILE
     context_dir: Path = REPO_ROOT
 
@@ -139,10 +139,9 @@ class LintReport:
 
     def _repr_html_(self) -> str:
         if not self.findings:
-            return "<p>hadolint: no findings</p>"
-        rows = "".join(f"<tr><td>{f.get('line')}</td><td>{f.get('code')}</td><td>{f.get('level')}</td>"
-                       f"<td>{f.get('message')}</td></tr>" for f in self.findings)
-        return f"<table><tr><th>line</th><th>rule</th><th>level</th><th>message</th></tr>{rows}</table>"
+            return paragraph("hadolint: no findings")
+        return table([(f.get("line"), f.get("code"), f.get("level"), f.get("message")) for f in self.findings],
+                     header=("line", "rule", "level", "message"))
 
 
 def hadolint_path() -> str:
@@ -168,7 +167,7 @@ def lint(text: str | None = None) -> LintReport:
 
 
 def wheelhouse_root() -> Path:
-    return Path(os.environ.get("PLAYBOOK_WHEELHOUSE", Path.home() / ".cache" / "runpod-playbook" / "wheelhouse"))
+    return settings.wheelhouse_dir()
 
 
 def ensure_wheelhouse(requirements: Path, extra: list[str] | None = None) -> Path:
@@ -334,9 +333,8 @@ class BuiltImage:
     log_path: Path
 
     def _repr_html_(self) -> str:
-        return (f"<table><tr><th>image</th><td>{self.reference}</td></tr><tr><th>id</th><td>{self.image_id[:19]}"
-                f"</td></tr><tr><th>platform</th><td>{self.platform}</td></tr><tr><th>build</th><td>"
-                f"{self.seconds:.1f} s, {self.cached_steps}/{self.steps} steps from cache</td></tr></table>")
+        return fields_table({"image": self.reference, "id": self.image_id[:19], "platform": self.platform,
+                             "build": f"{self.seconds:.1f} s, {self.cached_steps}/{self.steps} steps from cache"})
 
 
 def build_image(settings: BuildSettings | None = None, nocache: bool = False, progress: bool = True,
@@ -432,8 +430,7 @@ class PlatformCheck:
                 + EXEC_FORMAT_HELP.format(want=self.wanted))
 
     def _repr_html_(self) -> str:
-        mark = "&#10003;" if self.ok else "&#10007;"
-        return f"<p>{mark} {self.explain()}</p>"
+        return paragraph(Html("&#10003; " if self.ok else "&#10007; "), self.explain())
 
 
 def check_platform(image: str, wanted: str = PLATFORM) -> PlatformCheck:
@@ -488,11 +485,11 @@ class SizeReport:
         return ax
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><td style='text-align:right'>{layer.size_mb:,.1f}</td><td><code>"
-                       f"{layer.created_by[:90]}</code></td></tr>" for layer in self.layers if layer.size_mb >= 0.01)
+        rows = [(f"{layer.size_mb:,.1f}", code(layer.created_by[:90]))
+                for layer in self.layers if layer.size_mb >= 0.01]
         state = "OVER BUDGET" if self.over_budget else "within budget"
-        return (f"<p>{self.image}: <b>{self.total_gb:.2f} GB</b> ({state}, budget {self.budget_gb:g} GB)</p>"
-                f"<table><tr><th>MB</th><th>layer</th></tr>{rows}</table>")
+        return (paragraph(f"{self.image}: ", Html(f"<b>{self.total_gb:.2f} GB</b>"),
+                          f" ({state}, budget {self.budget_gb:g} GB)") + table(rows, header=("MB", "layer")))
 
 
 def _layer_label(created_by: str) -> str:
@@ -507,7 +504,7 @@ def size_report(image: str, budget_gb: float | None = None) -> SizeReport:
     history = client.api.history(image)
     layers = [Layer(_layer_label(h.get("CreatedBy", "")), round(h.get("Size", 0) / 1e6, 2)) for h in reversed(history)]
     total_gb = client.images.get(image).attrs["Size"] / 1e9
-    budget = budget_gb if budget_gb is not None else float(os.environ.get("PLAYBOOK_IMAGE_BUDGET_GB", SIZE_BUDGET_GB))
+    budget = budget_gb if budget_gb is not None else settings.image_budget_gb()
     report = SizeReport(image, layers, round(total_gb, 3), budget)
     if report.over_budget:
         warnings.warn(f"{image} is {total_gb:.2f} GB, over the {budget:g} GB budget: every cold worker pulls it. "

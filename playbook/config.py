@@ -9,39 +9,58 @@ the resulting ``Target`` and never branches on its name.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from playbook.errors import ConfigError
+from playbook.errors import ConfigError, quote
+from playbook.html import Html, fields_table
 from playbook.secrets import Secret, lookup
+from playbook.settings import (  # noqa: F401 (re-exported: callers import these from config)
+    DEMO_MODEL_NAME,
+    REPO_ROOT,
+    VOLUME_MOUNT,
+    build_dir,
+    local_volume_dir,
+    model_dir,
+    state_dir,
+)
 
 RUNPOD_JOB_API_URL = "https://api.runpod.ai/v2"  # + /{endpoint_id}/run ...
 RUNPOD_CONTROL_API_URL = "https://api.runpod.io/v2"  # + /serverless, /templates ...
-VOLUME_MOUNT = "/runpod-volume"  # where serverless workers see the network volume
-DEMO_MODEL_NAME = "tiny-sd"
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def build_dir() -> Path:
-    """Folder for everything generated: executed notebooks, the local volume, logs (PLAYBOOK_BUILD_DIR)."""
-    return Path(os.environ.get("PLAYBOOK_BUILD_DIR", REPO_ROOT / "build")).resolve()
+def load_mapping(path: str | Path, what: str = "file", suffixes: tuple[str, ...] = (".toml", ".yaml", ".yml", ".json"),
+                 fix: str = "") -> dict:
+    """The table at the top of a TOML, YAML or JSON file (by suffix), or ConfigError naming ``what`` and
+    ``path`` (missing, wrong suffix, not parseable, not a table). ``fix`` is appended to "does not exist"."""
+    import tomllib
 
+    import yaml
 
-def local_volume_dir() -> Path:
-    """The local stand-in for a network volume, laid out like /runpod-volume (PLAYBOOK_VOLUME_DIR)."""
-    return Path(os.environ.get("PLAYBOOK_VOLUME_DIR", build_dir() / "volume")).resolve()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist" + (f"; {fix}" if fix else ""))
+    suffix = path.suffix.lower()
+    if suffix not in suffixes:
+        raise ConfigError(f"{what} {path}: use a {', '.join(suffixes[:-1])} or {suffixes[-1]} file")
+    text = path.read_text()
+    try:
+        if suffix == ".toml":
+            data = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, ValueError) as exc:
+        raise ConfigError(f"{what} {path} is not valid {suffix[1:].upper()}: {quote(exc, 300)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path} must hold a table of fields at the top level")
+    return data
 
 
 def demo_model_dir() -> Path:
     """Where the demo pipeline lives on the local volume: <volume>/models/tiny-sd."""
-    return local_volume_dir() / "models" / DEMO_MODEL_NAME
-
-
-def state_dir() -> Path:
-    """Where a running local platform records its address and key (PLAYBOOK_STATE_DIR)."""
-    return Path(os.environ.get("PLAYBOOK_STATE_DIR", Path.home() / ".cache" / "runpod-playbook")).resolve()
+    return model_dir(local_volume_dir())
 
 
 def local_state_file() -> Path:
@@ -58,12 +77,8 @@ class Target:
     api_key: Secret
 
     def _repr_html_(self) -> str:
-        return (
-            f"<table><tr><th>target</th><td>{self.name}</td></tr>"
-            f"<tr><th>job API</th><td>{self.job_api_url}</td></tr>"
-            f"<tr><th>control API</th><td>{self.control_api_url}</td></tr>"
-            f"<tr><th>API key</th><td>{self.api_key._repr_html_()}</td></tr></table>"
-        )
+        return fields_table({"target": self.name, "job API": self.job_api_url, "control API": self.control_api_url,
+                             "API key": Html(self.api_key._repr_html_())})
 
 
 def runpod_target(api_key: Secret) -> Target:

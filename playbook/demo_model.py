@@ -24,6 +24,7 @@ from pathlib import Path
 
 from playbook.config import demo_model_dir
 from playbook.errors import ConfigError
+from playbook.html import fields_table
 
 SEED = 1234
 
@@ -64,14 +65,9 @@ class DemoModel:
     made: bool = True  # False when an existing model was kept
 
     def _repr_html_(self) -> str:
-        return (
-            f"<table><tr><th>demo model</th><td>{self.path}</td></tr>"
-            f"<tr><th>size setting</th><td>{self.size}</td></tr>"
-            f"<tr><th>size_mb</th><td>{self.size_mb:.1f}</td></tr>"
-            f"<tr><th>files</th><td>{self.files}</td></tr>"
-            f"<tr><th>{'made in' if self.made else 'already there, checked in'}</th>"
-            f"<td>{self.seconds:.1f} s</td></tr></table>"
-        )
+        return fields_table({"demo model": self.path, "size setting": self.size, "size_mb": f"{self.size_mb:.1f}",
+                             "files": self.files,
+                             "made in" if self.made else "already there, checked in": f"{self.seconds:.1f} s"})
 
 
 def _byte_chars() -> list[str]:

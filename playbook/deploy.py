@@ -17,7 +17,6 @@ workers cycle. The plan says so whenever the image changes.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from playbook.config import Target
 from playbook.control import ControlClient
 from playbook.errors import ConfigError
 from playbook.gpus import Catalog, live_catalog
+from playbook.html import Html, cell, code, paragraph, table
 from playbook.secrets import Secret
 from playbook.spec import DeploymentSpec
 
@@ -109,15 +109,13 @@ class Plan:
 
     def _repr_html_(self) -> str:
         colour = {"create": "#d4f7d4", "update": "#fff3c4", "delete": "#f9d0d0"}
-        rows = "".join(
-            f"<tr style='background:{colour.get(c.action, 'transparent')}'><td><b>{c.action}</b></td>"
-            f"<td>{c.kind}</td><td>{html.escape(c.name)}</td><td>{c.id or '-'}</td>"
-            f"<td>{'<br>'.join(html.escape(s) for s in (_lines(c) or ['-']))}</td></tr>"
-            for c in self.changes)
-        notes = "".join(f"<li>{html.escape(n)}</li>" for c in self.changes for n in c.notes)
-        notes += "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
-        return (f"<p>target: <b>{self.target}</b></p><table><tr><th>action</th><th>resource</th>"
-                f"<th>name</th><th>id</th><th>changes</th></tr>{rows}</table>"
+        rows = [(Html(f"<b>{cell(c.action)}</b>"), c.kind, c.name, c.id or "-",
+                 Html("<br>".join(cell(s) for s in (_lines(c) or ["-"])))) for c in self.changes]
+        notes = "".join(f"<li>{cell(n)}</li>" for c in self.changes for n in c.notes)
+        notes += "".join(f"<li>{cell(n)}</li>" for n in self.notes)
+        return (paragraph("target: ", Html(f"<b>{cell(self.target)}</b>"))
+                + table(rows, header=("action", "resource", "name", "id", "changes"),
+                        row_styles=[f"background:{colour.get(c.action, 'transparent')}" for c in self.changes])
                 + (f"<ul>{notes}</ul>" if notes else "")
                 + ("<p>no changes</p>" if not self.changed else ""))
 
@@ -137,8 +135,8 @@ class ApplyResult:
         return self.volume["id"] if self.volume else None
 
     def _repr_html_(self) -> str:
-        return self.plan._repr_html_() + f"<p>endpoint: <code>{self.endpoint_id}</code>, volume: " \
-                                         f"<code>{self.volume_id}</code></p>"
+        return self.plan._repr_html_() + paragraph("endpoint: ", code(self.endpoint_id), ", volume: ",
+                                                   code(self.volume_id))
 
 
 def _lines(c: Change) -> list[str]:
@@ -455,7 +453,7 @@ def connect(target: str | None = "auto", start_local: Callable[[], Target] | Non
     """A client for the target, after printing which one it is. On the local target, when no recorded
     platform answers, ``start_local()`` starts one and returns its Target (None: raise instead)."""
     from playbook.config import resolve_target
-    from playbook.errors import PlatformError
+    from playbook.errors import Unreachable
     from playbook.secrets import lookup
 
     name = target or "auto"
@@ -465,7 +463,7 @@ def connect(target: str | None = "auto", start_local: Callable[[], Target] | Non
         client = ControlClient(resolve_target(name), retries=0, timeout_s=5)
         if local:
             client.datacenters()  # is the recorded platform alive?
-    except (ConfigError, PlatformError):
+    except (ConfigError, Unreachable):  # none recorded, or it does not answer (a refusal is raised as is)
         if not (local and start_local):
             raise
         client = None
@@ -488,12 +486,11 @@ def local_volume_path(client: ControlClient, volume_id: str):
 
 def smoke_test(client: ControlClient, endpoint_id: str, payload: dict, timeout_s: float = 180) -> dict:
     """Send one job with /runsync and return RunPod's status body (id, status, delayTime, executionTime,
-    output): the first job proves the endpoint, its image, its volume and its GPU pool fit together."""
-    import requests
+    output): the first job proves the endpoint, its image, its volume and its GPU pool fit together. A
+    refusal is an ``HttpError`` (a ``PlatformError``) with the job API's reason and what to do."""
+    from playbook.http import HttpClient
 
-    resp = requests.post(f"{client.target.job_api_url}/{endpoint_id}/runsync", json=payload,
-                         params={"wait": int(min(timeout_s, 300) * 1000)}, timeout=timeout_s + 10,
-                         headers={"Authorization": client.target.api_key.reveal()})
-    if resp.status_code >= 400:
-        raise ConfigError(f"the job API refused the first job ({resp.status_code}): {resp.text[:300]}")
-    return resp.json()
+    jobs = HttpClient(client.target.job_api_url, client.target.api_key, target=client.target.name,
+                      timeout_s=timeout_s + 10, retries=2, api="job")
+    return jobs.request("POST", f"/{endpoint_id}/runsync", json=payload,
+                        params={"wait": int(min(timeout_s, 300) * 1000)})

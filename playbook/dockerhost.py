@@ -8,21 +8,21 @@ socket and registry in ``$PLAYBOOK_DOCKER_DIR/services.env``), then Docker's def
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from playbook import settings
 from playbook.errors import BuildError
+from playbook.html import fields_table
 from playbook.secrets import lookup, read_dotenv
 
-SERVICES_DIR_DEFAULT = "/var/lib/playbook-docker"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 LOCAL_BASE_IMAGE = "local/python:3.11-slim"  # built by scripts/services.sh with debootstrap
 
 
 def services_dir() -> Path:
-    return Path(os.environ.get("PLAYBOOK_DOCKER_DIR", SERVICES_DIR_DEFAULT))
+    return settings.docker_services_dir()
 
 
 def services_env() -> dict[str, str]:
@@ -40,10 +40,7 @@ def docker_host() -> str:
 
 def registry_address() -> str | None:
     """host:port of the image registry: PLAYBOOK_REGISTRY, else the one services.sh started."""
-    explicit = lookup("PLAYBOOK_REGISTRY")
-    if explicit:
-        return explicit.reveal()
-    return services_env().get("PLAYBOOK_REGISTRY")
+    return settings.registry_address() or services_env().get("PLAYBOOK_REGISTRY")
 
 
 def local_base_image() -> str:
@@ -61,7 +58,7 @@ class DaemonStatus:
 
     def _repr_html_(self) -> str:
         state = f"up, Docker {self.version}" if self.available else f"not reachable: {self.reason}"
-        return f"<table><tr><th>Docker daemon</th><td>{self.host}</td><td>{state}</td></tr></table>"
+        return fields_table({"Docker daemon": self.host, "state": state})
 
 
 @lru_cache(maxsize=4)

@@ -14,12 +14,13 @@ pools whose VRAM fits with headroom; ``live_catalog(client)`` reads ``/v2/catalo
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from playbook import settings
+from playbook.config import load_mapping
 from playbook.errors import ConfigError
+from playbook.html import Html, paragraph, table
 
 PRICES_AS_OF = "2026-06"
 PRICES_SOURCE = ("RunPod docs, serverless GPU pricing table (flex workers), as of mid-2026; removed from the "
@@ -159,15 +160,11 @@ class Catalog:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        head = "<tr><th>pool</th><th>VRAM (GB)</th><th>$/s</th><th>$/h</th><th>GPU types</th>"
-        head += "<th>stock</th></tr>" if self.live else "</tr>"
-        body = ""
-        for r in self.rows():
-            body += (f"<tr><td>{r['pool']}</td><td>{r['vram_gb']}</td><td>{r['usd_per_s'] or '?'}</td>"
-                     f"<td>{r['usd_per_h'] or '?'}</td><td>{r['gpu_types']}</td>"
-                     + (f"<td>{r['stock']}</td>" if self.live else "") + "</tr>")
-        return (f"<table>{head}{body}</table><p><small>prices as of {self.prices_as_of}: "
-                f"{self.source}</small></p>")
+        header = ["pool", "VRAM (GB)", "$/s", "$/h", "GPU types"] + (["stock"] if self.live else [])
+        rows = [[r["pool"], r["vram_gb"], r["usd_per_s"] or "?", r["usd_per_h"] or "?", r["gpu_types"]]
+                + ([r["stock"]] if self.live else []) for r in self.rows()]
+        return table(rows, header=header) + paragraph(Html("<small>"), f"prices as of {self.prices_as_of}: "
+                                                      f"{self.source}", Html("</small>"))
 
 
 def _norm(name: str) -> str:
@@ -184,10 +181,10 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     The file holds ``prices_as_of``, ``source`` and a ``pools`` table keyed by pool id whose entries may
     set ``usd_per_s``, ``vram_gb`` and ``gpu_types``; a new pool id needs all three."""
     catalog = default_catalog()
-    path = path or os.environ.get("PLAYBOOK_GPU_CATALOG")
+    path = path or settings.gpu_catalog_file()
     if not path:
         return catalog
-    data = _read_mapping(Path(path))
+    data = load_mapping(path, "GPU catalog file")
     pools = dict(catalog.pools)
     for pool_id, over in (data.get("pools") or {}).items():
         if not isinstance(over, dict):
@@ -209,19 +206,6 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
                                  gpu_types=tuple(over.get("gpu_types", base.gpu_types)))
     return Catalog(pools, prices_as_of=str(data.get("prices_as_of", f"{PRICES_AS_OF} (defaults) + {path}")),
                    source=str(data.get("source", f"user overrides in {path}; defaults: {PRICES_SOURCE}")))
-
-
-def _read_mapping(path: Path) -> dict:
-    if not path.is_file():
-        raise ConfigError(f"GPU catalog file {path} does not exist")
-    text = path.read_text()
-    if path.suffix == ".toml":
-        import tomllib
-        return tomllib.loads(text)
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
-        return yaml.safe_load(text) or {}
-    return json.loads(text)
 
 
 def from_api(gpus: list[dict], base: Catalog | None = None) -> Catalog:

@@ -73,7 +73,8 @@ def same_pixels(a: dict, b: dict) -> bool:
     import numpy as np
 
     ia, ib = decode_images(a), decode_images(b)
-    return len(ia) == len(ib) and all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(ia, ib))
+    return len(ia) == len(ib) and all(np.array_equal(np.asarray(x), np.asarray(y))
+                                      for x, y in zip(ia, ib, strict=True))
 
 
 @dataclass

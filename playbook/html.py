@@ -11,8 +11,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 
+class Html(str):
+    """Text that is already safe HTML (another object's ``_repr_html_``, a tag we write ourselves):
+    ``cell`` keeps it as it is. Never wrap user input in it."""
+
+
 def cell(value: Any) -> str:
-    """A value as escaped text: floats with at most 4 significant decimals, None as an empty cell."""
+    """A value as escaped text: floats with at most 4 significant decimals, None as an empty cell,
+    ``Html`` as is."""
+    if isinstance(value, Html):
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, float):
@@ -20,15 +28,28 @@ def cell(value: Any) -> str:
     return html.escape(str(value))
 
 
-def table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None, caption: str | None = None) -> str:
-    """An HTML table of ``rows`` (each a sequence of values), with an optional header row and caption."""
+def code(value: Any) -> Html:
+    """``value`` escaped inside ``<code>``."""
+    return Html(f"<code>{cell(value)}</code>")
+
+
+def paragraph(*parts: Any) -> str:
+    """A ``<p>`` of the parts, each escaped (``Html`` parts as they are), joined without spaces."""
+    return "<p>" + "".join(cell(p) for p in parts) + "</p>"
+
+
+def table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None, caption: str | None = None,
+          row_styles: Sequence[str] | None = None) -> str:
+    """An HTML table of ``rows`` (each a sequence of values), with an optional header row, caption and a
+    CSS style per row (ours, never user input)."""
     parts = ["<table>"]
     if caption:
         parts.append(f"<caption>{html.escape(caption)}</caption>")
     if header:
         parts.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
-    for row in rows:
-        parts.append("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>")
+    for i, row in enumerate(rows):
+        style = f" style='{html.escape(row_styles[i])}'" if row_styles and row_styles[i] else ""
+        parts.append(f"<tr{style}>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>")
     parts.append("</table>")
     return "".join(parts)
 

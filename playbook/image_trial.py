@@ -11,13 +11,16 @@ benchmark makes).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from playbook.config import REPO_ROOT
-from playbook.errors import JobError
+from playbook.errors import JobTimeout, WaitTimeout
+from playbook.html import fields_table
+from playbook.waiting import wait_for
 
 DEMO_SPEC = REPO_ROOT / "deploy" / "demo.toml"
 TEST_INPUT = REPO_ROOT / "worker" / "test_input.json"
@@ -44,7 +47,7 @@ class ImageTrial:
                 ("job", self.status), ("first job (cold)", f"{self.first_job_s:.1f} s"),
                 ("in queue (delayTime)", f"{self.delay_s:.1f} s"), ("executing", f"{self.execution_s:.2f} s"),
                 ("workers / containers left", f"{self.workers_left} / {self.containers_left}")]
-        return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
+        return fields_table(dict(rows))
 
 
 def deploy_and_run(image: str, job: dict | None = None, spec_path: Path = DEMO_SPEC, idle_timeout_s: int = 1,
@@ -54,10 +57,11 @@ def deploy_and_run(image: str, job: dict | None = None, spec_path: Path = DEMO_S
     from playbook import deploy
     from playbook.control import ControlClient
     from playbook.demo_model import ensure_demo_model
-    from playbook.jobs import JobClient
+    from playbook.jobs import JobClient, JobResult
     from playbook.local.servers.control_api import volume_folder
     from playbook.local.supervision.docker_runner import list_containers
     from playbook.local.supervision.runners import choose_runner
+    from playbook.settings import model_dir
     from playbook.spec import load_spec
 
     job = job or json.loads(TEST_INPUT.read_text())
@@ -68,27 +72,28 @@ def deploy_and_run(image: str, job: dict | None = None, spec_path: Path = DEMO_S
         result = deploy.apply(spec, client)
         endpoint_id = result.endpoint_id
         if result.volume_id:
-            ensure_demo_model(volume_folder(result.volume_id) / "models" / "tiny-sd", size=model_size)
+            ensure_demo_model(model_dir(volume_folder(result.volume_id)), size=model_size)
         runner = choose_runner(platform.get_endpoint(endpoint_id)).name
         jobs = JobClient(platform.target, endpoint_id)
         start = time.perf_counter()
         job_id = jobs.run(job["input"])
         images: set[str] = set()
-        deadline = start + timeout_s
-        while True:
-            images |= {c.image.id for c in list_containers(endpoint_id)}
-            status = jobs.status(job_id)
-            if status.terminal:
-                break
-            if time.perf_counter() > deadline:
-                jobs.cancel(job_id)
-                raise JobError(f"job {job_id} on {image} did not finish within {timeout_s} s (last: {status.status})"
-                               f"; worker logs: {platform.log_dir / endpoint_id}")
-            time.sleep(0.2)
+
+        def ended() -> JobResult | None:  # notes which images the containers ran, as they come and go
+            images.update(c.image.id for c in list_containers(endpoint_id))
+            result = jobs.status(job_id)
+            return result if result.terminal else None
+
+        try:
+            status = wait_for(ended, timeout_s, what=f"job {job_id}", interval_s=0.2, max_interval_s=0.2)
+        except WaitTimeout:
+            last = jobs.cancel(job_id).status
+            raise JobTimeout(f"job {job_id} on {image} did not finish within {timeout_s} s (now {last}); worker "
+                             f"logs: {platform.log_dir / endpoint_id}", job_id, last) from None
         first_job_s = time.perf_counter() - start
-        settle = time.monotonic() + idle_timeout_s + 30
-        while time.monotonic() < settle and (platform.list_workers(endpoint_id) or list_containers(endpoint_id)):
-            time.sleep(0.3)
+        with contextlib.suppress(WaitTimeout):  # scaled to zero: reported below as workers/containers left
+            wait_for(lambda: not (platform.list_workers(endpoint_id) or list_containers(endpoint_id)),
+                     idle_timeout_s + 30, what="the endpoint to scale to zero", interval_s=0.3, max_interval_s=0.3)
         trial = ImageTrial(
             image=image, endpoint_id=endpoint_id, runner=runner, status=status.status,
             first_job_s=round(first_job_s, 2), delay_s=round((status.delay_ms or 0) / 1000, 2),

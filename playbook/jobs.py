@@ -1,28 +1,41 @@
-"""The job client: submit, wait, stream, cancel and check health, over ``runpod.Endpoint``, against
-any ``Target`` (the local platform or RunPod itself), with one code path.
+"""The job client: submit, wait, stream, cancel and check health against any ``Target`` (the local
+platform or RunPod itself), with one code path.
 
-Why not ``runpod.Endpoint`` alone: its waiting sleeps a fixed second between polls, ``Job.stream()``
-never ends on a CANCELLED job, ``Endpoint.run`` wraps an empty ``{"input": {}}`` twice, and a timed-out
-wait leaves the job running (and billing). Here waiting uses ``/runsync`` waits or short adaptive
-polling (50 ms growing to 0.25 s), streams end on every terminal state, and a timeout cancels the job.
-We use the SDK's HTTP client (``Endpoint.rp_client``: its auth header and retries) with the target's
-base URL set on the instance rather than on the ``runpod`` module, so two targets can coexist.
+How: ``JobClient`` speaks RunPod's job API itself (``/run``, ``/runsync?wait=``, ``/status``, ``/stream``,
+``/cancel``, ``/retry``, ``/purge-queue``, ``/health``: a handful of documented routes) through
+``playbook.http`` (retries, errors by status). Why not ``runpod.Endpoint``: its waiting sleeps a fixed
+second between polls, ``Job.stream()`` never ends on a CANCELLED job, ``Endpoint.run`` wraps an empty
+``{"input": {}}`` twice, a timed-out wait leaves the job running (and billing), and its base URL is a
+module global, so two targets cannot coexist. (``runpod.Endpoint`` still works against the local
+platform; a test keeps it so.)
+
+Waiting reports a result as soon as it can: ``run_sync`` holds one ``/runsync?wait=`` request open (the
+platform answers the moment the job ends); ``wait`` polls ``/status`` at a pace that tightens near the
+finish it expects from this client's recent jobs (half the time left before it, at most 0.5 s; 30 ms
+after it, growing to 100 ms once a job is overdue by 0.28 s). A wait that runs out cancels the job (by
+default) and raises ``JobTimeout`` with the job's real state.
 """
 
 from __future__ import annotations
 
-import threading
+import statistics
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from playbook.config import Target
-from playbook.errors import JobError, PlatformError
-from playbook.settings import TERMINAL
+from playbook.errors import ConfigError, JobError, JobTimeout, WaitTimeout
+from playbook.html import fields_table, table
+from playbook.http import HttpClient
+from playbook.settings import COMPLETED, TERMINAL
+from playbook.waiting import wait_for
 
-POLL_START_S, POLL_MAX_S, POLL_GROWTH = 0.05, 0.25, 1.5
+POLL_NEAR_S, POLL_NEAR_MAX_S, POLL_OVERDUE_RATE = 0.03, 0.1, 0.25  # around and after the expected finish
+POLL_FAR_MAX_S = 0.5  # well before it
+STREAM_POLL_START_S, STREAM_POLL_MAX_S = 0.05, 0.25
 
 
 @dataclass
@@ -37,10 +50,11 @@ class JobResult:
     execution_ms: int | None = None
     worker_id: str | None = None
     latency_s: float | None = None  # submit to result seen, measured by this client
+    states_seen: list[str] = field(default_factory=list)  # each state this client's wait() saw, in order
 
     @property
     def ok(self) -> bool:
-        return self.status == "COMPLETED"
+        return self.status == COMPLETED
 
     @property
     def terminal(self) -> bool:
@@ -54,7 +68,8 @@ class JobResult:
 
     def raise_for_status(self) -> JobResult:
         if not self.ok:
-            raise JobError(f"job {self.id} ended {self.status}: {self.error or 'no error message'}")
+            raise JobError(f"job {self.id} ended {self.status}: {self.error or 'no error message'}", self.id,
+                           self.status)
         return self
 
 
@@ -83,8 +98,7 @@ class Health:
                    workers.get("unhealthy", 0))
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.__dict__.items())
-        return f"<table>{rows}</table>"
+        return fields_table(self.__dict__)
 
 
 @dataclass
@@ -105,10 +119,10 @@ class BatchResult:
                 for r in self.results]
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{k}</th>" for k in ("id", "status", "delay_ms", "execution_ms", "latency_s", "worker_id"))
-        body = "".join("<tr>" + "".join(f"<td>{v}</td>" for v in row.values()) + "</tr>" for row in self.rows())
-        return (f"<p>{len(self.results)} jobs in {self.wall_s:.2f} s ({self.jobs_per_s:.2f} jobs/s): "
-                f"{self.counts}</p><table><tr>{head}</tr>{body}</table>")
+        rows = self.rows()
+        caption = f"{len(self.results)} jobs in {self.wall_s:.2f} s ({self.jobs_per_s:.2f} jobs/s): {self.counts}"
+        header = list(rows[0]) if rows else ["id", "status", "delay_ms", "execution_ms", "latency_s", "worker_id"]
+        return table([list(r.values()) for r in rows], header=header, caption=caption)
 
 
 class JobClient:
@@ -119,41 +133,18 @@ class JobClient:
         self.target = target
         self.endpoint_id = endpoint_id
         self.request_timeout_s = request_timeout_s
-        self._local = threading.local()
+        fix = ("Fix: is the platform running (`playbook local status`; `playbook local up` starts it)?"
+               if target.name == "local" else "Fix: check your network connection and https://uptime.runpod.io.")
+        self.http = HttpClient(target.job_api_url, target.api_key, target=target.name, timeout_s=request_timeout_s,
+                               backoff_s=0.2, api="job", unreachable_hint=fix)
+        self._recent_s: deque[float] = deque(maxlen=16)  # submit-to-result times of recent jobs
 
-    @property
-    def endpoint(self):
-        """A ``runpod.Endpoint`` for this thread (requests sessions are not shared across threads)."""
-        if getattr(self._local, "endpoint", None) is None:
-            import runpod
-
-            endpoint = runpod.Endpoint(self.endpoint_id, api_key=self.target.api_key.reveal() or "none")
-            endpoint.rp_client.endpoint_url_base = self.target.job_api_url.rstrip("/")
-            _quick_connect_failures(endpoint.rp_client.rp_session)
-            self._local.endpoint = endpoint
-        return self._local.endpoint
-
-    def _path(self, tail: str) -> str:
-        return f"{self.endpoint_id}/{tail}" if self.endpoint_id else tail
+    def __repr__(self) -> str:
+        return f"JobClient({self.target.name}: {self.endpoint_id or '(root)'})"
 
     def _call(self, method: str, tail: str, data: dict | None = None, timeout_s: float | None = None) -> dict:
-        import requests
-
-        client = self.endpoint.rp_client
-        try:
-            return client._request(method, self._path(tail), data, timeout=timeout_s or self.request_timeout_s)
-        except RuntimeError as exc:  # the SDK's 401
-            raise PlatformError(f"{self.target.name} refused the API key ({exc}). Check RUNPOD_API_KEY or "
-                                "restart the local platform.") from exc
-        except requests.HTTPError as exc:
-            try:
-                detail = exc.response.json().get("error", exc.response.text)
-            except ValueError:
-                detail = exc.response.text
-            raise PlatformError(f"{method} {tail} failed with HTTP {exc.response.status_code}: {detail}") from exc
-        except requests.RequestException as exc:
-            raise PlatformError(f"cannot reach {self.target.job_api_url}: {exc}. Is the platform running "
-                                "(`playbook local status`)?") from exc
+        path = f"/{self.endpoint_id}/{tail}" if self.endpoint_id else f"/{tail}"
+        return self.http.request(method, path, json=data, timeout_s=timeout_s) or {}
 
     # ------------------------------------------------------------------ jobs
     def run(self, job_input: dict, webhook: str | None = None, execution_timeout_ms: int | None = None) -> str:
@@ -171,7 +162,7 @@ class JobClient:
 
     def run_sync(self, job_input: dict, timeout_s: float = 90.0, **options) -> JobResult:
         """/runsync, waiting up to ``timeout_s``; if the platform answers before the job ends, keep
-        waiting on /status; past the timeout the job is cancelled and JobError raised."""
+        waiting on /status; past the timeout the job is cancelled and ``JobTimeout`` raised."""
         start = time.perf_counter()
         wait_ms = int(min(max(timeout_s, 1.0), 300.0) * 1000)
         body = self._call("POST", f"runsync?wait={wait_ms}", self._body(job_input, **options),
@@ -179,30 +170,61 @@ class JobClient:
         result = JobResult.from_body(body)
         if not result.terminal:
             return self.wait(result.id, timeout_s - (time.perf_counter() - start), _start=start)
-        result.latency_s = time.perf_counter() - start
-        return result
+        return self._seen(result, start)
 
     def status(self, job_id: str) -> JobResult:
         return JobResult.from_body(self._call("GET", f"status/{job_id}"))
 
     def wait(self, job_id: str, timeout_s: float = 300.0, cancel_on_timeout: bool = True,
              _start: float | None = None) -> JobResult:
-        """Poll /status adaptively until the job ends; on timeout cancel it (by default) and raise JobError."""
+        """Poll /status until the job ends (pace: module docstring). On timeout cancel it (by default)
+        and raise ``JobTimeout`` carrying the job's state as the platform then reports it."""
         start = _start or time.perf_counter()
-        deadline = time.perf_counter() + max(timeout_s, 0.0)
-        pause = POLL_START_S
-        while True:
+        last: list[JobResult] = []
+
+        seen: list[str] = []
+
+        def ended() -> JobResult | None:
             result = self.status(job_id)
-            if result.terminal:
-                result.latency_s = time.perf_counter() - start
-                return result
-            if time.perf_counter() >= deadline:
-                if cancel_on_timeout:
-                    self.cancel(job_id)
-                raise JobError(f"job {job_id} did not finish within {timeout_s:.0f} s (still {result.status})"
-                               + ("; it was cancelled on the platform." if cancel_on_timeout else "."))
-            time.sleep(min(pause, max(deadline - time.perf_counter(), 0.0)))
-            pause = min(pause * POLL_GROWTH, POLL_MAX_S)
+            last[:] = [result]
+            if not seen or seen[-1] != result.status:
+                seen.append(result.status)
+            return result if result.terminal else None
+
+        try:
+            result = wait_for(ended, max(timeout_s, 0.0), what=f"job {job_id}",
+                              next_interval_s=self._pacer(start))
+        except WaitTimeout:
+            status = last[0].status if last else "UNKNOWN"
+            if cancel_on_timeout:
+                status = self.cancel(job_id).status or status
+            raise JobTimeout(f"job {job_id} did not finish within {timeout_s:.0f} s ("
+                             + (f"cancelled on the platform: {status})." if cancel_on_timeout else f"still {status}).")
+                             + " Fix: raise timeout_s, or check the workers (`playbook local status`, the "
+                             "endpoint's workers view).", job_id, status) from None
+        result.states_seen = seen
+        return self._seen(result, start)
+
+    def _seen(self, result: JobResult, start: float) -> JobResult:
+        result.latency_s = time.perf_counter() - start
+        if result.ok:
+            self._recent_s.append(result.latency_s)
+        return result
+
+    def _pacer(self, start: float):
+        """The pause before each next /status poll. Before the finish this client expects (the median
+        submit-to-result time of its recent jobs): half the time left, between POLL_NEAR_S and
+        POLL_FAR_MAX_S. After it (or at once, with no history): POLL_NEAR_S, growing by POLL_OVERDUE_RATE
+        per second overdue up to POLL_NEAR_MAX_S, so a result is seen within about 100 ms of the job's end."""
+        expected_end = start + (statistics.median(self._recent_s) if self._recent_s else 0.0)
+
+        def pause() -> float:
+            left = expected_end - time.perf_counter()
+            if left > 0:
+                return min(max(left / 2, POLL_NEAR_S), POLL_FAR_MAX_S)
+            return min(POLL_NEAR_S - left * POLL_OVERDUE_RATE, POLL_NEAR_MAX_S)
+
+        return pause
 
     def output(self, job_id: str, timeout_s: float = 300.0) -> Any:
         """The output of a job once COMPLETED; JobError for FAILED, CANCELLED or TIMED_OUT."""
@@ -212,7 +234,7 @@ class JobClient:
         """Yield a streaming job's chunks from /stream as they arrive; ends on any terminal state
         (unlike ``runpod.Job.stream()``); a FAILED stream raises JobError after its chunks."""
         deadline = time.perf_counter() + timeout_s
-        pause = POLL_START_S
+        pause = STREAM_POLL_START_S
         while True:
             body = self._call("GET", f"stream/{job_id}")
             chunks = body.get("stream", [])
@@ -222,12 +244,13 @@ class JobClient:
             if status in TERMINAL and not chunks:
                 if status != "COMPLETED":
                     error = body.get("error") or self.status(job_id).error
-                    raise JobError(f"stream of job {job_id} ended {status}: {error}")
+                    raise JobError(f"stream of job {job_id} ended {status}: {error}", job_id, status)
                 return
             if time.perf_counter() >= deadline:
-                self.cancel(job_id)
-                raise JobError(f"stream of job {job_id} did not end within {timeout_s:.0f} s; it was cancelled.")
-            pause = POLL_START_S if chunks else min(pause * POLL_GROWTH, POLL_MAX_S)
+                status = self.cancel(job_id).status
+                raise JobTimeout(f"stream of job {job_id} did not end within {timeout_s:.0f} s; it was cancelled "
+                                 f"({status}).", job_id, status)
+            pause = STREAM_POLL_START_S if chunks else min(pause * 1.5, STREAM_POLL_MAX_S)
             time.sleep(pause)
 
     def cancel(self, job_id: str) -> JobResult:
@@ -250,7 +273,7 @@ class JobClient:
         from tqdm.auto import tqdm
 
         if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
+            raise ConfigError(f"run_batch: concurrency must be 1 or more, not {concurrency}.")
         start = time.perf_counter()
 
         def one(job_input: dict) -> JobResult:
@@ -258,8 +281,8 @@ class JobClient:
             job_id = self.run(job_input)
             try:
                 result = self.wait(job_id, timeout_s, _start=t)
-            except JobError as exc:
-                result = JobResult(job_id, "CANCELLED", error=str(exc), latency_s=time.perf_counter() - t)
+            except JobTimeout as exc:  # the job's real state after the cancel, not a made-up one
+                result = JobResult(job_id, exc.status, error=str(exc), latency_s=time.perf_counter() - t)
             bar.update(1)
             return result
 
@@ -270,21 +293,3 @@ class JobClient:
         for r in results:
             counts[r.status] = counts.get(r.status, 0) + 1
         return BatchResult(results, time.perf_counter() - start, counts)
-
-
-def _quick_connect_failures(session) -> None:
-    """The SDK retries a refused connection 5 times with backoff (about 30 s); keep its 408/429 retries,
-    but report a platform that is not running after one quick retry."""
-    from requests.adapters import HTTPAdapter
-    from urllib3.util.retry import Retry
-
-    retries = Retry(total=5, connect=1, backoff_factor=0.2, status_forcelist=[408, 429])
-    for prefix in ("http://", "https://"):
-        session.mount(prefix, HTTPAdapter(max_retries=retries))
-
-
-def client(endpoint_id: str, target: Target | None = None) -> JobClient:
-    """A JobClient for ``endpoint_id`` on ``target`` (default: ``resolve_target()``)."""
-    from playbook.config import resolve_target
-
-    return JobClient(target or resolve_target(), endpoint_id)

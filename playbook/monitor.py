@@ -10,7 +10,9 @@ import statistics
 import time
 from dataclasses import dataclass
 
+from playbook.html import fields_table, table
 from playbook.jobs import BatchResult
+from playbook.waiting import wait_for
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,7 @@ class JobTimes:
     jobs_per_s: float
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.__dict__.items())
-        return f"<table>{rows}</table>"
+        return fields_table(self.__dict__)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -88,16 +89,12 @@ def plot_timeline(samples, ax=None, workers_max: int | None = None):
 def wait_for_workers(platform, endpoint_id: str, count: int = 0, timeout_s: float = 60.0) -> float:
     """Wait until the endpoint has ``count`` workers (0: scaled to zero); returns the seconds waited."""
     start = time.monotonic()
-    while len(platform.list_workers(endpoint_id)) != count:
-        if time.monotonic() - start > timeout_s:
-            raise TimeoutError(f"endpoint {endpoint_id} did not reach {count} workers within {timeout_s} s")
-        time.sleep(0.1)
+    wait_for(lambda: len(platform.list_workers(endpoint_id)) == count, timeout_s,
+             what=f"endpoint {endpoint_id} to reach {count} workers", interval_s=0.1, max_interval_s=0.1)
     return time.monotonic() - start
 
 
 def workers_table(workers) -> str:
     """An HTML table of WorkerInfo records (cold start, jobs done, why it stopped)."""
-    head = "<tr><th>worker</th><th>cold start s</th><th>jobs</th><th>state</th><th>stopped because</th></tr>"
-    rows = "".join(f"<tr><td>{w.id}</td><td>{w.cold_start_s}</td><td>{w.jobs_done}</td><td>{w.state}</td>"
-                   f"<td>{w.stop_reason or ''}</td></tr>" for w in workers)
-    return f"<table>{head}{rows}</table>"
+    return table([(w.id, w.cold_start_s, w.jobs_done, w.state, w.stop_reason) for w in workers],
+                 header=("worker", "cold start s", "jobs", "state", "stopped because"))

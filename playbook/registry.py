@@ -20,6 +20,7 @@ from playbook import dockerhost
 from playbook.build import PLATFORM, REPOSITORY, image_info, require_platform
 from playbook.config import build_dir
 from playbook.errors import BuildError, ConfigError
+from playbook.html import code, paragraph
 from playbook.secrets import lookup
 
 
@@ -37,7 +38,7 @@ class PushedImage:
         return f"{self.repository}@{self.digest}"
 
     def _repr_html_(self) -> str:
-        return f"<p>pushed <code>{self.repository}:{self.tag}</code> as <code>{self.reference}</code></p>"
+        return paragraph("pushed ", code(f"{self.repository}:{self.tag}"), " as ", code(self.reference))
 
 
 def pushed_record() -> Path:

@@ -42,7 +42,9 @@ class Secret:
     __str__ = __repr__
 
     def _repr_html_(self) -> str:
-        return "<code>**********</code>"
+        from playbook.html import code
+
+        return code("**********")
 
 
 def read_dotenv(path: Path | str = ".env") -> dict[str, str]:

@@ -36,7 +36,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from playbook.config import load_mapping
 from playbook.errors import ConfigError
+from playbook.html import fields_table
 from playbook.secrets import Secret, lookup
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -212,8 +214,7 @@ class DeploymentSpec(_Strict):
         return spec_from_dict({**self.model_dump(), **changes}, source="with_changes")
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.model_dump().items())
-        return f"<table>{rows}</table>"
+        return fields_table(self.model_dump())
 
 
 def spec_from_dict(data: dict, source: str = "spec") -> DeploymentSpec:
@@ -226,24 +227,7 @@ def spec_from_dict(data: dict, source: str = "spec") -> DeploymentSpec:
 def load_spec(path: str | Path) -> DeploymentSpec:
     """Read and validate a spec file (``.toml``, ``.yaml`` or ``.yml``)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"spec file {path} does not exist; copy deploy/demo.toml and edit it")
-    text = path.read_text()
-    try:
-        if path.suffix == ".toml":
-            import tomllib
-            data = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            import yaml
-            data = yaml.safe_load(text) or {}
-        else:
-            raise ConfigError(f"spec file {path}: use a .toml, .yaml or .yml file")
-    except ConfigError:
-        raise
-    except Exception as exc:  # tomllib.TOMLDecodeError, yaml.YAMLError
-        raise ConfigError(f"spec file {path} is not valid {path.suffix[1:].upper()}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"spec file {path} must hold a table of fields at the top level")
+    data = load_mapping(path, "spec file", (".toml", ".yaml", ".yml"), fix="copy deploy/demo.toml and edit it")
     return spec_from_dict(data, source=str(path))
 
 

@@ -8,20 +8,20 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from playbook.errors import PlaybookError
+from playbook.errors import WaitTimeout
 
 T = TypeVar("T")
 
-
-class WaitTimeout(PlaybookError):
-    """A condition did not come true in time."""
+__all__ = ["WaitTimeout", "wait_for"]
 
 
 def wait_for(predicate: Callable[[], T], timeout_s: float, *, what: str = "the condition",
-             interval_s: float = 0.05, max_interval_s: float = 0.5, growth: float = 1.5) -> T:
+             interval_s: float = 0.05, max_interval_s: float = 0.5, growth: float = 1.5,
+             next_interval_s: Callable[[], float] | None = None) -> T:
     """Call ``predicate`` until it returns a truthy value and return that value. Polls every
-    ``interval_s`` seconds, growing by ``growth`` up to ``max_interval_s``. Raises ``WaitTimeout``
-    naming ``what`` after ``timeout_s`` seconds (the predicate is always called at least once)."""
+    ``interval_s`` seconds, growing by ``growth`` up to ``max_interval_s`` (or, when given, pauses for
+    whatever ``next_interval_s()`` says each time). Raises ``WaitTimeout`` naming ``what`` after
+    ``timeout_s`` seconds (the predicate is always called at least once)."""
     deadline = time.monotonic() + timeout_s
     delay = interval_s
     while True:
@@ -31,5 +31,8 @@ def wait_for(predicate: Callable[[], T], timeout_s: float, *, what: str = "the c
         left = deadline - time.monotonic()
         if left <= 0:
             raise WaitTimeout(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(min(delay, left))
-        delay = min(delay * growth, max_interval_s)
+        if next_interval_s is not None:
+            delay = next_interval_s()
+        time.sleep(max(min(delay, left), 0.0))
+        if next_interval_s is None:
+            delay = min(delay * growth, max_interval_s)

@@ -1,21 +1,33 @@
-"""Shared test set-up: an isolated build folder and local-platform state per session, and the
-skip rules for the tiers (docker, gpu, live_runpod)."""
+"""Shared test set-up: an isolated build folder and local-platform state per session, the fixtures
+several files use (a local platform, a scripted HTTP server, executed notebooks, the Docker tier), the
+``slow`` tier, and the skip rules for the tiers (docker, gpu, live_runpod)."""
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+# -- tiers: `make test-fast` runs `-m "not slow"` ----------------------------------------------------------
+
+SLOW_FIXTURES = {"platform", "rp_serve_api", "executed_notebook", "docker_daemon", "worker_image", "registry"}
+
 
 def pytest_collection_modifyitems(config, items):
-    """cloud_image tests (several GB of CUDA wheels) run only when asked for: ``-m cloud_image``."""
-    if "cloud_image" in (config.option.markexpr or ""):
-        return
-    skip = pytest.mark.skip(reason="builds the CUDA image: run with -m cloud_image")
+    """A test is ``slow`` when its file says so (processes, end to end), when it is a notebook or Docker
+    test, or when it starts a local platform or a server process through a fixture. cloud_image tests
+    (several GB of CUDA wheels) run only when asked for: ``-m cloud_image``."""
+    run_cloud = "cloud_image" in (config.option.markexpr or "")
+    skip_cloud = pytest.mark.skip(reason="builds the CUDA image: run with -m cloud_image")
     for item in items:
-        if "cloud_image" in item.keywords:
-            item.add_marker(skip)
+        if (item.get_closest_marker("notebook") or item.get_closest_marker("docker")
+                or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.slow)
+        if "cloud_image" in item.keywords and not run_cloud:
+            item.add_marker(skip_cloud)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,6 +41,16 @@ def _isolated_state(tmp_path_factory):
         os.environ.pop("PLAYBOOK_STATE_DIR", None)
     else:
         os.environ["PLAYBOOK_STATE_DIR"] = old
+
+
+@pytest.fixture
+def platform(tmp_path, monkeypatch):
+    """A local platform of its own for one test, with its build folder under the test's tmp_path."""
+    import playbook.local as local
+
+    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path / "build"))
+    with local.start(record=False, log_dir=tmp_path / "logs") as p:
+        yield p
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +72,42 @@ def executed_notebook():
         return result
 
     return run
+
+
+# -- a scripted HTTP server (for the HTTP layer's retries and errors) -------------------------------------
+
+class Scripted(BaseHTTPRequestHandler):
+    """Answers each request with the next (status, body, headers) of the server's script."""
+
+    def _answer(self):
+        self.server.seen.append((self.command, self.path, self.headers.get("Authorization")))
+        status, body, headers = self.server.script.pop(0)
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        for k, v in {"Content-Type": "application/problem+json" if status >= 400 else "application/json",
+                     **headers}.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def server():
+    """A loopback HTTP server answering from ``server.script`` (a list of (status, body, headers)); what
+    it was asked is in ``server.seen`` as (method, path, Authorization)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+    httpd.script, httpd.seen = [], []
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
 
 
 # -- the docker tier (scripts/services.sh starts the daemon, the registry and the local base image) ------

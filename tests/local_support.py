@@ -5,28 +5,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from pathlib import Path
 
-import pytest
 import requests
 
 import playbook.local as local
 from playbook.jobs import JobClient
 from playbook.local import EndpointConfig
+from playbook.waiting import WaitTimeout, wait_for
 
 WORKERS = Path(__file__).resolve().parent / "workers"
 
 
 def handler(name: str) -> Path:
     return WORKERS / f"{name}.py"
-
-
-@pytest.fixture
-def platform(tmp_path, monkeypatch):
-    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path / "build"))
-    with local.start(record=False, log_dir=tmp_path / "logs") as p:
-        yield p
 
 
 @contextlib.contextmanager
@@ -59,13 +51,11 @@ def api(platform, endpoint_id: str, path: str, method: str = "GET", key: str | N
 
 
 def wait_until(predicate, timeout_s: float = 20.0, pause_s: float = 0.05):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(pause_s)
-    raise AssertionError(f"condition not met within {timeout_s} s")
+    """``wait_for`` as a test assertion: the predicate's value, or AssertionError after ``timeout_s``."""
+    try:
+        return wait_for(predicate, timeout_s, interval_s=pause_s, max_interval_s=pause_s)
+    except WaitTimeout:
+        raise AssertionError(f"condition not met within {timeout_s} s") from None
 
 
 def group_alive(pgid: int) -> bool:

@@ -11,6 +11,7 @@ import tarfile
 import urllib.error
 import urllib.request
 
+import docker
 import pytest
 
 from playbook import build, dockerhost
@@ -207,7 +208,7 @@ def test_small_image_round_trip_through_the_registry(docker_daemon, registry, mo
     pushed = push(ref, registry, repository="playbook-test-roundtrip", progress=True)
     client.images.remove(ref, force=True)
     client.images.remove(f"{pushed.repository}:{pushed.tag}", force=True)
-    with pytest.raises(Exception):
+    with pytest.raises(docker.errors.ImageNotFound):
         client.images.get(image_id)
     assert pull(pushed.reference).id == image_id
     captured = capsys.readouterr()

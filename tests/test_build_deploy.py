@@ -12,6 +12,9 @@ import pytest
 import requests
 
 from playbook.config import REPO_ROOT, VOLUME_MOUNT
+from playbook.settings import model_dir
+
+pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"}
 
@@ -73,7 +76,7 @@ def test_deploy_image_through_spec_runs_a_job_in_a_container(worker_image, pushe
         with playbook.local.start(record=False) as platform:
             result = deploy.apply(spec, ControlClient(platform.target))
             endpoint_id = result.endpoint_id
-            make_demo_model(volume_folder(result.volume_id) / "models" / "tiny-sd")
+            make_demo_model(model_dir(volume_folder(result.volume_id)))
             cfg = platform.get_endpoint(endpoint_id)
             assert cfg.image == pushed.reference and choose_runner(cfg).name == "docker"
             assert list_containers(endpoint_id) == []  # zero idle cost: nothing runs before a job
@@ -87,7 +90,7 @@ def test_deploy_image_through_spec_runs_a_job_in_a_container(worker_image, pushe
             png = base64.b64decode(status["output"]["images"][0]["image"])
             assert Image.open(io.BytesIO(png)).size == (64, 64)
             log = next((tmp_path / "local" / "logs" / endpoint_id).glob("*.log")).read_text()
-            assert "Finished." in log or "finished" in log.lower(), log[-2000:]  # the container's output
+            assert "finished" in log.lower(), log[-2000:]  # the container's output
 
             deadline = time.monotonic() + 60  # scale to zero after the 1 s idle timeout
             while time.monotonic() < deadline and (list_containers(endpoint_id) or platform.list_workers(endpoint_id)):
@@ -130,7 +133,7 @@ def test_runner_leaves_no_container_behind(worker_image, tmp_path):
         while exits.alive() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not exits.alive() and exits.returncode is not None
-        assert "MODEL_PATH" in (tmp_path / "exit.log").read_text() or (tmp_path / "exit.log").stat().st_size > 0
+        assert "MODEL_PATH=" in (tmp_path / "exit.log").read_text()  # the fitness check's message
         exits.kill()  # what the platform's reaper does
         assert runs.alive(), (tmp_path / "run.log").read_text()[-2000:]
         runs.stop(timeout_s=1)

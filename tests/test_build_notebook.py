@@ -20,6 +20,7 @@ def test_build_notebook_results(worker_image, registry, executed_notebook):
     assert trial["containers_left"] == 0 and trial["first_job_s"] > 0
 
 
+@pytest.mark.notebook
 def test_build_notebook_without_docker_says_so(tmp_path, monkeypatch):
     """No daemon: the Docker cells skip with a plain message, and the notebook still runs."""
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")

@@ -8,13 +8,15 @@ from __future__ import annotations
 import pytest
 import requests
 from local_support import platform_with_own_build_dir
-from openapi_contract import ContractRecorder, openapi, spec_path, validate_exchange
+from openapi_contract import ContractRecorder, spec_path, validate_exchange
 
 from playbook import deploy
 from playbook.config import REPO_ROOT, Target
 from playbook.control import ControlClient, ControlError
 from playbook.secrets import Secret
 from playbook.spec import load_spec
+
+pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,6 @@ def spec():
 
 def test_spec_file_is_read_from_the_shared_folder():
     assert spec_path().parent.name == "runpod" and spec_path().parent.parent.name == "shared"
-    assert openapi() is openapi()  # parsed once per session
 
 
 def test_create_reapply_update_release_destroy(client, spec):

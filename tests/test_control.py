@@ -4,48 +4,12 @@ message when the control API cannot be reached. Served over real HTTP on loopbac
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from playbook.config import Target
 from playbook.control import ControlClient, ControlError
 from playbook.errors import PlatformError
 from playbook.secrets import Secret
-
-
-class Scripted(BaseHTTPRequestHandler):
-    """Answers each request with the next (status, body, headers) of the server's script."""
-
-    def _answer(self):
-        self.server.seen.append((self.command, self.path, self.headers.get("Authorization")))
-        status, body, headers = self.server.script.pop(0)
-        data = json.dumps(body).encode() if body is not None else b""
-        self.send_response(status)
-        for k, v in {"Content-Type": "application/problem+json" if status >= 400 else "application/json",
-                     **headers}.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PATCH = do_DELETE = _answer
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture()
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
-    httpd.script, httpd.seen = [], []
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def client_for(server, name="runpod", **kw) -> ControlClient:

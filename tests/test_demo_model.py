@@ -18,6 +18,7 @@ def digests(folder):
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow  # makes the demo model twice in subprocesses
 def test_two_makes_give_identical_files_readable_by_anyone(tmp_path):
     a = demo_model.make_demo_model(tmp_path / "a")
     b = demo_model.make_demo_model(tmp_path / "b")

@@ -14,6 +14,8 @@ from playbook.config import REPO_ROOT
 from playbook.control import ControlClient
 from playbook.spec import load_spec
 
+pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
+
 DEMO = REPO_ROOT / "deploy" / "demo.toml"
 
 

@@ -8,12 +8,15 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from local_support import group_alive, handler, wait_until
 
 from playbook.config import REPO_ROOT, resolve_target
 from playbook.jobs import JobClient
+
+pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
 
 
 def playbook(*args, env, check=True):
@@ -58,6 +61,6 @@ def test_workers_die_with_a_killed_platform(cli_env):
     playbook("local", "up", "--handler", str(handler("noop_handler")), "--workers-min", "2", "--workers-max", "2",
              env=cli_env)
     pids = wait_until(lambda: (p := worker_pids(cli_env)) and len(p) == 2 and p, timeout_s=30)
-    state = json.loads(open(os.path.join(os.environ["PLAYBOOK_STATE_DIR"], "local-platform.json")).read())
+    state = json.loads(Path(os.environ["PLAYBOOK_STATE_DIR"], "local-platform.json").read_text())
     os.kill(state["pid"], signal.SIGKILL)  # a crash: no chance to stop its workers
     wait_until(lambda: not any(group_alive(pid) for pid in pids), timeout_s=10)

@@ -14,6 +14,8 @@ from playbook.demo_model import make_demo_model
 from playbook.jobs import JobClient
 from playbook.local import EndpointConfig
 
+pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
+
 FAST = {"prompt": "a lighthouse at dusk", "width": 64, "height": 64, "num_inference_steps": 2}
 
 

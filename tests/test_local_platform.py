@@ -9,9 +9,12 @@ import time
 
 import pytest
 import requests
-from local_support import api, endpoint, group_alive, platform, wait_until  # noqa: F401 (fixture)
+from local_support import api, endpoint, group_alive, wait_until
 
 from playbook.errors import JobError
+from playbook.local.background.lifecycle import format_status
+
+pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
 
 
 def test_job_api_shapes_and_auth(platform):
@@ -248,3 +251,11 @@ def test_local_workers_hold_no_user_secrets_and_ignore_runpod_credentials(platfo
     result = jobs.run_sync({}, timeout_s=60)
     assert result.status == "COMPLETED"
     assert result.output == {"has_runpod_api_key": False, "has_runpod_credentials": False}
+
+
+def test_workers_view_reports_the_last_heartbeat(platform):
+    cfg, jobs = endpoint(platform, workers_min=1, workers_max=1, idle_timeout_s=30)
+    pinged = wait_until(lambda: [w for w in platform.list_workers(cfg.id) if w.last_ping_age_s is not None],
+                        timeout_s=60)
+    assert 0 <= pinged[0].last_ping_age_s < 30
+    assert "last ping" in format_status(platform.snapshot())

@@ -84,6 +84,7 @@ def run_worker_loop(model_path, timeout_s=60):
                           text=True, timeout=timeout_s)
 
 
+@pytest.mark.slow  # starts the worker process
 @pytest.mark.parametrize("damage", ["missing", "truncated"])
 def test_runpods_worker_start_fails_fast_with_the_message(copy, tmp_path, damage):
     if damage == "missing":

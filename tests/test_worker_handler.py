@@ -14,6 +14,8 @@ from PIL import Image
 from playbook.demo_model import make_demo_model
 from playbook.handler_preview import decode_images, start_worker
 
+pytestmark = pytest.mark.slow  # real diffusers pipelines through the worker, seconds per test
+
 FAST = {"prompt": "a lighthouse at dusk", "width": 64, "height": 64, "num_inference_steps": 2}
 
 

@@ -17,6 +17,8 @@ import pytest
 from playbook.demo_model import make_demo_model
 from playbook.handler_preview import HANDLER, WORKER_DIR
 
+pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
+
 
 class Queue(BaseHTTPRequestHandler):
     """job-take hands out the queued jobs, then long-polls (a 204 at once would make the SDK spin)."""
@@ -84,7 +86,7 @@ def test_real_job_loop_posts_progress_and_results(queue, tmp_path):
            "RUNPOD_WEBHOOK_POST_OUTPUT": f"{queue}/v2/e/job-done/$RUNPOD_POD_ID/$ID?gpu=cpu",
            "RUNPOD_WEBHOOK_PING": f"{queue}/v2/e/ping/$RUNPOD_POD_ID?gpu=cpu",
            "RUNPOD_SKIP_GPU_CHECK": "true", "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true"}
-    log = open(tmp_path / "worker.log", "w")
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 (the worker's log for the whole test)
     proc = subprocess.Popen([sys.executable, str(HANDLER)], cwd=WORKER_DIR, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     try:

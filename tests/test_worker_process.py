@@ -19,6 +19,8 @@ from PIL import Image
 from playbook.demo_model import make_demo_model
 from playbook.handler_preview import HANDLER, WORKER_DIR, run_test_input
 
+pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
+
 FAST = {"prompt": "a lighthouse at dusk", "width": 64, "height": 64, "num_inference_steps": 2, "seed": 1}
 
 

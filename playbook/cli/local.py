@@ -26,7 +26,8 @@ def register(sub) -> None:
 def run_up(args) -> int:
     from playbook.local.background import lifecycle
 
-    info = lifecycle.up(args)
+    info = lifecycle.up(args.endpoint, port=args.port, handler=args.handler, image=args.image, volume=args.volume,
+                        workers_min=args.workers_min, workers_max=args.workers_max, idle_timeout_s=args.idle_timeout)
     print(f"local platform running at {info['job_api_url']} (pid {info['pid']})")
     print(f"endpoint {args.endpoint}: {info['job_api_url']}/{args.endpoint}/run")
     print(f"logs: {info['log_dir']}  (playbook local logs)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from playbook import settings
 from playbook.config import Target, build_dir, local_state_file
 from playbook.errors import ConfigError, PlatformError
 from playbook.local.runtime.endpoints import EndpointConfig, new_endpoint_id
@@ -51,6 +53,7 @@ class WorkerInfo:
     stop_reason: str | None
     jobs_done: int
     log_path: str
+    last_ping_age_s: float | None = None  # seconds since the worker's last heartbeat (None: none yet)
 
 
 class LocalPlatform:
@@ -59,7 +62,7 @@ class LocalPlatform:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ConfigError("the local platform binds to loopback only; use host='127.0.0.1'.")
         self.host, self.port = host, port
-        self.api_key = api_key or os.environ.get("PLAYBOOK_LOCAL_API_KEY") or f"local-{secrets.token_urlsafe(18)}"
+        self.api_key = api_key or settings.local_api_key() or f"local-{secrets.token_urlsafe(18)}"
         self.worker_key = f"worker-{secrets.token_urlsafe(18)}"
         self.record = record
         self.log_dir = Path(log_dir or build_dir() / "local" / "logs").resolve()
@@ -283,7 +286,8 @@ class LocalPlatform:
         return WorkerInfo(w.id, w.endpoint_id, w.state, w.runner, getattr(w.handle, "pid", None),
                           round(w.spawned - t0, 3), None if w.cold_start_s is None else round(w.cold_start_s, 3),
                           None if w.exited is None else round(w.exited - t0, 3), w.exit_code, w.stop_reason,
-                          w.jobs_done, str(w.log_path))
+                          w.jobs_done, str(w.log_path),
+                          None if w.last_ping is None else round(time.monotonic() - w.last_ping, 3))
 
     def timeline(self, endpoint_id: str) -> list[TimelineSample]:
         """Worker and job counts over time (a sample each time they change): the scale-up/down plot."""
@@ -309,7 +313,5 @@ _live: weakref.WeakSet[LocalPlatform] = weakref.WeakSet()
 @atexit.register
 def _stop_all() -> None:
     for platform in list(_live):
-        try:
+        with contextlib.suppress(Exception):  # best effort at interpreter exit
             platform.stop()
-        except Exception:  # noqa: BLE001 - best effort at interpreter exit
-            pass

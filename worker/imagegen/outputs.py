@@ -42,7 +42,8 @@ def bucket_configured() -> bool:
 
 def as_base64(encoded: list[bytes], seeds: list[int]) -> list[dict]:
     """Inline images, refused when the result would pass RunPod's payload cap."""
-    images = [{"image": base64.b64encode(data).decode("ascii"), "seed": s} for data, s in zip(encoded, seeds)]
+    images = [{"image": base64.b64encode(data).decode("ascii"), "seed": s}
+              for data, s in zip(encoded, seeds, strict=False)]
     total = sum(len(i["image"]) for i in images)
     limit = limit_bytes()
     if total > limit:
@@ -66,7 +67,7 @@ def upload(encoded: list[bytes], seeds: list[int], fmt: str, job_id: str) -> lis
 
     bucket = os.environ.get("BUCKET_NAME") or None
     urls = []
-    for i, (data, seed) in enumerate(zip(encoded, seeds)):
+    for i, (data, seed) in enumerate(zip(encoded, seeds, strict=False)):
         url = rp_upload.upload_in_memory_object(f"{i}-{seed}.{fmt}", data, bucket_name=bucket, prefix=job_id)
         urls.append({"url": url, "seed": seed})
     return urls

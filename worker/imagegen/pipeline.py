@@ -132,7 +132,7 @@ def generate(loaded: Loaded, request, on_step: Callable[[int, int], None] | None
         kwargs["callback_on_step_end"] = callback
     with torch.inference_mode():
         images = loaded.pipe(**kwargs).images
-    return list(zip(images, seeds))
+    return list(zip(images, seeds, strict=False))
 
 
 def memory() -> dict:

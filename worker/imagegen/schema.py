@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ACTIONS = ("generate", "health_check")
-OUTPUT_FORMATS = ("png", "jpeg", "webp")
 MIN_SIDE, MAX_SIDE = 64, 2048
 
 

@@ -6,16 +6,17 @@ outlive them. Its state file says where it is; stopping it sends SIGTERM so it s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from playbook.config import REPO_ROOT, build_dir, local_state_file
-from playbook.errors import PlatformError
+from playbook.errors import PlatformError, WaitTimeout
+from playbook.waiting import wait_for
 
 START_TIMEOUT_S = 30
 
@@ -55,19 +56,22 @@ def platform_log() -> Path:
     return build_dir() / "local" / "platform.log"
 
 
-def up(args) -> dict:
+def up(endpoint: str = "demo", *, port: int = 0, handler: str | Path | None = None, image: str | None = None,
+       volume: str | Path | None = None, workers_min: int = 0, workers_max: int = 2,
+       idle_timeout_s: float = 5.0) -> dict:
+    """Start the platform in the background with one endpoint ``endpoint`` ("" for none) and return its
+    state (pid, job_api_url, log_dir, ...). The defaults are `playbook local up`'s."""
     if (state := running_state()) is not None:
-        raise PlatformError(f"a local platform is already running at {state['job_api_url']} (pid {state['pid']}); "
-                            "stop it with `playbook local down` first.")
-    if not args.handler and not args.image:  # the default endpoint runs the demo worker: give it its model
+        raise PlatformError(f"a local platform is already running at {state['job_api_url']} (pid {state['pid']}) "
+                            "(or hangs, if it does not answer); stop it with `playbook local down` first.")
+    if endpoint and not handler and not image:  # the default endpoint runs the demo worker: give it its model
         from playbook.demo_model import ensure_demo_model
+        from playbook.settings import model_dir
 
-        volume = Path(args.volume).resolve() if args.volume else None
-        ensure_demo_model(volume / "models" / "tiny-sd" if volume else None)
-    argv = [sys.executable, "-m", "playbook.local.background.daemon", "--port", str(args.port), "--endpoint", args.endpoint,
-            "--workers-min", str(args.workers_min), "--workers-max", str(args.workers_max),
-            "--idle-timeout", str(args.idle_timeout)]
-    for flag, value in (("--handler", args.handler), ("--image", args.image), ("--volume", args.volume)):
+        ensure_demo_model(model_dir(Path(volume).resolve()) if volume else None)
+    argv = [sys.executable, "-m", "playbook.local.background.daemon", "--port", str(port), "--endpoint", endpoint,
+            "--workers-min", str(workers_min), "--workers-max", str(workers_max), "--idle-timeout", str(idle_timeout_s)]
+    for flag, value in (("--handler", handler), ("--image", image), ("--volume", volume)):
         if value:
             argv += [flag, str(Path(value).resolve()) if flag != "--image" else value]
     log_path = platform_log()
@@ -76,24 +80,28 @@ def up(args) -> dict:
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, env=env, cwd=str(REPO_ROOT))
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+
+    def started() -> dict | None:
         state = read_state()
         if state and state.get("pid") == proc.pid:
             return state
         if proc.poll() is not None:
-            raise PlatformError(f"the local platform exited at start (code {proc.returncode}):\n"
-                                f"{tail(log_path, 15)}")
-        time.sleep(0.1)
-    proc.kill()
-    raise PlatformError(f"the local platform did not start within {START_TIMEOUT_S} s; see {log_path}")
+            last = tail(log_path, 1) or "(no output)"
+            raise PlatformError(f"the local platform exited at start (code {proc.returncode}): {last[:300]}. "
+                                f"Fix: read its log, {log_path} (`playbook local logs`).")
+        return None
+
+    try:
+        return wait_for(started, START_TIMEOUT_S, what="the local platform to start", interval_s=0.1,
+                        max_interval_s=0.1)
+    except WaitTimeout:
+        proc.kill()
+        raise PlatformError(f"the local platform did not start within {START_TIMEOUT_S} s; see {log_path}") from None
 
 
 def start_background() -> dict:
     """A platform with no endpoint yet (deploy creates them through the REST API), as `local up` starts it."""
-    from playbook.local.background.daemon import parse
-
-    return up(parse(["--endpoint", ""]))
+    return up(endpoint="")
 
 
 def down(timeout_s: float = 20.0) -> str:
@@ -102,9 +110,8 @@ def down(timeout_s: float = 20.0) -> str:
         return "no local platform is running"
     pid = int(state["pid"])
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    with contextlib.suppress(WaitTimeout):
+        wait_for(lambda: not pid_alive(pid), timeout_s, what=f"pid {pid} to exit", interval_s=0.1, max_interval_s=0.1)
     if pid_alive(pid):  # its workers die with it through their lifeline pipes
         os.kill(pid, signal.SIGKILL)
     local_state_file().unlink(missing_ok=True)
@@ -112,15 +119,16 @@ def down(timeout_s: float = 20.0) -> str:
 
 
 def status() -> dict:
-    import requests
+    """The running platform's /local/status; PlatformError (with the fix) when none runs or it fails."""
+    from playbook.http import HttpClient
 
     state = running_state()
     if state is None:
         raise PlatformError("no local platform is running; start one with `playbook local up`.")
     base = state["job_api_url"].rsplit("/v2", 1)[0]
-    response = requests.get(f"{base}/local/status", headers={"Authorization": state["api_key"]}, timeout=10)
-    response.raise_for_status()
-    return response.json()
+    client = HttpClient(base, state["api_key"], target="local", timeout_s=10, retries=1, backoff_s=0.1,
+                        unreachable_hint="Fix: restart it (`playbook local down`, then `playbook local up`).")
+    return client.request("GET", "/local/status")
 
 
 def format_status(status: dict) -> str:
@@ -133,7 +141,9 @@ def format_status(status: dict) -> str:
         lines.append(f"  workers {health['workers']}")
         for w in ep["workers"]:
             cold = f"{w['cold_start_s']:.2f} s" if w["cold_start_s"] is not None else "-"
-            lines.append(f"  {w['id']}  {w['state']:<12} pid {w['pid']}  cold start {cold}  jobs {w['jobs_done']}")
+            ping = f"{w['last_ping_age_s']:.1f} s ago" if w.get("last_ping_age_s") is not None else "-"
+            lines.append(f"  {w['id']}  {w['state']:<12} pid {w['pid']}  cold start {cold}  jobs {w['jobs_done']}  "
+                         f"last ping {ping}")
     return "\n".join(lines)
 
 

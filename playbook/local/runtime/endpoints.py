@@ -14,6 +14,7 @@ from pathlib import Path
 
 from playbook.config import REPO_ROOT, local_volume_dir
 from playbook.errors import ConfigError
+from playbook.settings import model_dir
 
 SCALER_TYPES = ("QUEUE_DELAY", "REQUEST_COUNT")
 DEFAULT_HANDLER = REPO_ROOT / "worker" / "handler.py"
@@ -41,7 +42,6 @@ class EndpointConfig:
     execution_timeout_ms: int = 300_000
     volume_dir: Path | None = None  # stands in for /runpod-volume; default playbook.config.local_volume_dir()
     handler_path: Path | None = None  # ProcessRunner runs `python <handler_path>`; default worker/handler.py
-    gpu_ids: str = "CPU"  # what the worker is told in RUNPOD_GPU_TYPE_ID-like query strings
     template_id: str | None = None
     extra: dict = field(default_factory=dict)  # fields the control API keeps but the platform ignores
 
@@ -70,7 +70,7 @@ class EndpointConfig:
     @property
     def model_path(self) -> Path:
         """Where the worker finds the demo model: <volume>/models/tiny-sd, like /runpod-volume/models/tiny-sd."""
-        return Path(self.volume_dir) / "models" / "tiny-sd"
+        return model_dir(Path(self.volume_dir))
 
     def changed(self, **changes) -> EndpointConfig:
         unknown = set(changes) - {f.name for f in fields(self)}

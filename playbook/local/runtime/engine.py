@@ -11,6 +11,7 @@ the rules every move obeys:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -103,10 +104,8 @@ class Engine:
         if error is not None:
             job.error = error if isinstance(error, str) else json.dumps(error)
         if was_queued:
-            try:
+            with contextlib.suppress(ValueError):
                 ep.queue.remove(job.id)
-            except ValueError:
-                pass
         if status == COMPLETED:
             ep.completed += 1
         elif status in (FAILED, TIMED_OUT):

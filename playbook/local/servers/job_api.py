@@ -10,9 +10,9 @@ import json
 from aiohttp import web
 
 from playbook.local.runtime.state import FAILED, IN_PROGRESS, IN_QUEUE, TERMINAL, TIMED_OUT
+from playbook.settings import RUN_PAYLOAD_LIMIT_BYTES, RUNSYNC_PAYLOAD_LIMIT_BYTES
 
-RUN_LIMIT_BYTES = 10 * 1024 * 1024
-RUNSYNC_LIMIT_BYTES = 20 * 1024 * 1024
+RUN_LIMIT_BYTES, RUNSYNC_LIMIT_BYTES = RUN_PAYLOAD_LIMIT_BYTES, RUNSYNC_PAYLOAD_LIMIT_BYTES
 RUNSYNC_DEFAULT_WAIT_MS = 90_000
 RUNSYNC_MIN_WAIT_MS, RUNSYNC_MAX_WAIT_MS = 1_000, 300_000
 
@@ -21,18 +21,8 @@ def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def user_key_ok(request: web.Request, key: str) -> bool:
-    """RunPod accepts `authorization: <key>`; runpod.Endpoint sends `Bearer <key>`: take both."""
-    given = request.headers.get("Authorization", "").strip()
-    return given in (key, f"Bearer {key}")
-
-
 def add_routes(app: web.Application, platform) -> None:
-    def endpoint_of(request: web.Request):
-        if not user_key_ok(request, platform.api_key):
-            raise web.HTTPUnauthorized(text=json.dumps({"error": "401 Unauthorized: send the platform's API key "
-                                                        "in the Authorization header (see Target.api_key)."}),
-                                       content_type="application/json")
+    def endpoint_of(request: web.Request):  # the key was checked by servers.auth
         ep = platform.engine.endpoints.get(request.match_info["endpoint_id"])
         if ep is None:
             raise web.HTTPNotFound(text=json.dumps({"error": f"endpoint {request.match_info['endpoint_id']} "
@@ -64,7 +54,7 @@ def add_routes(app: web.Application, platform) -> None:
             body = json.loads(raw or b"{}")
         except ValueError:
             raise web.HTTPBadRequest(text=json.dumps({"error": "request body is not valid JSON; send "
-                                                      '{"input": {...}}.'}), content_type="application/json")
+                                                      '{"input": {...}}.'}), content_type="application/json") from None
         if not isinstance(body, dict) or "input" not in body:
             raise web.HTTPBadRequest(text=json.dumps({"error": "request body must be a JSON object with an "
                                                       '"input" field: {"input": {...}}.'}),

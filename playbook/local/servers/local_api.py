@@ -1,26 +1,26 @@
 """Local-only extras, outside RunPod's paths (under /local/): what `playbook local status` and the
-monitoring plots need from a platform running in another process."""
+monitoring plots need from a platform running in another process. The key is checked by ``servers.auth``."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from playbook.local.servers.job_api import user_key_ok
+from playbook.local.servers.app import PLATFORM
+
+
+def _platform(request: web.Request):
+    return request.app[PLATFORM]
+
+
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(_platform(request).snapshot())
+
+
+async def timeline(request: web.Request) -> web.Response:
+    samples = _platform(request).timeline(request.match_info["endpoint_id"])
+    return web.json_response([s.to_dict() for s in samples])
 
 
 def add_routes(app: web.Application, platform) -> None:
-    def check(request):
-        if not user_key_ok(request, platform.api_key):
-            raise web.HTTPUnauthorized(text='{"error": "401 Unauthorized"}', content_type="application/json")
-
-    async def status(request):
-        check(request)
-        return web.json_response(platform.snapshot())
-
-    async def timeline(request):
-        check(request)
-        samples = platform.timeline(request.match_info["endpoint_id"])
-        return web.json_response([s.to_dict() for s in samples])
-
     app.router.add_get("/local/status", status)
     app.router.add_get("/local/timeline/{endpoint_id}", timeline)

@@ -19,6 +19,8 @@ import time
 
 from aiohttp import web
 
+from playbook.local.servers.app import PLATFORM
+
 TAKE_HOLD_S = 20.0  # the SDK gives job take 90 s; we answer 204 well before that
 STOP_HOLD_S = 20.0
 ERROR_PAUSE_S = 1.0
@@ -44,105 +46,116 @@ def worker_env(platform, endpoint_id: str, worker_id: str) -> dict:
     }
 
 
-def add_routes(app: web.Application, platform) -> None:
-    engine = platform.engine
+def _engine(request: web.Request):
+    return request.app[PLATFORM].engine
 
-    async def worker_of(request):
-        """(endpoint, worker) or an error response after a pause (the SDK would retry at once)."""
-        if request.headers.get("Authorization", "") != platform.worker_key:
-            await asyncio.sleep(ERROR_PAUSE_S)
-            return None, web.json_response({"error": "401 Unauthorized worker"}, status=401)
-        ep = engine.endpoints.get(request.match_info["endpoint_id"])
-        worker = ep.workers.get(request.match_info["worker_id"]) if ep else None
-        if worker is None:
-            await asyncio.sleep(ERROR_PAUSE_S)
-            return None, web.Response(status=204)
-        return (ep, worker), None
 
-    async def take(request, batch: bool):
-        found, response = await worker_of(request)
-        if response is not None:
-            return response
-        ep, worker = found
-        now = time.monotonic()
-        if worker.ready is None:
-            worker.ready = now  # cold start ends at the first job take
-        if worker.state == "initializing":
-            worker.state = "idle"
-            worker.last_active = now
-        if request.query.get("job_in_progress") == "0":
-            engine.worker_has_no_jobs(ep, worker)  # it dropped stopped jobs without posting a result
-        if worker.state == "stopping":
-            await asyncio.sleep(0.2)
-            return web.Response(status=204)
-        size = int(request.query.get("batch_size", 1)) if batch else 1
-        fut = asyncio.get_running_loop().create_future()
-        worker.takers.append(fut)
-        ep.takers.append((worker, fut, max(size, 1)))
-        engine.dispatch(ep)
-        try:
-            await asyncio.wait({fut}, timeout=TAKE_HOLD_S)
-        finally:
-            worker.takers.remove(fut)
-        jobs = fut.result() if fut.done() and not fut.cancelled() else []
-        if not fut.done():
-            fut.cancel()
-        if not jobs:
-            return web.Response(status=204)
-        bodies = [{"id": j.id, "input": j.input} for j in jobs]
-        return web.json_response(bodies if batch else bodies[0])
+async def worker_of(request):
+    """(endpoint, worker) or an error response after a pause (the SDK would retry at once). The
+    worker key was checked by ``servers.auth``."""
+    ep = _engine(request).endpoints.get(request.match_info["endpoint_id"])
+    worker = ep.workers.get(request.match_info["worker_id"]) if ep else None
+    if worker is None:
+        await asyncio.sleep(ERROR_PAUSE_S)
+        return None, web.Response(status=204)
+    return (ep, worker), None
 
-    async def job_take(request):
-        return await take(request, batch=False)
 
-    async def job_take_batch(request):
-        return await take(request, batch=True)
+async def take(request, batch: bool):
+    found, response = await worker_of(request)
+    if response is not None:
+        return response
+    ep, worker = found
+    engine = _engine(request)
+    now = time.monotonic()
+    if worker.ready is None:
+        worker.ready = now  # cold start ends at the first job take
+    if worker.state == "initializing":
+        worker.state = "idle"
+        worker.last_active = now
+    if request.query.get("job_in_progress") == "0":
+        engine.worker_has_no_jobs(ep, worker)  # it dropped stopped jobs without posting a result
+    if worker.state == "stopping":
+        await asyncio.sleep(0.2)
+        return web.Response(status=204)
+    size = int(request.query.get("batch_size", 1)) if batch else 1
+    fut = asyncio.get_running_loop().create_future()
+    worker.takers.append(fut)
+    ep.takers.append((worker, fut, max(size, 1)))
+    engine.dispatch(ep)
+    try:
+        await asyncio.wait({fut}, timeout=TAKE_HOLD_S)
+    finally:
+        worker.takers.remove(fut)
+    jobs = fut.result() if fut.done() and not fut.cancelled() else []
+    if not fut.done():
+        fut.cancel()
+    if not jobs:
+        return web.Response(status=204)
+    bodies = [{"id": j.id, "input": j.input} for j in jobs]
+    return web.json_response(bodies if batch else bodies[0])
 
-    async def read_payload(request) -> dict:
-        text = await request.text()
-        try:
-            payload = json.loads(text) if text else {}
-        except ValueError:
-            payload = {"error": f"worker posted a result that is not JSON: {text[:200]!r}"}
-        return payload if isinstance(payload, dict) else {"output": payload}
 
-    def posting(record):
-        """A handler for a worker's post about a job (result or stream chunk): ``record`` files it."""
+async def job_take(request):
+    return await take(request, batch=False)
 
-        async def handle(request):
-            found, response = await worker_of(request)
-            if response is not None:
-                return response if response.status != 204 else web.Response(status=200)
-            ep, worker = found
-            record(ep, worker, request.match_info["job_id"], await read_payload(request))
-            return web.Response(status=200)
 
-        return handle
+async def job_take_batch(request):
+    return await take(request, batch=True)
 
-    job_done = posting(engine.result)
-    job_stream = posting(engine.stream_chunk)
 
-    async def job_stop(request):
-        found, response = await worker_of(request)
-        if response is not None:
-            return response
-        ep, worker = found
-        if not worker.stop_signals and worker.state != "stopping":
-            worker.stop_waiter = asyncio.get_running_loop().create_future()
-            await asyncio.wait({worker.stop_waiter}, timeout=STOP_HOLD_S)
-        ids, worker.stop_signals = worker.stop_signals, []
-        if not ids:
-            return web.Response(status=204)
-        return web.json_response({"jobsToStop": ids})
+async def read_payload(request) -> dict:
+    text = await request.text()
+    try:
+        payload = json.loads(text) if text else {}
+    except ValueError:
+        payload = {"error": f"worker posted a result that is not JSON: {text[:200]!r}"}
+    return payload if isinstance(payload, dict) else {"output": payload}
 
-    async def ping(request):
+
+def posting(record: str):
+    """A handler for a worker's post about a job (result or stream chunk): the engine's method
+    ``record`` files it."""
+
+    async def handle(request):
         found, response = await worker_of(request)
         if response is not None:
             return response if response.status != 204 else web.Response(status=200)
-        _, worker = found
-        worker.last_ping = time.monotonic()
+        ep, worker = found
+        getattr(_engine(request), record)(ep, worker, request.match_info["job_id"], await read_payload(request))
         return web.Response(status=200)
 
+    return handle
+
+
+job_done = posting("result")
+job_stream = posting("stream_chunk")
+
+
+async def job_stop(request):
+    found, response = await worker_of(request)
+    if response is not None:
+        return response
+    ep, worker = found
+    if not worker.stop_signals and worker.state != "stopping":
+        worker.stop_waiter = asyncio.get_running_loop().create_future()
+        await asyncio.wait({worker.stop_waiter}, timeout=STOP_HOLD_S)
+    ids, worker.stop_signals = worker.stop_signals, []
+    if not ids:
+        return web.Response(status=204)
+    return web.json_response({"jobsToStop": ids})
+
+
+async def ping(request):
+    found, response = await worker_of(request)
+    if response is not None:
+        return response if response.status != 204 else web.Response(status=200)
+    _, worker = found
+    worker.last_ping = time.monotonic()
+    return web.Response(status=200)
+
+
+def add_routes(app: web.Application, platform) -> None:
     r = app.router
     r.add_get("/v2/{endpoint_id}/job-take/{worker_id}", job_take)
     r.add_get("/v2/{endpoint_id}/job-take-batch/{worker_id}", job_take_batch)

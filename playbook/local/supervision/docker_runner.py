@@ -19,6 +19,7 @@ on platform shutdown, and at interpreter exit; ``remove_containers()`` sweeps an
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import os
 import secrets
@@ -113,10 +114,8 @@ class ContainerHandle:
     def stop(self, timeout_s: float = 5.0) -> None:
         """SIGTERM (docker stop), SIGKILL after ``timeout_s``, then remove the container."""
         if not self._removed:
-            try:
+            with contextlib.suppress(Exception):  # already gone
                 self.container.stop(timeout=max(1, math.ceil(timeout_s)))
-            except Exception:  # noqa: BLE001 - already gone
-                pass
             self._exited.wait(timeout=5)
         self._remove()
 
@@ -161,7 +160,8 @@ class DockerRunner:
                 labels={LABEL: worker_id, LABEL_ENDPOINT: str(endpoint.id), LABEL_OWNER: str(os.getpid())},
             )
         except Exception as exc:  # noqa: BLE001 - docker.errors.* : say which image and why
-            raise PlatformError(f"could not start a container of {endpoint.image} for worker {worker_id}: {exc}") from exc
+            raise PlatformError(f"could not start a container of {endpoint.image} for worker {worker_id}: "
+                                f"{exc}") from exc
         handle = ContainerHandle(container, log_path)
         with _lock:
             _started[handle.id] = handle

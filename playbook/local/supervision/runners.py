@@ -9,16 +9,18 @@ the worker would orphan it, so a worker runs in its own process group and the wh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Protocol
 
 from playbook.local.runtime.endpoints import EndpointConfig
 from playbook.secrets import KNOWN_SECRETS
+from playbook.settings import LIFELINE_FD_VAR
+from playbook.waiting import WaitTimeout, wait_for
 
 LAUNCHER = Path(__file__).with_name("launch.py")
 
@@ -52,36 +54,30 @@ class ProcessHandle:
         return self.proc.poll() is None
 
     def _signal_group(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def _close_lifeline(self) -> None:
         if self._lifeline_fd >= 0:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self._lifeline_fd)
-            except OSError:
-                pass
             self._lifeline_fd = -1
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """SIGTERM (the SDK finishes its loop), then SIGKILL the whole group after ``timeout_s``."""
         if self.alive():
             self._signal_group(signal.SIGTERM)
-            deadline = time.monotonic() + timeout_s
-            while self.alive() and time.monotonic() < deadline:
-                time.sleep(0.02)
+            with contextlib.suppress(WaitTimeout):
+                wait_for(lambda: not self.alive(), timeout_s, what="the worker to exit", interval_s=0.02,
+                         max_interval_s=0.02)
         self.kill()
 
     def kill(self) -> None:
         """SIGKILL the worker and everything it forked (the SDK's heartbeat process included)."""
         self._signal_group(signal.SIGKILL)
         self._close_lifeline()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def worker_base_env(home: Path) -> dict[str, str]:
@@ -111,7 +107,7 @@ class ProcessRunner:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         read_fd, write_fd = os.pipe()
         full_env = {**worker_base_env(log_path.parent / "home"), **env,
-                    "PLAYBOOK_LIFELINE_FD": str(read_fd), "PYTHONUNBUFFERED": "1"}
+                    LIFELINE_FD_VAR: str(read_fd), "PYTHONUNBUFFERED": "1"}
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, str(LAUNCHER), str(handler)],

@@ -34,7 +34,6 @@ __all__ = ["add_routes", "volume_folder"]
 def add_routes(app: web.Application, platform) -> None:
     """Register the REST v2 subset on the platform's aiohttp app (the server's route-provider hook)."""
     state = ControlState(platform)
-    platform.control_state = state
     app[STATE] = state
     app.middlewares.append(problems_middleware(platform))
     for family in (endpoints, releases, templates, volumes, registries, catalog, billing):

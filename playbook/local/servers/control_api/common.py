@@ -199,25 +199,24 @@ def is_control_path(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in CONTROL_PREFIXES)
 
 
-def _auth_problem(request: web.Request, expected: str) -> Problem | None:
+def refusal(request: web.Request, expected: str) -> Problem | None:
+    """The 401 problem for a control request without ``Bearer <expected>`` (None when it has it)."""
     auth = request.headers.get("Authorization", "")
     if auth == f"Bearer {expected}":
         return None
-    detail = "Send `Authorization: Bearer <api key>`." if not auth.startswith("Bearer ") else "The API key is not valid."
+    detail = ("Send `Authorization: Bearer <api key>`." if not auth.startswith("Bearer ")
+              else "The API key is not valid.")
     return Problem(401, detail)
 
 
 def problems_middleware(platform):
-    """Control paths need the platform's key; refusals, unknown paths and methods become problems."""
-    key = getattr(platform, "api_key", None)
+    """On control paths (their key is checked by ``servers.auth``), refusals, unknown paths and methods
+    become problems."""
 
     @web.middleware
     async def problems(request: web.Request, handler):
         if not is_control_path(request.path):
             return await handler(request)
-        refused = _auth_problem(request, key or platform.target.api_key.reveal())
-        if refused:
-            return refused.response()
         try:
             return await handler(request)
         except Problem as p:

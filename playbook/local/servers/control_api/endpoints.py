@@ -110,7 +110,7 @@ def endpoint_view(cfg, job_base: str) -> dict:
             "scaling": scaling, "dataCenterIds": rest["dataCenterIds"], "networkVolumes": rest["networkVolumes"],
             "timeout": int(cfg.execution_timeout_ms), "flashboot": rest["flashboot"],
             "createdAt": rest["createdAt"],
-            "env": {k: str(v) for k, v in (rest["env"] if "env" in rest else cfg.env or {}).items()},
+            "env": {k: str(v) for k, v in (rest.get("env", cfg.env or {})).items()},
             "disk": rest["disk"], "registry": rest.get("registry")}
     if cfg.image:
         view["image"] = cfg.image
