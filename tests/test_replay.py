@@ -4,7 +4,7 @@ tolerances here; ``benchmarks/bench_cost.py`` holds the tight figures on longer 
 
 from __future__ import annotations
 
-from local_support import endpoint, platform  # noqa: F401 (fixture)
+from local_support import endpoint
 
 from playbook.cost import price
 from playbook.replay import compare, fit, replay_local

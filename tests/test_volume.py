@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 import requests
-from local_support import platform  # noqa: F401 (fixture)
 
 from playbook import demo_model, volume
 from playbook.errors import ConfigError, PlatformError

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from playbook.errors import PlaybookError
@@ -22,9 +23,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+BULLET = re.compile(r"^\s*-\s+")  # "- detail" lines; not "--option"
+
+
 def one_line(exc: BaseException) -> str:
     """An error's message on one line: its lines joined, details after the first one separated by "; "."""
-    return "; ".join(line.strip(" -") for line in str(exc).splitlines() if line.strip(" -"))
+    lines = (BULLET.sub("", line).strip() for line in str(exc).splitlines())
+    return "; ".join(line for line in lines if line)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,6 +68,7 @@ class LocalPlatform:
         self.log_dir = Path(log_dir or build_dir() / "local" / "logs").resolve()
         self.engine = Engine()
         self.scaler = Scaler(self)
+        self.control_state = None  # the REST control API's ControlState, set when its routes are added
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None

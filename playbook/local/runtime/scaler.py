@@ -152,7 +152,7 @@ class Scaler:
 
     def catalog(self):
         """The prices workers are billed at: the control API's catalog (overridable), else the default table."""
-        state = getattr(self.platform, "control_state", None)
+        state = self.platform.control_state
         return state.catalog if state is not None else default_catalog()
 
     def stop_worker(self, ep: EndpointState, worker: Worker, reason: str, grace_s: float = 2.0):

@@ -33,7 +33,6 @@ from aiohttp import web
 
 from playbook.config import build_dir
 from playbook.local.servers.control_api.volumes import volume_folder
-from playbook.local.servers.job_api import user_key_ok
 from playbook.local.servers.s3_support import FaultSwitch, S3Error, check_signature, tag, xml_response
 
 LOCAL_ACCESS_KEY = "user_local"
@@ -117,8 +116,7 @@ def add_routes(app: web.Application, platform) -> None:
             return err.response(resource)
 
     async def faults(request: web.Request) -> web.Response:
-        if not user_key_ok(request, platform.api_key):
-            raise web.HTTPUnauthorized(text='{"error": "401 Unauthorized"}', content_type="application/json")
+        # /local/s3/faults: the auth middleware (servers/auth.py) already checked the user's key.
         if request.method == "DELETE":
             state.faults.clear()
         else:
@@ -135,7 +133,7 @@ def add_routes(app: web.Application, platform) -> None:
 # -- buckets and keys ---------------------------------------------------------------------------------
 
 def _volumes(state: S3State) -> dict:
-    control = getattr(state.platform, "control_state", None)
+    control = state.platform.control_state
     return control.volumes if control else {}
 
 

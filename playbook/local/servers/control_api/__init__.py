@@ -35,6 +35,7 @@ def add_routes(app: web.Application, platform) -> None:
     """Register the REST v2 subset on the platform's aiohttp app (the server's route-provider hook)."""
     state = ControlState(platform)
     app[STATE] = state
+    platform.control_state = state  # read outside HTTP: the scaler bills at its catalog's prices, S3 finds volumes
     app.middlewares.append(problems_middleware(platform))
     for family in (endpoints, releases, templates, volumes, registries, catalog, billing):
         family.add_routes(app)
