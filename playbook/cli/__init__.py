@@ -10,7 +10,7 @@ import sys
 
 from playbook.errors import PlaybookError
 
-COMMAND_MODULES = ["notebooks", "demo", "local", "deploy", "gpus", "build", "contract"]
+COMMAND_MODULES = ["notebooks", "demo", "local", "deploy", "gpus", "build", "contract", "hub"]
 
 
 def build_parser() -> argparse.ArgumentParser:
