@@ -12,7 +12,8 @@ from pathlib import Path
 
 # Every secret the playbook reads. The notebook runner refuses an executed notebook that shows one of
 # their values, and local worker processes never inherit them.
-KNOWN_SECRETS = ("RUNPOD_API_KEY", "REGISTRY_PASSWORD", "DOCKER_PASSWORD")
+KNOWN_SECRETS = ("RUNPOD_API_KEY", "REGISTRY_PASSWORD", "DOCKER_PASSWORD", "RUNPOD_S3_ACCESS_KEY_ID",
+                 "RUNPOD_S3_SECRET_ACCESS_KEY")
 
 
 class Secret:

@@ -3,6 +3,8 @@ monitoring plots need from a platform running in another process."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from aiohttp import web
 
 from playbook.local.servers.job_api import user_key_ok
@@ -22,5 +24,12 @@ def add_routes(app: web.Application, platform) -> None:
         samples = platform.timeline(request.match_info["endpoint_id"])
         return web.json_response([s.to_dict() for s in samples])
 
+    async def workers(request):
+        check(request)
+        include_exited = request.query.get("include_exited", "0") in ("1", "true")
+        found = platform.list_workers(request.match_info["endpoint_id"], include_exited=include_exited)
+        return web.json_response([asdict(w) for w in found])
+
     app.router.add_get("/local/status", status)
+    app.router.add_get("/local/workers/{endpoint_id}", workers)
     app.router.add_get("/local/timeline/{endpoint_id}", timeline)
