@@ -163,8 +163,10 @@ class Catalog:
         head += "<th>stock</th></tr>" if self.live else "</tr>"
         body = ""
         for r in self.rows():
-            body += (f"<tr><td>{r['pool']}</td><td>{r['vram_gb']}</td><td>{r['usd_per_s'] or '?'}</td>"
-                     f"<td>{r['usd_per_h'] or '?'}</td><td>{r['gpu_types']}</td>"
+            per_s = f"{r['usd_per_s']:.5f}" if r["usd_per_s"] is not None else "?"
+            per_h = f"{r['usd_per_h']:.2f}" if r["usd_per_h"] is not None else "?"
+            body += (f"<tr><td>{r['pool']}</td><td>{r['vram_gb']}</td><td>{per_s}</td>"
+                     f"<td>{per_h}</td><td>{r['gpu_types']}</td>"
                      + (f"<td>{r['stock']}</td>" if self.live else "") + "</tr>")
         return (f"<table>{head}{body}</table><p><small>prices as of {self.prices_as_of}: "
                 f"{self.source}</small></p>")
