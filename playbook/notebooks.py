@@ -56,7 +56,7 @@ def glue(name: str, value) -> None:
     """Publish a JSON-able value from a notebook so tests and reports can read it back."""
     from IPython.display import display
 
-    display({GLUE_MIME: {name: value}, "text/plain": f"{name} = {value!r}"}, raw=True)
+    display({GLUE_MIME: {name: value}}, raw=True)  # no text form: readers see nothing, tests read it back
 
 
 def read_glued(executed: Path) -> dict:
@@ -118,7 +118,14 @@ def render_html(executed: Path) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(executed), as_version=4))
+    from playbook.static_widgets import make_static
+
+    nb = nbformat.read(str(executed), as_version=4)
+    make_static(nb)  # widgets as plain HTML: the copy reads well offline (no widget manager from a CDN)
+    for cell in nb.cells:  # glued values are for tests, not readers (and nbconvert cannot show them)
+        if cell.get("outputs"):
+            cell.outputs = [o for o in cell.outputs if set(o.get("data", {})) != {GLUE_MIME}]
+    body, _ = HTMLExporter().from_notebook_node(nb)
     html_path = executed.with_suffix(".html")
     html_path.write_text(body)
     return html_path
