@@ -4,15 +4,22 @@
 #   make test       ruff, then the whole test suite (fast tier, end-to-end on the local platform, Docker tier,
 #                   every notebook): CI's command
 #   make test-fast  ruff, then the quick tier only (-m "not slow": no platform, worker process, notebook or Docker)
+# Bring your own model and target: make playbook MODEL_DIR=/data/my-diffusers-folder TARGET=runpod
+# (any other notebook parameter: NOTEBOOK_PARAMS="-p steps=4 -p vram_gb=8")
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export PLAYBOOK_BUILD_DIR ?= $(CURDIR)/build
 
 .PHONY: playbook test test-fast lint env clean services
 
+MODEL_DIR ?=
+TARGET ?=
+NOTEBOOK_PARAMS ?=
+NB_ARGS := $(if $(MODEL_DIR),-p model_dir=$(MODEL_DIR)) $(if $(TARGET),-p target=$(TARGET)) $(NOTEBOOK_PARAMS)
+
 playbook: env
 	$(PY) -m playbook demo-model
-	$(PY) -m playbook notebooks
+	$(PY) -m playbook notebooks $(NB_ARGS)
 	@echo "executed notebooks and HTML are in $(PLAYBOOK_BUILD_DIR)/notebooks"
 
 test: env lint

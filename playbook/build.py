@@ -337,6 +337,20 @@ class BuiltImage:
                              "build": f"{self.seconds:.1f} s, {self.cached_steps}/{self.steps} steps from cache"})
 
 
+def explain_build_error(error: str, log_text: str, platform: str, log_path: Path | str) -> str:
+    """The build error in words. The legacy builder reports a failed RUN step only as "returned a non-zero
+    code"; when the log shows ``exec format error`` the base image is for another CPU (``platform`` is
+    silently ignored when a foreign-arch base is already present locally), and the message says so."""
+    if "exec format error" in log_text.lower() or "exec format error" in error.lower():
+        return (f"docker build failed: a RUN step could not execute the base image's programs (`exec format "
+                f"error` in the build log): the base image present locally is not {platform}, and the legacy "
+                f"builder ignores --platform for a base it already has. Remove that base and pull it for "
+                f"{platform} (`docker pull --platform {platform} <base>`), then build again. "
+                + EXEC_FORMAT_HELP.format(want=platform)
+                + f" Docker said: {error.strip()[:300]} (full log: {log_path})")
+    return f"docker build failed: {error.strip()[:500]} (full log: {log_path})"
+
+
 def build_image(settings: BuildSettings | None = None, nocache: bool = False, progress: bool = True,
                 check: bool = True) -> BuiltImage:
     """Build for ``settings.platform`` with the legacy builder, showing step progress; then check it."""
@@ -361,10 +375,13 @@ def build_image(settings: BuildSettings | None = None, nocache: bool = False, pr
                 labels={"org.opencontainers.image.title": settings.repository,
                         "io.runpod-playbook.content-digest": context.digest},
             )
+            seen = []  # the log so far: the real cause of a failed RUN step is there, not in the error
             for chunk in stream:
                 if "error" in chunk:
-                    raise BuildError(f"docker build failed: {chunk['error'].strip()} (full log: {log_path})")
+                    raise BuildError(explain_build_error(chunk["error"], "".join(seen), settings.platform,
+                                                         log_path))
                 text = chunk.get("stream", "")
+                seen.append(text)
                 log.write(text)
                 step = re.match(r"Step (\d+)/(\d+) : (.*)", text)
                 if step:

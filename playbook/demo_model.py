@@ -96,6 +96,12 @@ def write_tokenizer_files(folder: Path) -> Path:
 
 def build_pipeline(size: str = "tiny"):
     """The random-weight pipeline in memory (seeded, fp32)."""
+    from playbook.handler_preview import worker_on_path
+
+    worker_on_path()
+    from imagegen.pipeline import quiet_torchvision_fallback
+
+    quiet_torchvision_fallback()  # the same warning the worker filters, raised by diffusers' import here
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer

@@ -161,7 +161,9 @@ class Catalog:
 
     def _repr_html_(self) -> str:
         header = ["pool", "VRAM (GB)", "$/s", "$/h", "GPU types"] + (["stock"] if self.live else [])
-        rows = [[r["pool"], r["vram_gb"], r["usd_per_s"] or "?", r["usd_per_h"] or "?", r["gpu_types"]]
+        rows = [[r["pool"], r["vram_gb"],
+                 f"{r['usd_per_s']:.5f}" if r["usd_per_s"] is not None else "?",
+                 f"{r['usd_per_h']:.2f}" if r["usd_per_h"] is not None else "?", r["gpu_types"]]
                 + ([r["stock"]] if self.live else []) for r in self.rows()]
         return table(rows, header=header) + paragraph(Html("<small>"), f"prices as of {self.prices_as_of}: "
                                                       f"{self.source}", Html("</small>"))

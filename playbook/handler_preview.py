@@ -13,6 +13,7 @@ import base64
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -93,6 +94,18 @@ class LocalTestRun:
     @property
     def ok(self) -> bool:
         return self.returncode == 0 and "completed successfully" in self.output
+
+    def summary(self) -> str:
+        """One line: how it ended, how long it took and what the result held. RunPod's log prints the
+        result dict with its base64 images cut by "...TRUNCATED n CHARACTERS...": not worth a reader's time."""
+        if not self.ok:
+            last = next((ln for ln in reversed(self.output.strip().splitlines()) if ln.strip()), "no output")
+            return f"--test_input failed (exit {self.returncode}) after {self.seconds:.1f} s: {last.strip()[:200]}"
+        shape = re.search(r"'width': (\d+), 'height': (\d+), 'num_inference_steps': (\d+), "
+                          r"'output_format': '(\w+)'", self.stdout)
+        # (the log's truncation can hide some images' entries, so they are not counted here)
+        what = f"{shape[1]}x{shape[2]} {shape[4]} image(s), {shape[3]} steps" if shape else "a result"
+        return f"--test_input completed in {self.seconds:.1f} s: {what} (exit 0)"
 
     def tail(self, lines: int = 6, width: int = 300) -> str:
         """The last log lines, each cut to ``width`` characters (a result line holds whole base64 images)."""

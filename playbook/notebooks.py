@@ -7,6 +7,7 @@ publishes with ``glue()`` can be read back by tests, in the spirit of scrapbook.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playbook.config import REPO_ROOT, build_dir
-from playbook.errors import ConfigError
+from playbook.errors import ConfigError, PlaybookError
 from playbook.secrets import KNOWN_SECRETS, lookup
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -55,7 +56,7 @@ def glue(name: str, value) -> None:
     """Publish a JSON-able value from a notebook so tests and reports can read it back."""
     from IPython.display import display
 
-    display({GLUE_MIME: {name: value}, "text/plain": f"{name} = {value!r}"}, raw=True)
+    display({GLUE_MIME: {name: value}}, raw=True)  # no text form: readers see nothing, tests read it back
 
 
 def read_glued(executed: Path) -> dict:
@@ -117,20 +118,83 @@ def render_html(executed: Path) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(executed), as_version=4))
+    from playbook.static_widgets import make_static
+
+    nb = nbformat.read(str(executed), as_version=4)
+    make_static(nb)  # widgets as plain HTML: the copy reads well offline (no widget manager from a CDN)
+    for cell in nb.cells:  # glued values are for tests, not readers (and nbconvert cannot show them)
+        if cell.get("outputs"):
+            cell.outputs = [o for o in cell.outputs if set(o.get("data", {})) != {GLUE_MIME}]
+    body, _ = HTMLExporter().from_notebook_node(nb)
     html_path = executed.with_suffix(".html")
     html_path.write_text(body)
     return html_path
 
 
-def run_all(paths: list[Path], out_dir: Path | None = None) -> list[NotebookRun]:
+def declared_parameters(path: Path) -> set[str]:
+    """Names in a notebook's ``parameters`` cell."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(path)))
+
+
+def parse_parameters(pairs: list[str]) -> dict:
+    """``["name=value", ...]`` from the command line; values are JSON when they parse (2, true, "x"), else text."""
+    values = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise ConfigError(f"parameter {pair[:200]!r} must look like name=value, e.g. -p model_dir=/data/my-model")
+        try:
+            values[name] = json.loads(text)
+        except ValueError:
+            values[name] = text
+    return values
+
+
+@contextlib.contextmanager
+def shared_platform():
+    """One local platform for a whole run of notebooks, so that what 02 creates is there for 05 and 06.
+
+    Each notebook runs in its own kernel; a platform started inside one would end with it. This starts one
+    in this process (recorded, so every notebook's ``deploy.connect`` finds it) unless RunPod is the target
+    or a recorded local platform already answers; the journey's local state is reset with a new platform."""
+    from playbook import journey
+    from playbook.config import local_target
+    from playbook.control import ControlClient
+    from playbook.secrets import lookup as lookup_secret
+
+    if lookup_secret("RUNPOD_API_KEY"):
+        yield None
+        return
+    try:
+        ControlClient(local_target(), retries=0, timeout_s=5).datacenters()  # a recorded platform answers
+        yield None
+        return
+    except PlaybookError:
+        pass
+    import playbook.local
+
+    journey.forget("local")
+    with playbook.local.start(record=True) as platform:
+        yield platform
+
+
+def run_all(paths: list[Path], out_dir: Path | None = None, parameters: dict | None = None) -> list[NotebookRun]:
+    """Run notebooks in order as one journey on one platform; each gets the ``parameters`` it declares."""
     from tqdm.auto import tqdm
 
+    parameters = parameters or {}
+    unknown = set(parameters) - set().union(*(declared_parameters(p) for p in paths))
+    if unknown:
+        raise ConfigError(f"no notebook among {[p.stem for p in paths]} has the parameter(s) {sorted(unknown)}; "
+                          "see each notebook's parameters cell")
     results = []
-    with tqdm(paths, desc="notebooks", unit="nb") as bar:
+    with shared_platform(), tqdm(paths, desc="notebooks", unit="nb") as bar:
         for path in bar:
             bar.set_postfix_str(path.stem)
-            results.append(run_notebook(path, out_dir))
+            mine = {k: v for k, v in parameters.items() if k in declared_parameters(path)}
+            results.append(run_notebook(path, out_dir, parameters=mine))
     return results
 
 

@@ -128,6 +128,17 @@ def test_wrong_platform_message_explains_exec_format_error():
 
 
 @pytest.mark.docker
+def test_a_failed_run_step_on_a_foreign_base_is_explained_not_just_a_non_zero_code():
+    # what the legacy builder streams when the base present locally is arm64 and a RUN step executes it
+    log = "Step 3/9 : RUN python3 -c 'print(1)'\n ---> Running in 1f2e\nexec /bin/sh: exec format error\n"
+    error = "The command '/bin/sh -c python3 -c 'print(1)'' returned a non-zero code: 1"
+    message = build.explain_build_error(error, log, "linux/amd64", "build/image/build.log")
+    assert "exec format error" in message and "not linux/amd64" in message and "--platform linux/amd64" in message
+    assert "returned a non-zero code" in message and "build/image/build.log" in message
+    plain = build.explain_build_error("COPY failed: no such file", "Step 2/9 : COPY x y\n", "linux/amd64", "l")
+    assert plain == "docker build failed: COPY failed: no such file (full log: l)"
+
+
 def test_worker_image_is_linux_amd64(worker_image):
     check = build.check_platform(worker_image.reference)
     assert (check.os, check.architecture) == ("linux", "amd64") and check.ok

@@ -89,3 +89,13 @@ def test_rp_serve_api_bad_request_is_failed_and_the_server_keeps_serving(serve_a
     health = requests.post(f"{serve_api}/runsync", json={"input": {"action": "health_check"}}, timeout=60).json()
     assert health["status"] == "COMPLETED" and health["output"]["model_loaded"] is True
     assert health["output"]["jobs_failed"] == 1
+
+
+def test_test_input_is_summarised_in_one_line(model):
+    from playbook.handler_preview import run_test_input
+
+    done = run_test_input({"prompt": "x", "width": 64, "height": 72, "num_inference_steps": 2, "seed": 1}, model)
+    assert done.summary().startswith("--test_input completed in ") and "64x72 png image(s), 2 steps" in done.summary()
+    refused = run_test_input({"prompt": "x", "width": 63}, model)
+    line = refused.summary()
+    assert "\n" not in line and line.startswith("--test_input failed (exit 1)") and "'width' = 63" in line

@@ -11,7 +11,8 @@ import sys
 
 from playbook.errors import PlaybookError
 
-COMMAND_MODULES = ["notebooks", "demo", "local", "deploy", "gpus", "build", "weights", "cost", "janitor"]
+COMMAND_MODULES = ["notebooks", "demo", "local", "deploy", "gpus", "build", "weights", "cost", "janitor",
+                   "contract", "hub"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""`playbook local up|down|status|logs`: the local platform as a background process."""
+"""`playbook local up|down|status|logs|env`: the local platform as a background process."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ def register(sub) -> None:
     logs.add_argument("--worker", help="only this worker")
     logs.add_argument("-n", "--lines", type=int, default=40, help="last N lines of each log (default 40)")
     logs.set_defaults(func=run_logs)
+    env = cmds.add_parser("env", help="print export lines for the client examples (eval \"$(playbook local env)\")")
+    env.add_argument("--endpoint", default="demo", help="endpoint id (default: demo, what `local up` registers)")
+    env.set_defaults(func=run_env)
 
 
 def run_up(args) -> int:
@@ -58,4 +61,18 @@ def run_logs(args) -> int:
     from playbook.local.background import lifecycle
 
     print(lifecycle.logs(args.endpoint, args.worker, args.lines))
+    return 0
+
+
+def run_env(args) -> int:
+    """The three variables the examples in examples/ read, pointing at the running local platform. The
+    key printed is the local platform's own loopback key, never a RunPod key."""
+    import shlex
+
+    from playbook.config import local_target
+
+    target = local_target()
+    print(f"export RUNPOD_API_KEY={shlex.quote(target.api_key.reveal())}")
+    print(f"export RUNPOD_ENDPOINT_BASE_URL={shlex.quote(target.job_api_url)}")
+    print(f"export RUNPOD_ENDPOINT_ID={shlex.quote(args.endpoint)}")
     return 0

@@ -7,6 +7,9 @@ def register(sub) -> None:
     parser = sub.add_parser("notebooks", help="run every notebook headless (papermill) into the build folder")
     parser.add_argument("names", nargs="*", help="notebook names or prefixes (default: all), e.g. 00 03_handler")
     parser.add_argument("--out", help="output folder (default: build/notebooks)")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="a notebook parameter, passed to every notebook that declares it "
+                             "(e.g. -p model_dir=/data/my-model -p target=runpod); repeatable")
     parser.set_defaults(func=run)
 
 
@@ -17,6 +20,6 @@ def run(args) -> int:
 
     paths = notebooks.select(args.names)
     out = Path(args.out) if args.out else None
-    results = notebooks.run_all(paths, out_dir=out)
+    results = notebooks.run_all(paths, out_dir=out, parameters=notebooks.parse_parameters(args.parameter))
     print(notebooks.summary(results))
     return 0 if all(r.ok for r in results) else 1

@@ -12,6 +12,7 @@ Settings (environment): WORKER_DEVICE = auto | cuda | cpu; WORKER_DTYPE = auto |
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import random
 import time
@@ -68,9 +69,29 @@ def use_sdpa(pipe) -> list[str]:
     return sorted(names)
 
 
+class _TorchvisionFallback(logging.Filter):
+    """Drops transformers' "`CLIPImageProcessor` requires torchvision (not installed); falling back to ...Pil".
+
+    Why filtered and not installed: Stable Diffusion folders name a CLIPImageProcessor (for the safety
+    checker's inputs); without torchvision transformers uses its PIL twin, which is what a text-to-image
+    worker wants, so the warning asks every learner to ignore it. torchvision would add a second large
+    CUDA-bound wheel to the image for nothing. Any other transformers warning still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "requires torchvision (not installed)" not in record.getMessage()
+
+
+def quiet_torchvision_fallback() -> None:
+    """Install the filter once on the logger that raises the warning."""
+    target = logging.getLogger("transformers.utils.import_utils")
+    if not any(isinstance(f, _TorchvisionFallback) for f in target.filters):
+        target.addFilter(_TorchvisionFallback())
+
+
 def load(model_path: str, device: str = "auto", dtype: str = "auto") -> Loaded:
     """The pipeline at ``model_path`` on the chosen device and dtype (local files only)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    quiet_torchvision_fallback()
     import torch
     import transformers
     from diffusers import DiffusionPipeline
@@ -132,7 +153,7 @@ def generate(loaded: Loaded, request, on_step: Callable[[int, int], None] | None
         kwargs["callback_on_step_end"] = callback
     with torch.inference_mode():
         images = loaded.pipe(**kwargs).images
-    return list(zip(images, seeds, strict=False))
+    return list(zip(images, seeds, strict=True))
 
 
 def memory() -> dict:

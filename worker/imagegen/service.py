@@ -89,16 +89,16 @@ class Worker:
     def handle(self, job: dict, on_step: Callable[[int, int], None] | None = None) -> dict:
         """One job: ``{"id": ..., "input": {...}}`` in, a result or ``{"error": "<text>"}`` out."""
         try:
-            action = schema.parse_action(job.get("input"))
-            result = self.health() if action == "health_check" else self.generate(job, on_step)
+            request = schema.parse(job.get("input"))
+            result = self.health() if request.action == "health_check" else self.generate(job, on_step, request)
         except REFUSALS as exc:
             self.served["failed"] += 1
             return {"error": str(exc)}
         self.served["ok"] += 1
         return result
 
-    def generate(self, job: dict, on_step=None) -> dict:
-        request = schema.parse_generate(job["input"])
+    def generate(self, job: dict, on_step=None, request: schema.GenerateInput | None = None) -> dict:
+        request = request or schema.parse_generate(job["input"])
         if self.loaded is None:
             raise ModelNotReady(self.problem)
         start = time.perf_counter()

@@ -3,6 +3,8 @@ monitoring plots need from a platform running in another process. The key is che
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from aiohttp import web
 
 from playbook.local.servers.app import PLATFORM
@@ -21,6 +23,13 @@ async def timeline(request: web.Request) -> web.Response:
     return web.json_response([s.to_dict() for s in samples])
 
 
+async def workers(request: web.Request) -> web.Response:
+    include_exited = request.query.get("include_exited", "0") in ("1", "true")
+    found = _platform(request).list_workers(request.match_info["endpoint_id"], include_exited=include_exited)
+    return web.json_response([asdict(w) for w in found])
+
+
 def add_routes(app: web.Application, platform) -> None:
     app.router.add_get("/local/status", status)
+    app.router.add_get("/local/workers/{endpoint_id}", workers)
     app.router.add_get("/local/timeline/{endpoint_id}", timeline)

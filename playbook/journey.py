@@ -1,0 +1,146 @@
+"""One journey through the notebooks: a shared spec file and a state file each notebook reads and extends.
+
+Why: the notebooks are one story, not islands. 02 writes the spec it chose (GPU pool, network volume)
+that 05 deploys; 04 records the digest it pushed, which 05 pins the endpoint to; 05 records the endpoint
+that 06 and later notebooks send jobs to. No notebook creates what an earlier one already made. Each
+notebook still runs alone: with no journey yet, ``load_spec()`` returns the default spec file and
+``get()`` its default, so a notebook falls back to making what it needs itself.
+
+Files, under ``<build>/journey/``: ``spec.yaml`` (a DeploymentSpec, what ``playbook plan|apply`` read)
+and ``state.json``, keyed by target name (``{"local": {...}, "runpod": {...}}``) so that ids made on the
+local platform never leak into a run against RunPod.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from playbook import settings
+from playbook.config import DEMO_MODEL_NAME, REPO_ROOT, build_dir
+from playbook.html import fields_table
+from playbook.spec import DeploymentSpec
+from playbook.spec import load_spec as _load_spec
+
+DEFAULT_SPEC = REPO_ROOT / "deploy" / "demo.toml"
+
+
+def journey_dir() -> Path:
+    return build_dir() / "journey"
+
+
+def spec_path() -> Path:
+    return journey_dir() / "spec.yaml"
+
+
+def state_path() -> Path:
+    return journey_dir() / "state.json"
+
+
+def load_spec(spec_file: str | Path | None = None) -> DeploymentSpec:
+    """``spec_file`` when given; else the journey's spec (what 02 wrote); else deploy/demo.toml."""
+    if spec_file:
+        return _load_spec(spec_file)
+    return _load_spec(spec_path() if spec_path().is_file() else DEFAULT_SPEC)
+
+
+def save_spec(spec: DeploymentSpec) -> Path:
+    return spec.save(spec_path())
+
+
+def _all() -> dict:
+    path = state_path()
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def state(target: str) -> dict:
+    """Everything recorded so far for one target ("local" or "runpod")."""
+    return dict(_all().get(target, {}))
+
+
+def get(target: str, key: str, default=None):
+    return state(target).get(key, default)
+
+
+def record(target: str, **values) -> dict:
+    """Add or replace values for a target (JSON-able: ids, names, references; never secrets)."""
+    data = _all()
+    data.setdefault(target, {}).update(values)
+    state_path().parent.mkdir(parents=True, exist_ok=True)
+    state_path().write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return data[target]
+
+
+def forget(target: str) -> None:
+    """Drop one target's state (e.g. a new local platform: the old one's ids are gone with it)."""
+    data = _all()
+    if data.pop(target, None) is not None:
+        state_path().write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def reset() -> None:
+    """Forget the journey (spec and state); the resources themselves are not touched."""
+    for path in (spec_path(), state_path()):
+        path.unlink(missing_ok=True)
+
+
+class Journey:
+    """What the journey holds for a target, as a small table in a notebook."""
+
+    def __init__(self, target: str):
+        self.target = target
+        self.values = state(target)
+
+    def _repr_html_(self) -> str:
+        rows = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in self.values.items()}
+        spec = spec_path() if spec_path().is_file() else DEFAULT_SPEC
+        return fields_table({"spec file": str(spec), **rows}, caption=f"journey so far ({self.target})")
+
+    def __repr__(self) -> str:
+        return f"Journey({self.target!r}, {self.values!r})"
+
+
+def show(target: str) -> Journey:
+    return Journey(target)
+
+
+def target_name() -> str:
+    """The target a notebook without a client means: "runpod" when RUNPOD_API_KEY is set, else "local"."""
+    from playbook.secrets import lookup
+
+    return "runpod" if lookup("RUNPOD_API_KEY") else "local"
+
+
+def place_model(volume_folder: Path, model_dir: str | Path | None = None) -> Path:
+    """Put a diffusers folder on a local volume under ``models/<folder name>`` (bring your own model), or
+    the demo model under ``models/tiny-sd`` when ``model_dir`` is empty; returns where it is now."""
+    import shutil
+
+    from playbook.demo_model import ensure_demo_model
+    from playbook.errors import ConfigError
+
+    if not model_dir:
+        return ensure_demo_model(settings.model_dir(Path(volume_folder)))
+    source = Path(model_dir).expanduser().resolve()
+    if not (source / "model_index.json").is_file():
+        raise ConfigError(f"model_dir {str(model_dir)[:200]!r} is not a diffusers pipeline folder (no "
+                          "model_index.json): give the folder that `save_pretrained` wrote")
+    target = settings.model_dir(Path(volume_folder), source.name)
+    if target.resolve() != source and not (target / "model_index.json").is_file():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    return target
+
+
+def model_name(model_dir: str | Path | None = None) -> str:
+    """The model's folder name on a volume: the user's folder name, or the demo model's."""
+    return Path(model_dir).name if model_dir else DEMO_MODEL_NAME
+
+
+def model_dest(model_dir: str | Path | None = None) -> str:
+    """Where the model goes on the volume, relative to its root (the S3 key prefix): models/<name>."""
+    return settings.model_dir("", model_name(model_dir)).lstrip("/")
+
+
+def model_path_on_volume(model_dir: str | Path | None = None) -> str:
+    """Where workers find the model: /runpod-volume/models/<name> (tiny-sd for the demo model)."""
+    return settings.model_dir(settings.VOLUME_MOUNT, model_name(model_dir))
