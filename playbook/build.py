@@ -44,6 +44,7 @@ DOCKERFILE = REPO_ROOT / "worker" / "Dockerfile"
 REPOSITORY = "runpod-playbook-worker"
 SIZE_BUDGET_GB = 10.0  # the default of PLAYBOOK_IMAGE_BUDGET_GB (playbook.settings)
 TORCH_VERSION = "2.13.0"  # requirements.lock's torch; the CPU wheel locally, PyPI's CUDA 13.0 build in the cloud
+CLOUD_CUDA_VERSION = "13.0"  # the CUDA of PyPI's Linux torch==TORCH_VERSION: the cloud image needs hosts with it
 LOCK = REPO_ROOT / "requirements.lock"
 CLOUD_FREE_GB = 15.0  # wheels (2.8 GB) + the build's layers and the image (about +10 GB at peak)
 

@@ -124,9 +124,12 @@ class TestsJson(_Doc):
 # -- generation ------------------------------------------------------------------------------------------
 
 def base_image_cuda(dockerfile: Path = DOCKERFILE) -> str | None:
-    """The CUDA version of the Dockerfile's default base image (``...cuda12.8...``), if it names one."""
+    """The CUDA version the cloud image needs: its Dockerfile's base image when that names one
+    (``...cuda12.8...``), else the CUDA build of the torch it installs (``build.CLOUD_CUDA_VERSION``)."""
+    from playbook.build import CLOUD_CUDA_VERSION
+
     match = re.search(r"^ARG BASE_IMAGE=\S*?cuda(\d+\.\d+)", dockerfile.read_text(), re.M)
-    return match.group(1) if match else None
+    return match.group(1) if match else CLOUD_CUDA_VERSION
 
 
 def allowed_cuda(spec: DeploymentSpec) -> list[str]:

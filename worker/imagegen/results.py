@@ -62,6 +62,7 @@ class HealthOutput(BaseModel):
     dtype: str | None = None
     attention: list[str] | None = Field(None, description="attention processor classes in use")
     load_s: float | None = Field(None, ge=0, description="seconds the pipeline took to load")
+    warmup_s: float | None = Field(None, ge=0, description="seconds the warm-up generation at boot took")
     problem: str | None = Field(None, description="why the model is not usable (model not loaded)")
 
 
