@@ -8,9 +8,12 @@ one line naming the field, what was sent and what is allowed; nothing is silentl
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from imagegen.excerpts import excerpt, listing
 
 ACTIONS = ("generate", "health_check")
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
@@ -37,9 +40,15 @@ class InputError(ValueError):
     """A request the worker refuses; its message is returned to the caller as ``{"error": ...}``."""
 
 
+@cache
+def _properties() -> dict:
+    return GenerateInput.model_json_schema()["properties"]
+
+
+@cache
 def allowed(name: str) -> str:
     """What the schema allows for one field, in words (from the JSON schema, so it cannot drift)."""
-    props = GenerateInput.model_json_schema()["properties"]
+    props = _properties()
     if name not in props:
         return "known fields: " + ", ".join(GenerateInput.model_fields)
     spec = props[name]
@@ -76,7 +85,8 @@ def describe(error: ValidationError) -> str:
         elif err["type"] == "extra_forbidden":
             lines.append(f"'{field}' is not a known field; {allowed(field)}")
         else:
-            lines.append(f"'{field}' = {err['input']!r} is invalid ({err['msg']}); allowed: {allowed(field)}")
+            lines.append(f"'{field}' = {excerpt(err['input'])} is invalid ({_short(err['msg'])}); "
+                         f"allowed: {allowed(field)}")
     # pydantic may report one field several times (one per union member): keep the first
     seen, unique = set(), []
     for line in lines:
@@ -87,6 +97,23 @@ def describe(error: ValidationError) -> str:
     return "invalid input: " + "; ".join(unique)
 
 
+def _short(msg: str) -> str:
+    """pydantic's message, which may quote the input (an enum or literal error), kept short."""
+    return msg if len(msg) <= 200 else msg[:200] + "..."
+
+
+def unknown_fields(fields: dict) -> str | None:
+    """The bounded complaint about fields the schema does not know, or None. Checked before pydantic, so
+    10,000 unknown keys cost one set difference, not 10,000 error records."""
+    unknown = fields.keys() - GenerateInput.model_fields.keys()
+    if not unknown:
+        return None
+    if len(unknown) == 1:
+        return f"{excerpt(next(iter(unknown)), 80)} is not a known field; {allowed('')}"
+    in_order = (k for k in fields if k in unknown)
+    return f"{listing(in_order, 'unknown fields', count=len(unknown))}; {allowed('')}"
+
+
 def parse_action(job_input) -> str:
     """The requested action (default ``generate``); a clear error for anything else."""
     if not isinstance(job_input, dict):
@@ -94,12 +121,15 @@ def parse_action(job_input) -> str:
                          'e.g. {"input": {"prompt": "a lighthouse at dusk"}}')
     action = job_input.get("action", "generate")
     if action not in ACTIONS:
-        raise InputError(f"unknown action {action!r}; allowed actions: {', '.join(ACTIONS)}")
+        raise InputError(f"unknown action {excerpt(action)}; allowed actions: {', '.join(ACTIONS)}")
     return action
 
 
 def parse_generate(job_input: dict) -> GenerateInput:
     fields = {k: v for k, v in job_input.items() if k != "action"}
+    complaint = unknown_fields(fields)
+    if complaint:
+        raise InputError("invalid input: " + complaint)
     try:
         return GenerateInput.model_validate(fields)
     except ValidationError as exc:
