@@ -14,10 +14,11 @@ first), and long polls are held open rather than answered 204 at once.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 from aiohttp import web
+
+from playbook.local.servers.limits import WORKER_RESULT_LIMIT_BYTES, BodyError, read_json
 
 TAKE_HOLD_S = 20.0  # the SDK gives job take 90 s; we answer 204 well before that
 STOP_HOLD_S = 20.0
@@ -89,7 +90,8 @@ def add_routes(app: web.Application, platform) -> None:
             fut.cancel()
         if not jobs:
             return web.Response(status=204)
-        bodies = [{"id": j.id, "input": j.input} for j in jobs]
+        bodies = [{"id": j.id, "input": j.input, **({"s3Config": j.s3_config} if j.s3_config else {})}
+                  for j in jobs]
         return web.json_response(bodies if batch else bodies[0])
 
     async def job_take(request):
@@ -98,29 +100,40 @@ def add_routes(app: web.Application, platform) -> None:
     async def job_take_batch(request):
         return await take(request, batch=True)
 
-    async def read_payload(request) -> dict:
-        text = await request.text()
+    async def read_payload(request) -> tuple[dict, BodyError | None]:
+        """The posted result, or (a FAILED result naming the problem, the refusal): a result too large or too
+        deep still ends its job (every job reaches a terminal state), with an error saying why."""
         try:
-            payload = json.loads(text) if text else {}
-        except ValueError:
-            payload = {"error": f"worker posted a result that is not JSON: {text[:200]!r}"}
-        return payload if isinstance(payload, dict) else {"output": payload}
+            payload = await read_json(request, WORKER_RESULT_LIMIT_BYTES, "worker result")
+        except BodyError as exc:
+            if exc.status == 400 and "not valid JSON" in exc.message:
+                text = (await request.read())[:200]
+                return {"error": f"worker posted a result that is not JSON: {text!r}"}, None
+            return {"error": f"the worker's result was refused: {exc.message}"}, exc
+        if payload is None:
+            payload = {}
+        return (payload if isinstance(payload, dict) else {"output": payload}), None
 
-    def posting(record):
-        """A handler for a worker's post about a job (result or stream chunk): ``record`` files it."""
+    def posting(record, record_refused: bool):
+        """A handler for a worker's post about a job (result or stream chunk): ``record`` files it (and files
+        a refused result as the job's failure when ``record_refused``)."""
 
         async def handle(request):
             found, response = await worker_of(request)
             if response is not None:
                 return response if response.status != 204 else web.Response(status=200)
             ep, worker = found
-            record(ep, worker, request.match_info["job_id"], await read_payload(request))
+            payload, refused = await read_payload(request)
+            if refused is None or record_refused:
+                record(ep, worker, request.match_info["job_id"], payload)
+            if refused is not None:
+                return web.json_response({"error": refused.message}, status=refused.status)
             return web.Response(status=200)
 
         return handle
 
-    job_done = posting(engine.result)
-    job_stream = posting(engine.stream_chunk)
+    job_done = posting(engine.result, record_refused=True)
+    job_stream = posting(engine.stream_chunk, record_refused=False)
 
     async def job_stop(request):
         found, response = await worker_of(request)

@@ -8,6 +8,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
+from playbook.excerpts import excerpt
 from playbook.local.servers.control_api.common import (
     Container,
     Cuda,
@@ -34,7 +35,7 @@ class _Template(Container):
 def template_of(request: web.Request) -> dict:
     tpl = state_of(request).templates.get(request.match_info["id"])
     if tpl is None:
-        raise Problem(404, f"Template {request.match_info['id']!r} does not exist.")
+        raise Problem(404, f"Template {excerpt(request.match_info['id'])} does not exist.")
     return tpl
 
 
