@@ -27,6 +27,7 @@ log = logging.getLogger("playbook.local")
 TICK_S = 0.1
 START_FAILURES_BEFORE_GIVING_UP = 3
 EXPIRE_EVERY_S = 5.0
+FAULT_LOG_EVERY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Scaler:
         self.engine = platform.engine
         self._last_expiry = 0.0
         self._last_sample: dict[str, tuple] = {}
+        self._fault_logged: dict[str, float] = {}  # endpoint id -> when its last failure was logged
 
     async def run(self) -> None:
         while True:
@@ -63,17 +65,32 @@ class Scaler:
 
     def tick(self) -> None:
         now = time.monotonic()
-        for ep in list(self.engine.endpoints.values()):
-            self.reap(ep)
-            self.enforce_timeouts(ep, now)
-            for worker in list(ep.workers.values()):
-                self.engine.resend_stop_signals(ep, worker, now)
-            self.scale(ep, now)
-            self.sample(ep, now)
-        if now - self._last_expiry > EXPIRE_EVERY_S:
+        expire = now - self._last_expiry > EXPIRE_EVERY_S
+        if expire:
             self._last_expiry = now
-            for ep in list(self.engine.endpoints.values()):
-                self.expire(ep, now)
+        for ep in list(self.engine.endpoints.values()):
+            try:  # containment: one endpoint's failure never stops another endpoint's tick
+                self.tick_endpoint(ep, now, expire)
+            except Exception:
+                self.contain(ep, now)
+
+    def tick_endpoint(self, ep: EndpointState, now: float, expire: bool) -> None:
+        self.reap(ep)
+        self.enforce_timeouts(ep, now)
+        for worker in list(ep.workers.values()):
+            self.engine.resend_stop_signals(ep, worker, now)
+        self.scale(ep, now)
+        self.sample(ep, now)
+        if expire:
+            self.expire(ep, now)
+
+    def contain(self, ep: EndpointState, now: float) -> None:
+        """Log a failed endpoint tick (its traceback at most every FAULT_LOG_EVERY_S, a tick runs 10 times a
+        second) and carry on with the other endpoints."""
+        endpoint_id = getattr(getattr(ep, "cfg", None), "id", "?")
+        if now - self._fault_logged.get(endpoint_id, -FAULT_LOG_EVERY_S) >= FAULT_LOG_EVERY_S:
+            self._fault_logged[endpoint_id] = now
+            log.exception("scaler tick failed for endpoint %s; other endpoints carry on", endpoint_id)
 
     # -------------------------------------------------------------- workers
     def reap(self, ep: EndpointState) -> None:
