@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make playbook   the whole playbook on the local platform: environment, demo model, every notebook
 #                   executed headless into build/notebooks (executed .ipynb and .html)
+#                   (TARGET=local keeps it on the local platform even when RUNPOD_API_KEY is set)
 #   make test       the test suite (fast tier, end-to-end on the local platform, and every notebook)
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -10,7 +11,7 @@ export PLAYBOOK_BUILD_DIR ?= $(CURDIR)/build
 
 playbook: env
 	$(PY) -m playbook demo-model
-	$(PY) -m playbook notebooks
+	$(PY) -m playbook notebooks $(if $(TARGET),--target $(TARGET))
 	@echo "executed notebooks and HTML are in $(PLAYBOOK_BUILD_DIR)/notebooks"
 
 test: env

@@ -2,7 +2,8 @@
 
 Two targets, one code path. The **local** platform (``playbook.local``) serves RunPod's job API and
 REST control API on loopback; **runpod** is RunPod itself. ``resolve_target()`` picks RunPod when
-``RUNPOD_API_KEY`` is set (environment or ``.env``) and the local platform otherwise; every phase takes
+``RUNPOD_API_KEY`` is set (environment or ``.env``) and the local platform otherwise, unless
+``PLAYBOOK_TARGET=local`` (or ``runpod``) says which; every phase takes
 the resulting ``Target`` and never branches on its name.
 """
 
@@ -82,11 +83,26 @@ def local_target() -> Target:
     return Target("local", state["job_api_url"], state["control_api_url"], Secret(state["api_key"]))
 
 
-def resolve_target(name: str | None = None) -> Target:
-    """``name`` is "local", "runpod" or None/"auto" (RunPod when RUNPOD_API_KEY is set, else local)."""
-    key = lookup("RUNPOD_API_KEY")
+TARGET_ENV = "PLAYBOOK_TARGET"  # "local" runs the journey locally even with RUNPOD_API_KEY set
+
+
+def target_name(name: str | None = None) -> str:
+    """Which target "auto" means: ``name`` when it is "local" or "runpod"; else PLAYBOOK_TARGET when set
+    (``playbook notebooks --target local`` and ``make playbook TARGET=local`` set it); else RunPod when
+    RUNPOD_API_KEY is set, and the local platform otherwise."""
     if name in (None, "", "auto"):
-        name = "runpod" if key else "local"
+        name = os.environ.get(TARGET_ENV, "").strip().lower() or "auto"
+    if name == "auto":
+        return "runpod" if lookup("RUNPOD_API_KEY") else "local"
+    if name not in ("local", "runpod"):
+        raise ConfigError(f"target must be 'local', 'runpod' or 'auto' (argument or {TARGET_ENV}), not {name!r}.")
+    return name
+
+
+def resolve_target(name: str | None = None) -> Target:
+    """``name`` is "local", "runpod" or None/"auto" (see ``target_name``)."""
+    key = lookup("RUNPOD_API_KEY")
+    name = target_name(name)
     if name == "local":
         return local_target()
     if name == "runpod":
