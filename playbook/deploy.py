@@ -213,11 +213,13 @@ def endpoint_body(spec: DeploymentSpec, pools: list[str], excluded: list[str], v
         gpu["excludedTypes"] = excluded
     if spec.min_cuda_version:
         gpu["minCudaVersion"] = spec.min_cuda_version
+    workers = {"min": spec.workers.min, "max": spec.workers.max, "idleTimeout": spec.workers.idle_timeout_s}
+    if spec.scaler.type == "REQUEST_COUNT":  # REST v2 refuses idleTimeout with REQUEST_COUNT scaling
+        del workers["idleTimeout"]
     return {
         "name": spec.name, "type": "QUEUE", "image": spec.image, "env": spec.resolved_env(),
         "disk": spec.container_disk_gb, "gpu": gpu,
-        "workers": {"min": spec.workers.min, "max": spec.workers.max,
-                    "idleTimeout": spec.workers.idle_timeout_s},
+        "workers": workers,
         "scaling": spec.scaler.body(), "flashboot": spec.flashboot,
         "timeout": spec.execution_timeout_s * 1000,
         "dataCenterIds": spec.endpoint_data_centers(),
@@ -417,12 +419,11 @@ def start_in_process():
 def connect(target: str | None = "auto", start_local: Callable[[], Target] | None = start_in_process) -> ControlClient:
     """A client for the target, after printing which one it is. On the local target, when no recorded
     platform answers, ``start_local()`` starts one and returns its Target (None: raise instead)."""
-    from playbook.config import resolve_target
+    from playbook.config import resolve_target, target_name
     from playbook.errors import PlatformError
-    from playbook.secrets import lookup
 
-    name = target or "auto"
-    local = name == "local" or (name == "auto" and not lookup("RUNPOD_API_KEY"))
+    name = target_name(target)
+    local = name == "local"
     client = None
     try:
         client = ControlClient(resolve_target(name), retries=0, timeout_s=5)
