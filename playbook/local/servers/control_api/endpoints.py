@@ -103,8 +103,10 @@ def _request_urls(endpoint_id: str, job_base: str) -> dict:
 
 def endpoint_view(cfg, job_base: str) -> dict:
     rest = rest_fields(cfg)
-    scaling = ({"type": "QUEUE_DELAY", "queueDelay": float(cfg.scaler_value)} if cfg.scaler_type == "QUEUE_DELAY"
-               else {"type": "REQUEST_COUNT", "requestCount": int(cfg.scaler_value)})
+    # endpoints made in Python may scale at once (scaler_value 0); the REST view keeps to the spec's minimums
+    scaling = ({"type": "QUEUE_DELAY", "queueDelay": max(0.5, float(cfg.scaler_value))}
+               if cfg.scaler_type == "QUEUE_DELAY"
+               else {"type": "REQUEST_COUNT", "requestCount": max(1, int(cfg.scaler_value))})
     workers = {"min": cfg.workers_min, "max": cfg.workers_max}
     if cfg.scaler_type != "REQUEST_COUNT":  # spec (idleTimeout): "omitted from responses for that combination"
         workers["idleTimeout"] = max(1, int(round(cfg.idle_timeout_s)))

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from playbook.excerpts import excerpt
 from playbook.local.servers.control_api.common import (
+    Body,
     Container,
     Cuda,
     Problem,
@@ -21,11 +22,20 @@ from playbook.local.servers.control_api.common import (
 )
 
 
+class _PersistentMount(Body):
+    size: int = Field(ge=10)
+    path: str
+
+
+class _Mounts(Body):  # TemplateMounts: "Templates support only a single persistent mount today"
+    persistent: _PersistentMount | None = None
+
+
 class _Template(Container):
     name: str | None = Field(None, min_length=1)
     allowedCudaVersions: list[Cuda] | None = None
     category: Literal["CPU", "NVIDIA", "AMD"] | None = None
-    mounts: dict | None = None
+    mounts: _Mounts | None = None
     public: bool | None = None
     serverless: bool | None = None
     startJupyter: bool | None = None
