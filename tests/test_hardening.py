@@ -278,3 +278,16 @@ def test_notebooks_command_passes_target_to_the_kernels(monkeypatch):
     monkeypatch.setenv("PLAYBOOK_TARGET", "")  # restored by monkeypatch after the test
     args.func(args)
     assert seen["target"] == "local"
+
+
+def test_a_result_too_deep_fails_its_job_and_the_worker_serves_the_next(platform):
+    cfg, jobs = endpoint(platform, workers_max=1)
+    deepest = {}
+    for _ in range(MAX_DEPTH - 2):  # a body 64 deep: allowed; the echo {"output": {"echo": ...}} is 65 deep
+        deepest = [deepest]
+    failed = jobs.run_sync(deepest)
+    assert failed.status == "FAILED" and "the worker's result was refused" in failed.error
+    assert "deeper than 64" in failed.error
+    worker_ids = [w.id for w in platform.list_workers(cfg.id)]
+    ok = jobs.run_sync({"n": 1})
+    assert ok.ok and [w.id for w in platform.list_workers(cfg.id)] == worker_ids

@@ -57,7 +57,8 @@ def add_routes(app: web.Application, platform) -> None:
         job = ep.jobs.get(request.match_info["job_id"])
         if job is None:
             raise web.HTTPNotFound(text=json.dumps({"error": "request does not exist (unknown id, or its result "
-                                                    "expired: /run results are kept 30 min, /runsync 1 min)"}),
+                                                    "expired: /run results are kept 30 min, /runsync 1 min, and "
+                                                    "a job past its policy.ttl is removed)"}),
                                    content_type="application/json")
         return job
 

@@ -45,6 +45,14 @@ def worker_env(platform, endpoint_id: str, worker_id: str) -> dict:
     }
 
 
+def _batch_size(text: str | None, most: int = 64) -> int:
+    """The SDK's ``batch_size`` (its concurrency), kept within 1..most; anything unreadable is 1."""
+    try:
+        return min(max(int(text or 1), 1), most)
+    except ValueError:
+        return 1
+
+
 def add_routes(app: web.Application, platform) -> None:
     engine = platform.engine
 
@@ -76,7 +84,7 @@ def add_routes(app: web.Application, platform) -> None:
         if worker.state == "stopping":
             await asyncio.sleep(0.2)
             return web.Response(status=204)
-        size = int(request.query.get("batch_size", 1)) if batch else 1
+        size = _batch_size(request.query.get("batch_size")) if batch else 1
         fut = asyncio.get_running_loop().create_future()
         worker.takers.append(fut)
         ep.takers.append((worker, fut, max(size, 1)))
