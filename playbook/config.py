@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playbook.errors import ConfigError
+from playbook.excerpts import excerpt
 from playbook.secrets import Secret, lookup
 
 RUNPOD_JOB_API_URL = "https://api.runpod.ai/v2"  # + /{endpoint_id}/run ...
@@ -95,7 +96,8 @@ def target_name(name: str | None = None) -> str:
     if name == "auto":
         return "runpod" if lookup("RUNPOD_API_KEY") else "local"
     if name not in ("local", "runpod"):
-        raise ConfigError(f"target must be 'local', 'runpod' or 'auto' (argument or {TARGET_ENV}), not {name!r}.")
+        raise ConfigError(f"target must be 'local', 'runpod' or 'auto' (argument or {TARGET_ENV}), "
+                          f"not {excerpt(name)}.")
     return name
 
 
@@ -109,4 +111,4 @@ def resolve_target(name: str | None = None) -> Target:
         if not key:
             raise ConfigError("target 'runpod' needs RUNPOD_API_KEY: export it or put it in a .env file.")
         return runpod_target(key)
-    raise ConfigError(f"target must be 'local', 'runpod' or 'auto', not {name!r}.")
+    raise ConfigError(f"target must be 'local', 'runpod' or 'auto', not {excerpt(name)}.")

@@ -25,6 +25,7 @@ from typing import Any
 from playbook.config import Target
 from playbook.control import ControlClient
 from playbook.errors import ConfigError
+from playbook.excerpts import excerpt
 from playbook.gpus import Catalog, live_catalog
 from playbook.secrets import Secret
 from playbook.spec import DeploymentSpec
@@ -173,7 +174,7 @@ def _by_name(items: list[dict], name: str, kind: str) -> dict | None:
     found = [x for x in items if x.get("name") in (name, f"{name} -fb")]
     if len(found) > 1:
         ids = ", ".join(x["id"] for x in found)
-        raise ConfigError(f"{len(found)} {kind}s are named {name!r} ({ids}); plan cannot tell which one the "
+        raise ConfigError(f"{len(found)} {kind}s are named {excerpt(name)} ({ids}); plan cannot tell which one the "
                           f"spec means. Delete the extra ones, or rename the spec's {kind}.")
     return found[0] if found else None
 
@@ -312,9 +313,9 @@ def _plan_volume(spec: DeploymentSpec, client: ControlClient) -> Change:
                               FieldChange("dataCenter", None, vol.data_center)])
     if current["dataCenter"] != vol.data_center:
         raise PlacementError(
-            f"volume.data_center: network volume {vol.name!r} ({current['id']}) already exists in "
+            f"volume.data_center: network volume {excerpt(vol.name)} ({current['id']}) already exists in "
             f"{current['dataCenter']}, not {vol.data_center}; volumes cannot move. Set volume.data_center = "
-            f"{current['dataCenter']!r}, or use a new volume name.")
+            f"{excerpt(current['dataCenter'])}, or use a new volume name.")
     change = Change("network volume", vol.name, "unchanged", id=current["id"])
     if current["size"] < vol.size_gb:
         change.action = "update"

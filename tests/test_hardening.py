@@ -291,3 +291,11 @@ def test_a_result_too_deep_fails_its_job_and_the_worker_serves_the_next(platform
     worker_ids = [w.id for w in platform.list_workers(cfg.id)]
     ok = jobs.run_sync({"n": 1})
     assert ok.ok and [w.id for w in platform.list_workers(cfg.id)] == worker_ids
+
+
+def test_servers_quote_input_only_through_the_helper():
+    # a bare !r of user input in an error message is unbounded: the platform's servers use excerpt()/listing()
+    servers = ROOT / "playbook" / "local" / "servers"
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in servers.rglob("*.py")
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if "!r}" in line]
+    assert offenders == [], offenders

@@ -18,6 +18,7 @@ import time
 
 from aiohttp import web
 
+from playbook.excerpts import excerpt
 from playbook.local.servers.limits import WORKER_RESULT_LIMIT_BYTES, BodyError, read_json
 
 TAKE_HOLD_S = 20.0  # the SDK gives job take 90 s; we answer 204 well before that
@@ -115,8 +116,7 @@ def add_routes(app: web.Application, platform) -> None:
             payload = await read_json(request, WORKER_RESULT_LIMIT_BYTES, "worker result")
         except BodyError as exc:
             if exc.status == 400 and "not valid JSON" in exc.message:
-                text = (await request.read())[:200]
-                return {"error": f"worker posted a result that is not JSON: {text!r}"}, None
+                return {"error": f"worker posted a result that is not JSON: {excerpt(await request.read())}"}, None
             return {"error": f"the worker's result was refused: {exc.message}"}, exc
         if payload is None:
             payload = {}
