@@ -299,3 +299,15 @@ def test_servers_quote_input_only_through_the_helper():
     offenders = [f"{p.relative_to(ROOT)}:{n}" for p in servers.rglob("*.py")
                  for n, line in enumerate(p.read_text().splitlines(), 1) if "!r}" in line]
     assert offenders == [], offenders
+
+
+def test_s3_config_reaches_the_worker_and_never_a_response(platform):
+    cfg, _ = endpoint(platform, "job_keys_handler", workers_max=1)
+    s3 = {"accessId": "user_abc", "accessSecret": "rps_TOPSECRET", "bucketName": "weights",
+          "endpointUrl": "https://s3api-eu-ro-1.runpod.io"}
+    answer = api(platform, cfg.id, "runsync", "POST", json={"input": {}, "s3Config": s3})
+    body = answer.json()
+    assert body["status"] == "COMPLETED", body
+    assert "s3Config" in body["output"]["keys"] and body["output"]["bucket"] == "weights"
+    assert body["output"]["has_secret"] is True
+    assert "TOPSECRET" not in answer.text and "TOPSECRET" not in api(platform, cfg.id, f"status/{body['id']}").text

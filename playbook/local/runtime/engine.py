@@ -42,7 +42,8 @@ class Engine:
     def submit(self, ep: EndpointState, envelope, sync: bool) -> Job:
         """Queue a job from a checked envelope (``servers.job_envelope.Envelope``)."""
         job = Job(new_job_id(), ep.cfg.id, envelope.input, sync=sync, webhook=envelope.webhook,
-                  execution_timeout_ms=envelope.execution_timeout_ms, s3_config=envelope.s3_config)
+                  execution_timeout_ms=envelope.execution_timeout_ms, s3_config=envelope.s3_config,
+                  low_priority=envelope.low_priority)
         job.done = asyncio.Event()
         ep.jobs[job.id] = job
         ep.queue.append(job.id)
