@@ -15,6 +15,7 @@ import pytest
 from local_support import api, endpoint, platform, wait_until  # noqa: F401 (fixture)
 
 from playbook.excerpts import LIMIT, excerpt, listing
+from playbook.local.runtime import scaler as scaler_module
 from playbook.local.servers import job_envelope
 from playbook.local.servers.job_envelope import Envelope, EnvelopeError
 from playbook.local.servers.limits import MAX_DEPTH, BodyError, parse_json
@@ -214,7 +215,7 @@ def test_ttl_on_a_running_job_stops_the_job_not_the_worker(platform):
 # -- containment ------------------------------------------------------------------------------------------
 
 def test_one_endpoints_fault_never_stalls_another(platform, monkeypatch, caplog):
-    faulty, _ = endpoint(platform, workers_max=1, name="noop_handler")
+    faulty, faulty_jobs = endpoint(platform, workers_max=1, name="noop_handler")
     before, before_jobs = endpoint(platform, workers_max=1)
     after, after_jobs = endpoint(platform, workers_max=1)
     baseline = before_jobs.run_sync({"n": 1})  # a cold start, with every endpoint healthy
@@ -228,6 +229,8 @@ def test_one_endpoints_fault_never_stalls_another(platform, monkeypatch, caplog)
         return scale(ep, now)
 
     monkeypatch.setattr(platform.scaler, "scale", broken)
+    monkeypatch.setattr(scaler_module, "FAIL_QUEUE_AFTER_S", 2.0)
+    stuck = faulty_jobs.run({"n": 0})
     with caplog.at_level(logging.ERROR, logger="playbook.local"):
         time.sleep(0.5)  # the faulty endpoint's tick now fails 10 times a second
         t0 = time.monotonic()
@@ -239,6 +242,9 @@ def test_one_endpoints_fault_never_stalls_another(platform, monkeypatch, caplog)
     failures = [r for r in caplog.records if "tick failed for endpoint" in r.getMessage()]
     assert failures and all(faulty.id in r.getMessage() for r in failures)
     assert len(failures) <= 2  # logged once per endpoint per 10 s, not 10 times a second
+    # the faulty endpoint's own job still ends: failed with the reason once the fault has lasted
+    ended = faulty_jobs.wait(stuck, 30)
+    assert ended.status == "FAILED" and "cannot schedule endpoint" in ended.error and "injected fault" in ended.error
 
 
 # -- the target switch ------------------------------------------------------------------------------------
