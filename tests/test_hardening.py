@@ -5,6 +5,7 @@ one endpoint's failure never stalls another endpoint."""
 from __future__ import annotations
 
 import filecmp
+import json
 import logging
 import os
 import sys
@@ -317,3 +318,21 @@ def test_s3_config_reaches_the_worker_and_never_a_response(platform):
     assert "s3Config" in body["output"]["keys"] and body["output"]["bucket"] == "weights"
     assert body["output"]["has_secret"] is True
     assert "TOPSECRET" not in answer.text and "TOPSECRET" not in api(platform, cfg.id, f"status/{body['id']}").text
+
+
+def test_a_failure_filing_one_result_fails_that_job_only(platform, monkeypatch):
+    cfg, jobs = endpoint(platform, workers_max=1)
+    assert jobs.run_sync({"n": 0}).ok
+    worker_ids = [w.id for w in platform.list_workers(cfg.id)]
+    result = platform.engine.result
+
+    def poisoned(ep, worker, job_id, payload):
+        if "poison" in json.dumps(payload):
+            raise RuntimeError("injected fault while filing a result")
+        return result(ep, worker, job_id, payload)
+
+    monkeypatch.setattr(platform.engine, "result", poisoned)
+    failed = jobs.run_sync({"poison": True})
+    assert failed.status == "FAILED" and "could not file this job's result (RuntimeError)" in failed.error
+    ok = jobs.run_sync({"n": 1})
+    assert ok.ok and [w.id for w in platform.list_workers(cfg.id)] == worker_ids

@@ -14,16 +14,19 @@ first), and long polls are held open rather than answered 204 at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from aiohttp import web
 
 from playbook.excerpts import excerpt
+from playbook.local.runtime.state import FAILED
 from playbook.local.servers.limits import WORKER_RESULT_LIMIT_BYTES, BodyError, read_json
 
 TAKE_HOLD_S = 20.0  # the SDK gives job take 90 s; we answer 204 well before that
 STOP_HOLD_S = 20.0
 ERROR_PAUSE_S = 1.0
+log = logging.getLogger("playbook.local")
 
 
 def worker_env(platform, endpoint_id: str, worker_id: str) -> dict:
@@ -122,9 +125,10 @@ def add_routes(app: web.Application, platform) -> None:
             payload = {}
         return (payload if isinstance(payload, dict) else {"output": payload}), None
 
-    def posting(record, record_refused: bool):
-        """A handler for a worker's post about a job (result or stream chunk): ``record`` files it (and files
-        a refused result as the job's failure when ``record_refused``)."""
+    def posting(method: str, record_refused: bool):
+        """A handler for a worker's post about a job (result or stream chunk): ``engine.<method>`` files it (and
+        files a refused result as the job's failure when ``record_refused``). Containment: if filing fails, the
+        failure is logged and confined to that job, which ends FAILED; the worker and other jobs carry on."""
 
         async def handle(request):
             found, response = await worker_of(request)
@@ -132,16 +136,32 @@ def add_routes(app: web.Application, platform) -> None:
                 return response if response.status != 204 else web.Response(status=200)
             ep, worker = found
             payload, refused = await read_payload(request)
+            job_id = request.match_info["job_id"]
             if refused is None or record_refused:
-                record(ep, worker, request.match_info["job_id"], payload)
+                try:
+                    getattr(engine, method)(ep, worker, job_id, payload)
+                except Exception as exc:
+                    confine(ep, worker, job_id, exc)
             if refused is not None:
                 return web.json_response({"error": refused.message}, status=refused.status)
             return web.Response(status=200)
 
         return handle
 
-    job_done = posting(engine.result, record_refused=True)
-    job_stream = posting(engine.stream_chunk, record_refused=False)
+    def confine(ep, worker, job_id: str, exc: Exception) -> None:
+        log.exception("filing worker %s's post for job %s failed; the job fails, the worker carries on",
+                      worker.id, job_id)
+        try:
+            job = ep.jobs.get(job_id)
+            if job is not None:
+                engine.finish(ep, job, FAILED, error=f"the local platform could not file this job's result "
+                                                     f"({type(exc).__name__}); see the platform's log")
+            engine.release_worker_job(ep, worker, job_id)
+        except Exception:
+            log.exception("could not fail job %s", job_id)
+
+    job_done = posting("result", record_refused=True)
+    job_stream = posting("stream_chunk", record_refused=False)
 
     async def job_stop(request):
         found, response = await worker_of(request)
