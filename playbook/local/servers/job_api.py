@@ -48,7 +48,8 @@ def add_routes(app: web.Application, platform) -> None:
                                        content_type="application/json")
         ep = platform.engine.endpoints.get(request.match_info["endpoint_id"])
         if ep is None:
-            raise web.HTTPNotFound(text=json.dumps({"error": f"endpoint {excerpt(request.match_info['endpoint_id'])} "
+            eid = excerpt(request.match_info["endpoint_id"], 100).strip("'")  # a path segment: no quotes
+            raise web.HTTPNotFound(text=json.dumps({"error": f"endpoint {eid} "
                                                     "not found; create it first (list_endpoints() shows them)."}),
                                    content_type="application/json")
         return ep
