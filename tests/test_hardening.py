@@ -155,6 +155,8 @@ def test_depth_and_size_limits():
     with pytest.raises(BodyError) as broken:
         parse_json(b'{"input": ', 100, "/run")
     assert broken.value.status == 400 and "not valid JSON" in broken.value.message
+    with pytest.raises(BodyError, match="NaN is not a JSON number"):
+        parse_json(b'{"input": {"x": NaN}}', 100, "/run")
     # brackets inside strings do not count
     assert parse_json(b'{"input": "' + b"[" * 1000 + b'"}', 10_000, "body")["input"] == "[" * 1000
 

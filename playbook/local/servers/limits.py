@@ -47,6 +47,11 @@ def depth_of(value: Any, stop_at: int = MAX_DEPTH + 1) -> int:
     return deepest
 
 
+def _no_constant(name: str):
+    """JSON (RFC 8259) has no NaN or Infinity; Python's json module would accept them."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def too_large(size: int, limit: int, what: str) -> BodyError:
     return BodyError(413, f"payload of {size / 1e6:.1f} MB exceeds the {limit / (1024 * 1024):g} MB limit of "
                           f"{what} ({limit:,} bytes); put large inputs on a network volume or object storage and "
@@ -59,7 +64,7 @@ def parse_json(raw: bytes | str, limit: int, what: str, max_depth: int = MAX_DEP
     if len(raw) > limit:
         raise too_large(len(raw), limit, what)
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_constant)
     except RecursionError:
         value = None
         deep = True
