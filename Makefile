@@ -5,6 +5,7 @@
 #                   every notebook): CI's command
 #   make test-fast  ruff, then the quick tier only (-m "not slow": no platform, worker process, notebook or Docker)
 # Bring your own model and target: make playbook MODEL_DIR=/data/my-diffusers-folder TARGET=runpod
+# (TARGET=local keeps it on the local platform even when RUNPOD_API_KEY is set)
 # (any other notebook parameter: NOTEBOOK_PARAMS="-p steps=4 -p vram_gb=8")
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -15,7 +16,7 @@ export PLAYBOOK_BUILD_DIR ?= $(CURDIR)/build
 MODEL_DIR ?=
 TARGET ?=
 NOTEBOOK_PARAMS ?=
-NB_ARGS := $(if $(MODEL_DIR),-p model_dir=$(MODEL_DIR)) $(if $(TARGET),-p target=$(TARGET)) $(NOTEBOOK_PARAMS)
+NB_ARGS := $(if $(MODEL_DIR),-p model_dir=$(MODEL_DIR)) $(if $(TARGET),--target $(TARGET)) $(NOTEBOOK_PARAMS)
 
 playbook: env
 	$(PY) -m playbook demo-model

@@ -2,7 +2,8 @@
 
 Two targets, one code path. The **local** platform (``playbook.local``) serves RunPod's job API and
 REST control API on loopback; **runpod** is RunPod itself. ``resolve_target()`` picks RunPod when
-``RUNPOD_API_KEY`` is set (environment or ``.env``) and the local platform otherwise; every phase takes
+``RUNPOD_API_KEY`` is set (environment or ``.env``) and the local platform otherwise, unless
+``PLAYBOOK_TARGET=local`` (or ``runpod``) says which; every phase takes
 the resulting ``Target`` and never branches on its name.
 """
 
@@ -12,7 +13,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from playbook.errors import ConfigError, quote
+from playbook import settings
+from playbook.errors import ConfigError
+from playbook.excerpts import clip, excerpt
 from playbook.html import Html, fields_table
 from playbook.secrets import Secret, lookup
 from playbook.settings import (  # noqa: F401 (re-exported: callers import these from config)
@@ -52,7 +55,7 @@ def load_mapping(path: str | Path, what: str = "file", suffixes: tuple[str, ...]
         else:
             data = json.loads(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError, ValueError) as exc:
-        raise ConfigError(f"{what} {path} is not valid {suffix[1:].upper()}: {quote(exc, 300)}") from None
+        raise ConfigError(f"{what} {path} is not valid {suffix[1:].upper()}: {clip(exc, 300)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{what} {path} must hold a table of fields at the top level")
     return data
@@ -97,15 +100,31 @@ def local_target() -> Target:
     return Target("local", state["job_api_url"], state["control_api_url"], Secret(state["api_key"]))
 
 
-def resolve_target(name: str | None = None) -> Target:
-    """``name`` is "local", "runpod" or None/"auto" (RunPod when RUNPOD_API_KEY is set, else local)."""
-    key = lookup("RUNPOD_API_KEY")
+TARGET_ENV = "PLAYBOOK_TARGET"  # "local" runs the journey locally even with RUNPOD_API_KEY set (settings.target)
+
+
+def target_name(name: str | None = None) -> str:
+    """Which target "auto" means: ``name`` when it is "local" or "runpod"; else PLAYBOOK_TARGET when set
+    (``playbook notebooks --target local`` and ``make playbook TARGET=local`` set it); else RunPod when
+    RUNPOD_API_KEY is set, and the local platform otherwise."""
     if name in (None, "", "auto"):
-        name = "runpod" if key else "local"
+        name = settings.target()
+    if name == "auto":
+        return "runpod" if lookup("RUNPOD_API_KEY") else "local"
+    if name not in ("local", "runpod"):
+        raise ConfigError(f"target must be 'local', 'runpod' or 'auto' (argument or {TARGET_ENV}), "
+                          f"not {excerpt(name)}.")
+    return name
+
+
+def resolve_target(name: str | None = None) -> Target:
+    """``name`` is "local", "runpod" or None/"auto" (see ``target_name``)."""
+    key = lookup("RUNPOD_API_KEY")
+    name = target_name(name)
     if name == "local":
         return local_target()
     if name == "runpod":
         if not key:
             raise ConfigError("target 'runpod' needs RUNPOD_API_KEY: export it or put it in a .env file.")
         return runpod_target(key)
-    raise ConfigError(f"target must be 'local', 'runpod' or 'auto', not {name!r}.")
+    raise ConfigError(f"target must be 'local', 'runpod' or 'auto', not {excerpt(name)}.")

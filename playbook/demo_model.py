@@ -24,6 +24,7 @@ from pathlib import Path
 
 from playbook.config import demo_model_dir
 from playbook.errors import ConfigError
+from playbook.excerpts import excerpt
 from playbook.html import fields_table
 
 SEED = 1234
@@ -107,7 +108,7 @@ def build_pipeline(size: str = "tiny"):
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     if size not in SIZES:
-        raise ConfigError(f"demo model size must be one of {', '.join(SIZES)}, not {size!r}.")
+        raise ConfigError(f"demo model size must be one of {', '.join(SIZES)}, not {excerpt(size)}.")
     s = SIZES[size]
     n = len(s.unet_channels)
     with tempfile.TemporaryDirectory() as tmp:

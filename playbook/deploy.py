@@ -25,6 +25,7 @@ from playbook import guards, janitor
 from playbook.config import Target
 from playbook.control import ControlClient
 from playbook.errors import ConfigError
+from playbook.excerpts import excerpt
 from playbook.gpus import Catalog, live_catalog
 from playbook.html import Html, cell, code, paragraph, table
 from playbook.secrets import Secret
@@ -172,7 +173,7 @@ def _by_name(items: list[dict], name: str, kind: str) -> dict | None:
     found = [x for x in items if x.get("name") in (name, f"{name} -fb")]
     if len(found) > 1:
         ids = ", ".join(x["id"] for x in found)
-        raise ConfigError(f"{len(found)} {kind}s are named {name!r} ({ids}); plan cannot tell which one the "
+        raise ConfigError(f"{len(found)} {kind}s are named {excerpt(name)} ({ids}); plan cannot tell which one the "
                           f"spec means. Delete the extra ones, or rename the spec's {kind}.")
     return found[0] if found else None
 
@@ -232,11 +233,13 @@ def endpoint_body(spec: DeploymentSpec, pools: list[str], excluded: list[str], v
         gpu["excludedTypes"] = excluded
     if spec.min_cuda_version:
         gpu["minCudaVersion"] = spec.min_cuda_version
+    workers = {"min": spec.workers.min, "max": spec.workers.max, "idleTimeout": spec.workers.idle_timeout_s}
+    if spec.scaler.type == "REQUEST_COUNT":  # REST v2 refuses idleTimeout with REQUEST_COUNT scaling
+        del workers["idleTimeout"]
     return {
         "name": spec.name, "type": "QUEUE", "image": spec.image, "env": spec.resolved_env(),
         "disk": spec.container_disk_gb, "gpu": gpu,
-        "workers": {"min": spec.workers.min, "max": spec.workers.max,
-                    "idleTimeout": spec.workers.idle_timeout_s},
+        "workers": workers,
         "scaling": spec.scaler.body(), "flashboot": spec.flashboot,
         "timeout": spec.execution_timeout_s * 1000,
         "dataCenterIds": spec.endpoint_data_centers(),
@@ -334,9 +337,9 @@ def _plan_volume(spec: DeploymentSpec, client: ControlClient) -> Change:
                               FieldChange("dataCenter", None, vol.data_center)])
     if current["dataCenter"] != vol.data_center:
         raise PlacementError(
-            f"volume.data_center: network volume {vol.name!r} ({current['id']}) already exists in "
+            f"volume.data_center: network volume {excerpt(vol.name)} ({current['id']}) already exists in "
             f"{current['dataCenter']}, not {vol.data_center}; volumes cannot move. Set volume.data_center = "
-            f"{current['dataCenter']!r}, or use a new volume name.")
+            f"{excerpt(current['dataCenter'])}, or use a new volume name.")
     change = Change("network volume", vol.name, "unchanged", id=current["id"])
     if current["size"] < vol.size_gb:
         change.action = "update"
@@ -452,12 +455,11 @@ def start_in_process():
 def connect(target: str | None = "auto", start_local: Callable[[], Target] | None = start_in_process) -> ControlClient:
     """A client for the target, after printing which one it is. On the local target, when no recorded
     platform answers, ``start_local()`` starts one and returns its Target (None: raise instead)."""
-    from playbook.config import resolve_target
+    from playbook.config import resolve_target, target_name
     from playbook.errors import Unreachable
-    from playbook.secrets import lookup
 
-    name = target or "auto"
-    local = name == "local" or (name == "auto" and not lookup("RUNPOD_API_KEY"))
+    name = target_name(target)
+    local = name == "local"
     client = None
     try:
         client = ControlClient(resolve_target(name), retries=0, timeout_s=5)

@@ -21,13 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-QUOTE_CHARS = 200  # user input quoted in a message is cut to this many characters
-
-
-def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
-    """``value`` as text for an error message, cut to ``limit`` characters."""
-    text = str(value)
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
+from playbook.excerpts import clip
 
 
 class PlaybookError(Exception):
@@ -58,7 +52,7 @@ class HttpError(PlatformError):
         problem = body if isinstance(body, dict) else {}
         self.title = str(problem.get("title") or reason or "")
         detail = problem.get("detail") or problem.get("error") or (body if isinstance(body, str) else "")
-        self.detail = quote(detail, 300) if detail else ""
+        self.detail = clip(detail, 300) if detail else ""
         self.errors = [str(e) for e in problem.get("errors") or []]
         super().__init__(self._message())
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from playbook import settings
 from playbook.config import load_mapping
 from playbook.errors import ConfigError
+from playbook.excerpts import excerpt
 from playbook.html import Html, paragraph, table
 
 PRICES_AS_OF = "2026-06"
@@ -95,9 +96,9 @@ class Catalog:
             return hits[0]
         known = ", ".join(self.pools)
         if hits:
-            raise ConfigError(f"GPU name {name!r} is ambiguous: it matches {', '.join(t for _, t in hits)}. "
+            raise ConfigError(f"GPU name {excerpt(name)} is ambiguous: it matches {', '.join(t for _, t in hits)}. "
                               f"Use one of those names or a pool id ({known}).")
-        raise ConfigError(f"unknown GPU {name!r}: use a pool id ({known}) or a GPU type id such as "
+        raise ConfigError(f"unknown GPU {excerpt(name)}: use a pool id ({known}) or a GPU type id such as "
                           f"'NVIDIA GeForce RTX 4090' (see `playbook gpus`).")
 
     def resolve(self, names: list[str]) -> tuple[list[str], list[str]]:

@@ -54,6 +54,8 @@ VARIABLES = {v.name: v for v in (
     EnvVar("PLAYBOOK_STATE_DIR", "~/.cache/runpod-playbook", "where a running local platform records its address "
            "and key"),
     EnvVar("PLAYBOOK_LOCAL_API_KEY", "random per start", "the API key a local platform accepts"),
+    EnvVar("PLAYBOOK_TARGET", "auto", "local, runpod or auto: local keeps the journey on the local platform even "
+           "with RUNPOD_API_KEY set (`playbook notebooks --target local`, `make playbook TARGET=local`)"),
     EnvVar("PLAYBOOK_GPU_CATALOG", "none", "a TOML/YAML/JSON file overriding GPU pool prices and VRAM"),
     EnvVar("PLAYBOOK_IMAGE_BUDGET_GB", "10", "image size above which the build warns"),
     EnvVar("PLAYBOOK_WHEELHOUSE", "~/.cache/runpod-playbook/wheelhouse", "wheels for offline image builds"),
@@ -107,6 +109,11 @@ def image_budget_gb() -> float:
 def gpu_catalog_file() -> Path | None:
     value = env("PLAYBOOK_GPU_CATALOG")
     return Path(value) if value else None
+
+
+def target() -> str:
+    """PLAYBOOK_TARGET, lower-cased ("auto" when unset)."""
+    return (env("PLAYBOOK_TARGET") or "auto").strip().lower()
 
 
 def local_api_key() -> str | None:

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from playbook.config import load_mapping
 from playbook.errors import ConfigError
+from playbook.excerpts import excerpt
 from playbook.html import fields_table
 from playbook.secrets import Secret, lookup
 
@@ -155,7 +156,7 @@ class DeploymentSpec(_Strict):
     def _checks(self):
         for key, value in self.env.items():
             if not re.match(ENV_NAME, key):
-                raise ValueError(f"env: {key!r} is not a valid environment variable name")
+                raise ValueError(f"env: {excerpt(key)} is not a valid environment variable name")
             if SECRET_WORDS.search(key) and value:
                 raise ValueError(
                     f"env.{key} looks like a secret written inline. Move it to [secrets] as "
@@ -176,8 +177,8 @@ class DeploymentSpec(_Strict):
         if self.volume and self.data_centers and self.volume.data_center not in self.data_centers:
             raise ValueError(
                 f"data_centers {self.data_centers} exclude the volume's data center "
-                f"{self.volume.data_center!r}: workers could never mount it. Add "
-                f"{self.volume.data_center!r} to data_centers, or leave data_centers empty")
+                f"{excerpt(self.volume.data_center)}: workers could never mount it. Add "
+                f"{excerpt(self.volume.data_center)} to data_centers, or leave data_centers empty")
         return self
 
     def endpoint_data_centers(self) -> list[str]:

@@ -10,14 +10,21 @@ def register(sub) -> None:
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="a notebook parameter, passed to every notebook that declares it "
                              "(e.g. -p model_dir=/data/my-model -p target=runpod); repeatable")
+    parser.add_argument("--target", choices=("auto", "local", "runpod"), default=None,
+                        help="where the notebooks deploy: local runs the journey offline even with RUNPOD_API_KEY "
+                             "set (default: PLAYBOOK_TARGET, else RunPod when RUNPOD_API_KEY is set, else local)")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
+    import os
     from pathlib import Path
 
     from playbook import notebooks
+    from playbook.config import TARGET_ENV
 
+    if args.target:
+        os.environ[TARGET_ENV] = args.target  # the kernels inherit it: every resolve_target() in them agrees
     paths = notebooks.select(args.names)
     out = Path(args.out) if args.out else None
     results = notebooks.run_all(paths, out_dir=out, parameters=notebooks.parse_parameters(args.parameter))

@@ -28,6 +28,7 @@ from aiohttp import web
 from playbook import settings
 from playbook.config import Target, build_dir, local_state_file
 from playbook.errors import ConfigError, PlatformError
+from playbook.excerpts import excerpt
 from playbook.local.runtime.endpoints import EndpointConfig, new_endpoint_id
 from playbook.local.runtime.engine import Engine
 from playbook.local.runtime.scaler import Scaler, TimelineSample
@@ -216,7 +217,7 @@ class LocalPlatform:
             if not cfg.id:
                 cfg.id = new_endpoint_id()
             if cfg.id in self.engine.endpoints:
-                raise ConfigError(f"endpoint id {cfg.id!r} already exists; update it or pick another id.")
+                raise ConfigError(f"endpoint id {excerpt(cfg.id)} already exists; update it or pick another id.")
             ep = self.engine.endpoints[cfg.id] = EndpointState(cfg)
             self.scaler.sample(ep, time.monotonic())  # the timeline starts at zero workers
             return cfg
@@ -270,7 +271,7 @@ class LocalPlatform:
         ep = self.engine.endpoints.get(endpoint_id)
         if ep is None:
             known = ", ".join(self.engine.endpoints) or "none"
-            raise ConfigError(f"no endpoint {endpoint_id!r} on the local platform (known: {known}).")
+            raise ConfigError(f"no endpoint {excerpt(endpoint_id)} on the local platform (known: {known}).")
         return ep
 
     # ----------------------------------------------------------- monitoring

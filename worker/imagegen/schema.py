@@ -13,9 +13,12 @@ one line naming the field, what was sent and what is allowed; nothing is silentl
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
+
+from imagegen.excerpts import excerpt, listing
 
 ACTIONS = ("generate", "health_check")
 MIN_SIDE, MAX_SIDE = 64, 2048
@@ -78,9 +81,15 @@ class InputError(ValueError):
     """A request the worker refuses; its message is returned to the caller as ``{"error": ...}``."""
 
 
+@cache
+def _properties(model: type[BaseModel]) -> dict:
+    return model.model_json_schema()["properties"]
+
+
+@cache
 def allowed(name: str, model: type[BaseModel] = GenerateInput) -> str:
     """What the schema allows for one field, in words (from the JSON schema, so it cannot drift)."""
-    props = model.model_json_schema()["properties"]
+    props = _properties(model)
     if name not in props:
         return "known fields: " + ", ".join(model.model_fields)
     spec = props[name]
@@ -117,9 +126,8 @@ def describe(error: ValidationError, model: type[BaseModel] = GenerateInput) -> 
         elif err["type"] == "extra_forbidden":
             lines.append(f"'{field}' is not a known field; {allowed(field, model)}")
         else:
-            sent = repr(err["input"])
-            sent = sent if len(sent) <= 200 else sent[:200] + "..."
-            lines.append(f"'{field}' = {sent} is invalid ({err['msg']}); allowed: {allowed(field, model)}")
+            lines.append(f"'{field}' = {excerpt(err['input'])} is invalid ({_short(err['msg'])}); "
+                         f"allowed: {allowed(field, model)}")
     # pydantic may report one field several times (one per union member): keep the first
     seen, unique = set(), []
     for line in lines:
@@ -130,6 +138,23 @@ def describe(error: ValidationError, model: type[BaseModel] = GenerateInput) -> 
     return "invalid input: " + "; ".join(unique)
 
 
+def _short(msg: str) -> str:
+    """pydantic's message, which may quote the input (an enum or literal error), kept short."""
+    return msg if len(msg) <= 200 else msg[:200] + "..."
+
+
+def unknown_fields(fields: dict, model: type[BaseModel] = GenerateInput) -> str | None:
+    """The bounded complaint about fields the schema does not know, or None. Checked before pydantic, so
+    10,000 unknown keys cost one set difference, not 10,000 error records."""
+    unknown = fields.keys() - model.model_fields.keys()
+    if not unknown:
+        return None
+    if len(unknown) == 1:
+        return f"{excerpt(next(iter(unknown)), 80)} is not a known field; {allowed('', model)}"
+    in_order = (k for k in fields if k in unknown)
+    return f"{listing(in_order, 'unknown fields', count=len(unknown))}; {allowed('', model)}"
+
+
 def parse_action(job_input) -> str:
     """The requested action (default ``generate``); a clear error for anything else."""
     if not isinstance(job_input, dict):
@@ -137,13 +162,17 @@ def parse_action(job_input) -> str:
                          'e.g. {"input": {"prompt": "a lighthouse at dusk"}}')
     action = job_input.get("action", "generate")
     if action not in ACTIONS:
-        raise InputError(f"unknown action {str(action)[:200]!r}; allowed actions: {', '.join(ACTIONS)}")
+        raise InputError(f"unknown action {excerpt(action)}; allowed actions: {', '.join(ACTIONS)}")
     return action
 
 
 def parse(job_input) -> GenerateInput | HealthCheckInput:
-    """The request as its action's model, or an ``InputError`` naming every bad field."""
+    """The request as its action's model, or an ``InputError`` naming every bad field (unknown fields are
+    counted before pydantic runs, so the error stays short and cheap whatever the input)."""
     model = MODELS[parse_action(job_input)]
+    complaint = unknown_fields({k: v for k, v in job_input.items() if k != "action"}, model)
+    if complaint:
+        raise InputError("invalid input: " + complaint)
     try:
         return model.model_validate(job_input)
     except ValidationError as exc:
@@ -151,10 +180,11 @@ def parse(job_input) -> GenerateInput | HealthCheckInput:
 
 
 def parse_generate(job_input: dict) -> GenerateInput:
-    try:
-        return GenerateInput.model_validate(job_input)
-    except ValidationError as exc:
-        raise InputError(describe(exc)) from None
+    """A ``generate`` request (``action`` may be left out), or an ``InputError``."""
+    parsed = parse(job_input)
+    if not isinstance(parsed, GenerateInput):
+        raise InputError("this call takes a generate request, not a health_check")
+    return parsed
 
 
 def rp_validator_rules(action: str = "generate") -> dict:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from playbook.config import REPO_ROOT, local_volume_dir
 from playbook.errors import ConfigError
+from playbook.excerpts import excerpt
 from playbook.settings import model_dir
 
 SCALER_TYPES = ("QUEUE_DELAY", "REQUEST_COUNT")
@@ -53,7 +54,7 @@ class EndpointConfig:
     def validate(self) -> None:
         """Refuse settings RunPod would refuse, naming the field and the fix."""
         if self.scaler_type not in SCALER_TYPES:
-            raise ConfigError(f"scaler_type must be one of {SCALER_TYPES}, not {self.scaler_type!r}.")
+            raise ConfigError(f"scaler_type must be one of {SCALER_TYPES}, not {excerpt(self.scaler_type)}.")
         if self.workers_min < 0 or self.workers_max < 0:
             raise ConfigError("workers_min and workers_max must be >= 0.")
         if self.workers_min > self.workers_max:

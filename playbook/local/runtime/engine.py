@@ -47,15 +47,30 @@ class Engine:
         return self.wall0 + (mono - self.t0)
 
     # ----------------------------------------------------------------- jobs
-    def submit(self, ep: EndpointState, body: dict, sync: bool) -> Job:
-        policy = body.get("policy") or {}
-        job = Job(new_job_id(), ep.cfg.id, body.get("input"), sync=sync, webhook=body.get("webhook"),
-                  execution_timeout_ms=policy.get("executionTimeout"))
+    def submit(self, ep: EndpointState, envelope, sync: bool) -> Job:
+        """Queue a job from a checked envelope (``servers.job_envelope.Envelope``)."""
+        job = Job(new_job_id(), ep.cfg.id, envelope.input, sync=sync, webhook=envelope.webhook,
+                  execution_timeout_ms=envelope.execution_timeout_ms, s3_config=envelope.s3_config,
+                  low_priority=envelope.low_priority)
         job.done = asyncio.Event()
         ep.jobs[job.id] = job
         ep.queue.append(job.id)
+        if envelope.ttl_ms is not None:
+            asyncio.get_running_loop().call_later(envelope.ttl_ms / 1000, self.expire_ttl, ep, job)
         self.dispatch(ep)
         return job
+
+    def expire_ttl(self, ep: EndpointState, job: Job) -> None:
+        """``policy.ttl`` passed: RunPod's "maximum job lifetime". An unfinished job times out (a running one
+        gets a stop signal, so its worker lives on) and the job is removed: /status then answers 404."""
+        if ep.jobs.get(job.id) is not job:
+            return
+        running_on = ep.workers.get(job.worker_id) if job.status == IN_PROGRESS else None
+        finished = self.finish(ep, job, TIMED_OUT, error="ttl expired: the job outlived its policy.ttl; removed")
+        if finished and running_on is not None:
+            running_on.signalled[job.id] = time.monotonic()
+            self.signal_stop(running_on, job.id)
+        del ep.jobs[job.id]
 
     def dispatch(self, ep: EndpointState) -> None:
         """Hand queued jobs to workers waiting in job take: workers holding no job first, one job each,
@@ -186,10 +201,13 @@ class Engine:
 
     def resend_stop_signals(self, ep: EndpointState, worker: Worker, now: float) -> None:
         """A stop signal that reaches the SDK before it has created the job's task is dropped by the SDK;
-        repeat it each second while the worker still holds a cancelled or timed-out job."""
+        repeat it each second while the worker still holds a cancelled, timed-out or expired (removed) job."""
         for job_id in worker.jobs:
             job = ep.jobs.get(job_id)
-            if job is not None and job.terminal and now - worker.signalled.get(job_id, job.finished) >= 1.0:
+            if job is not None and not job.terminal:
+                continue
+            since = worker.signalled.get(job_id, job.finished if job is not None else None)
+            if since is not None and now - since >= 1.0:
                 worker.signalled[job_id] = now
                 self.signal_stop(worker, job_id)
 

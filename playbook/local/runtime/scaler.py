@@ -29,6 +29,8 @@ log = logging.getLogger("playbook.local")
 TICK_S = 0.1
 START_FAILURES_BEFORE_GIVING_UP = 3
 EXPIRE_EVERY_S = 5.0
+FAULT_LOG_EVERY_S = 10.0
+FAIL_QUEUE_AFTER_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class Scaler:
         self.engine = platform.engine
         self._last_expiry = 0.0
         self._last_sample: dict[str, tuple] = {}
+        self._fault_logged: dict[str, float] = {}  # endpoint id -> when its last failure was logged
+        self._failing_since: dict[str, float] = {}  # endpoint id -> first of its consecutive failed ticks
 
     async def run(self) -> None:
         while True:
@@ -74,17 +78,41 @@ class Scaler:
 
     def tick(self) -> None:
         now = time.monotonic()
-        for ep in list(self.engine.endpoints.values()):
-            self.reap(ep)
-            self.enforce_timeouts(ep, now)
-            for worker in list(ep.workers.values()):
-                self.engine.resend_stop_signals(ep, worker, now)
-            self.scale(ep, now)
-            self.sample(ep, now)
-        if now - self._last_expiry > EXPIRE_EVERY_S:
+        expire = now - self._last_expiry > EXPIRE_EVERY_S
+        if expire:
             self._last_expiry = now
-            for ep in list(self.engine.endpoints.values()):
-                self.expire(ep, now)
+        for ep in list(self.engine.endpoints.values()):
+            try:  # containment: one endpoint's failure never stops another endpoint's tick
+                self.tick_endpoint(ep, now, expire)
+                self._failing_since.pop(ep.cfg.id, None)
+            except Exception as exc:
+                self.contain(ep, now, exc)
+
+    def tick_endpoint(self, ep: EndpointState, now: float, expire: bool) -> None:
+        self.reap(ep)
+        self.enforce_timeouts(ep, now)
+        for worker in list(ep.workers.values()):
+            self.engine.resend_stop_signals(ep, worker, now)
+        self.scale(ep, now)
+        self.sample(ep, now)
+        if expire:
+            self.expire(ep, now)
+
+    def contain(self, ep: EndpointState, now: float, exc: Exception) -> None:
+        """Log a failed endpoint tick (its traceback at most every FAULT_LOG_EVERY_S, a tick runs 10 times a
+        second) and carry on with the other endpoints. An endpoint that keeps failing for FAIL_QUEUE_AFTER_S
+        fails its queued jobs with the reason, so that every job still reaches a terminal state."""
+        endpoint_id = getattr(getattr(ep, "cfg", None), "id", "?")
+        if now - self._fault_logged.get(endpoint_id, -FAULT_LOG_EVERY_S) >= FAULT_LOG_EVERY_S:
+            self._fault_logged[endpoint_id] = now
+            log.exception("scaler tick failed for endpoint %s; other endpoints carry on", endpoint_id)
+        since = self._failing_since.setdefault(endpoint_id, now)
+        if now - since >= FAIL_QUEUE_AFTER_S and getattr(ep, "queue", None):
+            try:
+                self.engine.fail_queue(ep, f"the local platform cannot schedule endpoint {endpoint_id}: "
+                                           f"{type(exc).__name__}: {str(exc)[:200]} (see the platform's log)")
+            except Exception:
+                log.exception("could not fail the queue of endpoint %s", endpoint_id)
 
     # -------------------------------------------------------------- workers
     def reap(self, ep: EndpointState) -> None:

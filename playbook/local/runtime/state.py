@@ -33,6 +33,8 @@ class Job:
     sync: bool = False
     webhook: str | None = None
     execution_timeout_ms: int | None = None
+    s3_config: dict | None = None  # passed to the worker, never shown in responses
+    low_priority: bool = False  # policy.lowPriority: RunPod does not scale up for it (not yet honoured here)
     created: float = field(default_factory=time.monotonic)
     status: str = IN_QUEUE
     started: float | None = None

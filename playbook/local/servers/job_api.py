@@ -9,10 +9,14 @@ import json
 
 from aiohttp import web
 
+from playbook.excerpts import excerpt
 from playbook.local.runtime.state import FAILED, IN_PROGRESS, IN_QUEUE, TERMINAL, TIMED_OUT
-from playbook.settings import RUN_PAYLOAD_LIMIT_BYTES, RUNSYNC_PAYLOAD_LIMIT_BYTES
+from playbook.local.servers import job_envelope
+from playbook.local.servers.job_envelope import Envelope
+from playbook.local.servers.limits import BodyError, read_json
+from playbook.settings import RUN_PAYLOAD_LIMIT_BYTES as RUN_LIMIT_BYTES
+from playbook.settings import RUNSYNC_PAYLOAD_LIMIT_BYTES as RUNSYNC_LIMIT_BYTES
 
-RUN_LIMIT_BYTES, RUNSYNC_LIMIT_BYTES = RUN_PAYLOAD_LIMIT_BYTES, RUNSYNC_PAYLOAD_LIMIT_BYTES
 RUNSYNC_DEFAULT_WAIT_MS = 90_000
 RUNSYNC_MIN_WAIT_MS, RUNSYNC_MAX_WAIT_MS = 1_000, 300_000
 
@@ -21,11 +25,21 @@ def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+def refusal(status: int, message: str, field: str) -> web.HTTPException:
+    """A refused job body: RunPod's ``{"error": ...}`` plus the dotted path of the field at fault."""
+    cls = web.HTTPRequestEntityTooLarge if status == 413 else web.HTTPBadRequest
+    text = json.dumps({"error": message, "field": field})
+    if cls is web.HTTPRequestEntityTooLarge:
+        return cls(max_size=0, actual_size=0, text=text, content_type="application/json")
+    return cls(text=text, content_type="application/json")
+
+
 def add_routes(app: web.Application, platform) -> None:
     def endpoint_of(request: web.Request):  # the key was checked by servers.auth
         ep = platform.engine.endpoints.get(request.match_info["endpoint_id"])
         if ep is None:
-            raise web.HTTPNotFound(text=json.dumps({"error": f"endpoint {request.match_info['endpoint_id']} "
+            eid = excerpt(request.match_info["endpoint_id"], 100).strip("'")  # a path segment: no quotes
+            raise web.HTTPNotFound(text=json.dumps({"error": f"endpoint {eid} "
                                                     "not found; create it first (list_endpoints() shows them)."}),
                                    content_type="application/json")
         return ep
@@ -34,37 +48,25 @@ def add_routes(app: web.Application, platform) -> None:
         job = ep.jobs.get(request.match_info["job_id"])
         if job is None:
             raise web.HTTPNotFound(text=json.dumps({"error": "request does not exist (unknown id, or its result "
-                                                    "expired: /run results are kept 30 min, /runsync 1 min)"}),
+                                                    "expired: /run results are kept 30 min, /runsync 1 min, and "
+                                                    "a job past its policy.ttl is removed)"}),
                                    content_type="application/json")
         return job
 
-    async def read_body(request: web.Request, limit: int, path: str) -> dict:
+    async def read_envelope(request: web.Request, limit: int, path: str) -> Envelope:
+        """The checked job body, or 413 (too large) / 400 (not JSON, too deep, a bad field) before anything
+        reaches the queue."""
         try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            raw = None
-        if raw is None or len(raw) > limit:
-            size = request.content_length or (len(raw) if raw else 0)
-            raise web.HTTPRequestEntityTooLarge(
-                max_size=limit, actual_size=size,
-                text=json.dumps({"error": f"payload of {size / 1e6:.1f} MB exceeds the {limit // (1024 * 1024)} MB "
-                                 f"limit of {path}; put large inputs on a network volume or object storage and "
-                                 "send a URL instead."}), content_type="application/json")
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            raise web.HTTPBadRequest(text=json.dumps({"error": "request body is not valid JSON; send "
-                                                      '{"input": {...}}.'}), content_type="application/json") from None
-        if not isinstance(body, dict) or "input" not in body:
-            raise web.HTTPBadRequest(text=json.dumps({"error": "request body must be a JSON object with an "
-                                                      '"input" field: {"input": {...}}.'}),
-                                     content_type="application/json")
-        return body
+            return job_envelope.check(await read_json(request, limit, path))
+        except BodyError as exc:
+            raise refusal(exc.status, exc.message, exc.field) from None
+        except job_envelope.EnvelopeError as exc:
+            raise refusal(400, str(exc), exc.field) from None
 
     async def run(request):
         ep = endpoint_of(request)
-        body = await read_body(request, RUN_LIMIT_BYTES, "/run")
-        job = platform.engine.submit(ep, body, sync=False)
+        envelope = await read_envelope(request, RUN_LIMIT_BYTES, "/run")
+        job = platform.engine.submit(ep, envelope, sync=False)
         return web.json_response({"id": job.id, "status": job.status})
 
     async def runsync(request):
@@ -74,8 +76,8 @@ def add_routes(app: web.Application, platform) -> None:
         except ValueError:
             return error(400, "wait must be an integer number of milliseconds (1000 to 300000).")
         wait_ms = min(max(wait_ms, RUNSYNC_MIN_WAIT_MS), RUNSYNC_MAX_WAIT_MS)
-        body = await read_body(request, RUNSYNC_LIMIT_BYTES, "/runsync")
-        job = platform.engine.submit(ep, body, sync=True)
+        envelope = await read_envelope(request, RUNSYNC_LIMIT_BYTES, "/runsync")
+        job = platform.engine.submit(ep, envelope, sync=True)
         try:
             await asyncio.wait_for(asyncio.shield(job.done.wait()), wait_ms / 1000)
         except TimeoutError:

@@ -14,16 +14,20 @@ first), and long polls are held open rather than answered 204 at once.
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 import time
 
 from aiohttp import web
 
+from playbook.excerpts import excerpt
+from playbook.local.runtime.state import FAILED
 from playbook.local.servers.app import PLATFORM
+from playbook.local.servers.limits import WORKER_RESULT_LIMIT_BYTES, BodyError, read_json
 
 TAKE_HOLD_S = 20.0  # the SDK gives job take 90 s; we answer 204 well before that
 STOP_HOLD_S = 20.0
 ERROR_PAUSE_S = 1.0
+log = logging.getLogger("playbook.local")
 
 
 def worker_env(platform, endpoint_id: str, worker_id: str) -> dict:
@@ -48,6 +52,14 @@ def worker_env(platform, endpoint_id: str, worker_id: str) -> dict:
 
 def _engine(request: web.Request):
     return request.app[PLATFORM].engine
+
+
+def _batch_size(text: str | None, most: int = 64) -> int:
+    """The SDK's ``batch_size`` (its concurrency), kept within 1..most; anything unreadable is 1."""
+    try:
+        return min(max(int(text or 1), 1), most)
+    except ValueError:
+        return 1
 
 
 async def worker_of(request):
@@ -78,7 +90,7 @@ async def take(request, batch: bool):
     if worker.state == "stopping":
         await asyncio.sleep(0.2)
         return web.Response(status=204)
-    size = int(request.query.get("batch_size", 1)) if batch else 1
+    size = _batch_size(request.query.get("batch_size")) if batch else 1
     fut = asyncio.get_running_loop().create_future()
     worker.takers.append(fut)
     ep.takers.append((worker, fut, max(size, 1)))
@@ -92,7 +104,8 @@ async def take(request, batch: bool):
         fut.cancel()
     if not jobs:
         return web.Response(status=204)
-    bodies = [{"id": j.id, "input": j.input} for j in jobs]
+    bodies = [{"id": j.id, "input": j.input, **({"s3Config": j.s3_config} if j.s3_config else {})}
+              for j in jobs]
     return web.json_response(bodies if batch else bodies[0])
 
 
@@ -104,32 +117,61 @@ async def job_take_batch(request):
     return await take(request, batch=True)
 
 
-async def read_payload(request) -> dict:
-    text = await request.text()
+async def read_payload(request) -> tuple[dict, BodyError | None]:
+    """The posted result, or (a FAILED result naming the problem, the refusal): a result too large or too
+    deep still ends its job (every job reaches a terminal state), with an error saying why."""
     try:
-        payload = json.loads(text) if text else {}
-    except ValueError:
-        payload = {"error": f"worker posted a result that is not JSON: {text[:200]!r}"}
-    return payload if isinstance(payload, dict) else {"output": payload}
+        payload = await read_json(request, WORKER_RESULT_LIMIT_BYTES, "worker result")
+    except BodyError as exc:
+        if exc.status == 400 and "not valid JSON" in exc.message:
+            return {"error": f"worker posted a result that is not JSON: {excerpt(await request.read())}"}, None
+        return {"error": f"the worker's result was refused: {exc.message}"}, exc
+    if payload is None:
+        payload = {}
+    return (payload if isinstance(payload, dict) else {"output": payload}), None
 
 
-def posting(record: str):
-    """A handler for a worker's post about a job (result or stream chunk): the engine's method
-    ``record`` files it."""
+def confine(engine, ep, worker, job_id: str, exc: Exception) -> None:
+    """Containment: filing one job's post failed; that job ends FAILED, the worker and other jobs carry on."""
+    log.exception("filing worker %s's post for job %s failed; the job fails, the worker carries on",
+                  worker.id, job_id)
+    try:
+        job = ep.jobs.get(job_id)
+        if job is not None:
+            engine.finish(ep, job, FAILED, error=f"the local platform could not file this job's result "
+                                                 f"({type(exc).__name__}); see the platform's log")
+        engine.release_worker_job(ep, worker, job_id)
+    except Exception:
+        log.exception("could not fail job %s", job_id)
+
+
+def posting(method: str, record_refused: bool):
+    """A handler for a worker's post about a job (result or stream chunk): ``engine.<method>`` files it (and
+    files a refused result as the job's failure when ``record_refused``); a failure to file is confined to
+    that job (``confine``)."""
 
     async def handle(request):
         found, response = await worker_of(request)
         if response is not None:
             return response if response.status != 204 else web.Response(status=200)
         ep, worker = found
-        getattr(_engine(request), record)(ep, worker, request.match_info["job_id"], await read_payload(request))
+        engine = _engine(request)
+        payload, refused = await read_payload(request)
+        job_id = request.match_info["job_id"]
+        if refused is None or record_refused:
+            try:
+                getattr(engine, method)(ep, worker, job_id, payload)
+            except Exception as exc:
+                confine(engine, ep, worker, job_id, exc)
+        if refused is not None:
+            return web.json_response({"error": refused.message}, status=refused.status)
         return web.Response(status=200)
 
     return handle
 
 
-job_done = posting("result")
-job_stream = posting("stream_chunk")
+job_done = posting("result", record_refused=True)
+job_stream = posting("stream_chunk", record_refused=False)
 
 
 async def job_stop(request):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from playbook.excerpts import excerpt
 from playbook.local.servers.control_api.common import DATA_CENTERS, Problem, add_routes_for, ok, state_of
 
 
@@ -53,7 +54,7 @@ async def get_gpu(request):
     gpus = gpu_types(state_of(request), wants(request, "AVAILABILITY"))
     gpu = next((g for g in gpus if g["id"] == request.match_info["id"]), None)
     if gpu is None:
-        raise Problem(404, f"GPU type {request.match_info['id']!r} does not exist.")
+        raise Problem(404, f"GPU type {excerpt(request.match_info['id'])} does not exist.")
     return ok(gpu)
 
 
@@ -73,7 +74,7 @@ async def list_datacenters(request):
 async def get_datacenter(request):
     dc = next((d for d in DATA_CENTERS if d["id"] == request.match_info["id"]), None)
     if dc is None:
-        raise Problem(404, f"Data center {request.match_info['id']!r} does not exist.")
+        raise Problem(404, f"Data center {excerpt(request.match_info['id'])} does not exist.")
     return ok(datacenter_view(state_of(request), dc, wants(request, "GPU_AVAILABILITY")))
 
 

@@ -13,7 +13,9 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from playbook.excerpts import excerpt
 from playbook.gpus import default_catalog
+from playbook.local.servers.limits import CONTROL_LIMIT_BYTES, BodyError, read_json
 
 DATA_CENTERS = (
     {"id": "EU-RO-1", "name": "Europe Romania 1", "region": "EUROPE"},
@@ -46,7 +48,7 @@ class Problem(Exception):
     """An RFC 9457 problem to answer with."""
 
     TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-              409: "Conflict", 422: "Unprocessable Entity"}
+              409: "Conflict", 413: "Content Too Large", 422: "Unprocessable Entity"}
 
     def __init__(self, status: int, detail: str, errors: list[str] | None = None):
         super().__init__(detail)
@@ -104,20 +106,28 @@ class Container(Body):
     registry: str | None = None
 
 
+MAX_ERROR_LINES = 20
+
+
 def _error_lines(exc: ValidationError) -> list[str]:
+    """One line per error, each short, at most MAX_ERROR_LINES and a count of the rest (a body with 10,000
+    unknown fields gets 21 lines, not 10,000)."""
     errors = []
-    for err in exc.errors():
+    total = exc.error_count()
+    for err in exc.errors(include_input=False, include_url=False)[:MAX_ERROR_LINES]:
         where = ".".join(str(x) for x in err["loc"] if not str(x).startswith(("_", "function"))) or "body"
         msg = "unknown field (not in the schema)" if err["type"] == "extra_forbidden" else err["msg"]
-        errors.append(f"{where}: {msg}")
+        errors.append(f"{excerpt(where, 100).strip(chr(39))}: {msg[:200]}")
+    if total > MAX_ERROR_LINES:
+        errors.append(f"... and {total - MAX_ERROR_LINES:,} more errors ({total:,} in all)")
     return errors
 
 
 async def parse(request: web.Request, model: type[Body]) -> dict:
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Problem(400, "The request body is not valid JSON.") from None
+        data = await read_json(request, CONTROL_LIMIT_BYTES, "request body")
+    except BodyError as exc:
+        raise Problem(exc.status, exc.message) from None
     if not isinstance(data, dict):
         raise Problem(422, "The request body must be a JSON object.")
     try:
@@ -181,7 +191,7 @@ def endpoint_of(request: web.Request) -> Any:
     except Exception:
         cfg = None
     if cfg is None:
-        raise Problem(404, f"Endpoint {eid!r} does not exist.")
+        raise Problem(404, f"Endpoint {excerpt(eid)} does not exist.")
     return cfg
 
 

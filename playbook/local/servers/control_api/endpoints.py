@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import Field
 
 from playbook.config import VOLUME_MOUNT
+from playbook.excerpts import excerpt, listing
 from playbook.local.servers.control_api.common import (
     DATA_CENTERS,
     Body,
@@ -102,11 +103,15 @@ def _request_urls(endpoint_id: str, job_base: str) -> dict:
 
 def endpoint_view(cfg, job_base: str) -> dict:
     rest = rest_fields(cfg)
-    scaling = ({"type": "QUEUE_DELAY", "queueDelay": float(cfg.scaler_value)} if cfg.scaler_type == "QUEUE_DELAY"
-               else {"type": "REQUEST_COUNT", "requestCount": int(cfg.scaler_value)})
+    # endpoints made in Python may scale at once (scaler_value 0); the REST view keeps to the spec's minimums
+    scaling = ({"type": "QUEUE_DELAY", "queueDelay": max(0.5, float(cfg.scaler_value))}
+               if cfg.scaler_type == "QUEUE_DELAY"
+               else {"type": "REQUEST_COUNT", "requestCount": max(1, int(cfg.scaler_value))})
+    workers = {"min": cfg.workers_min, "max": cfg.workers_max}
+    if cfg.scaler_type != "REQUEST_COUNT":  # spec (idleTimeout): "omitted from responses for that combination"
+        workers["idleTimeout"] = max(1, int(round(cfg.idle_timeout_s)))
     view = {"id": cfg.id, "name": cfg.name, "type": "QUEUE", "requestUrls": _request_urls(cfg.id, job_base),
-            "gpu": rest["gpu"], "workers": {"min": cfg.workers_min, "max": cfg.workers_max,
-                                            "idleTimeout": max(1, int(round(cfg.idle_timeout_s)))},
+            "gpu": rest["gpu"], "workers": workers,
             "scaling": scaling, "dataCenterIds": rest["dataCenterIds"], "networkVolumes": rest["networkVolumes"],
             "timeout": int(cfg.execution_timeout_ms), "flashboot": rest["flashboot"],
             "createdAt": rest["createdAt"],
@@ -126,30 +131,37 @@ def _check_gpu(state, gpu: dict) -> None:
     catalog = state.catalog
     unknown = [p for p in gpu.get("pools") or [] if p not in catalog.pools]
     if unknown:
-        raise Problem(400, f"Unknown GPU pool id(s): {unknown}.",
+        raise Problem(400, f"Unknown GPU pool id(s): {listing(unknown, 'unknown')}.",
                       [f"gpu.pools: use pool ids from GET /v2/catalog/gpus, e.g. {list(catalog.pools)[:3]}"])
     if gpu.get("allowedCudaVersions") and gpu.get("minCudaVersion"):
         raise Problem(400, "gpu.allowedCudaVersions and gpu.minCudaVersion are mutually exclusive.")
     selected = {t for p in gpu.get("pools") or [] for t in catalog[p].gpu_types}
-    if selected and not selected - set(gpu.get("excludedTypes") or []):
+    # spec (excludedTypes): "Rejected with 400 if a value is not a GPU type in one of `pools`"
+    strange = [t for t in gpu.get("excludedTypes") or [] if t.strip() not in selected]
+    if strange:
+        raise Problem(400, f"gpu.excludedTypes names GPU types outside the selected pools: "
+                           f"{listing(strange, 'unknown')}.",
+                      ["gpu.excludedTypes: use catalog `id`s of GPU types in gpu.pools (GET /v2/catalog/gpus)"])
+    if selected and not selected - {t.strip() for t in gpu.get("excludedTypes") or []}:
         raise Problem(400, "gpu.excludedTypes removes every GPU type of the selected pools; keep at least one.")
 
 
 def _check_data_centers(dcs: list[str] | None) -> None:
     known = {dc["id"] for dc in DATA_CENTERS}
     if dcs is not None and set(dcs) - known:
-        raise Problem(400, f"Unknown data center id(s): {sorted(set(dcs) - known)}.",
+        raise Problem(400, f"Unknown data center id(s): {listing(sorted(set(dcs) - known), 'unknown')}.",
                       [f"dataCenterIds: known data centers are {sorted(known)}"])
 
 
 def _check_volumes(state, vols: list[str] | None, dcs: list[str] | None) -> None:
     for vid in vols or []:
         if vid not in state.volumes:
-            raise Problem(400, f"Network volume {vid!r} does not exist.", ["networkVolumes: unknown id"])
+            raise Problem(400, f"Network volume {excerpt(vid)} does not exist.", ["networkVolumes: unknown id"])
     for vid in vols or []:
         if dcs and state.volumes[vid]["dataCenter"] not in dcs:
             raise Problem(400, f"Network volume {vid} is in {state.volumes[vid]['dataCenter']}, which "
-                               f"dataCenterIds {dcs} exclude.", ["dataCenterIds: include the volume's data center"])
+                               f"dataCenterIds {excerpt(dcs)} exclude.",
+                          ["dataCenterIds: include the volume's data center"])
     if len(vols or []) > 1:
         raise Problem(400, "The local platform mounts one network volume per endpoint.")
 
@@ -172,6 +184,11 @@ def gpu_view(gpu: dict | None, old: dict | None = None) -> dict:
     if gpu is None:
         return old
     view = {**old, **{k: v for k, v in gpu.items() if v is not None}}
+    if gpu.get("pools") is not None and gpu.get("excludedTypes") is None:
+        # spec (excludedTypes): "a `PATCH` sending `pools` without `excludedTypes` clears them"
+        view.pop("excludedTypes", None)
+    if view.get("excludedTypes"):
+        view["excludedTypes"] = [t.strip() for t in view["excludedTypes"]]  # "Surrounding whitespace is trimmed"
     view.setdefault("allowedCudaVersions", [])
     view["minCudaVersion"] = view.get("minCudaVersion") or None
     if not view.get("excludedTypes"):
@@ -210,14 +227,50 @@ def local_env(env: dict, volume_dir) -> dict:
 
 # -- create -------------------------------------------------------------------------------------------
 
+def _check_idle_timeout(body: dict, scaling_type: str) -> None:
+    """spec (workers.idleTimeout): "Not applicable to queue-based endpoints scaling on `requestCount` —
+    rejected on create/update"."""
+    if scaling_type == "REQUEST_COUNT" and (body.get("workers") or {}).get("idleTimeout") is not None:
+        raise Problem(400, "workers.idleTimeout does not apply to REQUEST_COUNT scaling; leave it out (or scale "
+                           "on QUEUE_DELAY).", ["workers.idleTimeout: not allowed with REQUEST_COUNT scaling"])
+
+
+def serverless_template(state, template_id: str) -> dict:
+    """The template named by ``templateId``: 404 when unknown, 422 when it is not a serverless template (spec,
+    templateId: "must be a serverless template (→ 422)")."""
+    template = state.templates.get(template_id)
+    if template is None:
+        raise Problem(404, f"Template {excerpt(template_id)} does not exist.")
+    if not template.get("serverless"):
+        raise Problem(422, f"Template {template_id} is a pod template; an endpoint needs a serverless template "
+                           '(create one with "serverless": true).', ["templateId: must be a serverless template"])
+    return template
+
+
+def with_template(template: dict, body: dict) -> dict:
+    """The body with the template's container fields under it: body fields win, except ``env``, which "is merged
+    per key with body values winning" (spec, templateId on create and on PATCH)."""
+    merged = {k: template[k] for k in CONTAINER_FIELDS if template.get(k) is not None}
+    merged.update({k: v for k, v in body.items() if k != "templateId"})
+    if template.get("env") or body.get("env"):
+        merged["env"] = {**(template.get("env") or {}), **(body.get("env") or {})}
+    return merged
+
+
+def seeded_gpu(template: dict, gpu: dict | None) -> dict | None:
+    """spec (templateId): "The template's allowedCudaVersions seeds `gpu.allowedCudaVersions` when the body
+    omits it — but only for a GPU create [...] and not when the body sets `gpu.minCudaVersion`"."""
+    if gpu is None or not template.get("allowedCudaVersions") or gpu.get("allowedCudaVersions") is not None \
+            or gpu.get("minCudaVersion"):
+        return gpu
+    return {**gpu, "allowedCudaVersions": list(template["allowedCudaVersions"])}
+
+
 def _container_of(state, body: dict) -> dict:
-    """The container fields: the body's, else the template's; an image is required."""
-    template = {}
-    if body.get("templateId"):
-        template = state.templates.get(body["templateId"])
-        if template is None:
-            raise Problem(404, f"Template {body['templateId']!r} does not exist.")
-    container = {k: body.get(k, template.get(k)) for k in CONTAINER_FIELDS}
+    """The container fields: the body's over the template's; an image is required."""
+    template = serverless_template(state, body["templateId"]) if body.get("templateId") else {}
+    body = with_template(template, body) if template else body
+    container = {k: body.get(k) for k in CONTAINER_FIELDS}
     if not container["image"]:
         raise Problem(422, "`image` is required unless `templateId` is set.", ["image: required"])
     return container
@@ -255,7 +308,10 @@ async def create_endpoint(request):
         raise Problem(400, "LOAD_BALANCER endpoints are not supported by the local platform; use type QUEUE.")
     if body.get("gpu") is None:
         raise Problem(400, "Send exactly one of `gpu` or `cpu`; the local platform runs `gpu` endpoints.")
+    _check_idle_timeout(body, body["scaling"]["type"])
     container = _container_of(state, body)
+    if body.get("templateId"):
+        body = {**body, "gpu": seeded_gpu(state.templates[body["templateId"]], body["gpu"])}
     check_compute(state, body)
     cfg = _config_of(body, container, _new_rest(body, container))
     created = await call(state.platform.create_endpoint, cfg)
@@ -337,6 +393,9 @@ async def update_endpoint(request):
     platform = state.platform
     cfg = endpoint_of(request)
     body = await parse(request, _UpdateEndpoint)
+    if body.get("templateId"):  # applied "as if [its fields] were provided in this PATCH body"; no link kept
+        body = with_template(serverless_template(state, body["templateId"]), body)
+    _check_idle_timeout(body, (body.get("scaling") or {}).get("type") or cfg.scaler_type)
     rest = rest_fields(cfg)
     before = endpoint_view(cfg, job_base(request))
     _check_update(state, body, rest)

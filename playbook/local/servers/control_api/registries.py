@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field
 
+from playbook.excerpts import excerpt
 from playbook.local.servers.control_api.common import Body, Problem, add_routes_for, new_id, ok, parse, state_of
 
 
@@ -32,13 +33,13 @@ async def create_registry(request):
 async def get_registry(request):
     reg = state_of(request).registries.get(request.match_info["id"])
     if reg is None:
-        raise Problem(404, f"Registry {request.match_info['id']!r} does not exist.")
+        raise Problem(404, f"Registry {excerpt(request.match_info['id'])} does not exist.")
     return ok(_public(reg))
 
 
 async def delete_registry(request):
     if state_of(request).registries.pop(request.match_info["id"], None) is None:
-        raise Problem(404, f"Registry {request.match_info['id']!r} does not exist.")
+        raise Problem(404, f"Registry {excerpt(request.match_info['id'])} does not exist.")
     return web.Response(status=204)
 
 

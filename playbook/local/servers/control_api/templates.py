@@ -8,7 +8,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
+from playbook.excerpts import excerpt
 from playbook.local.servers.control_api.common import (
+    Body,
     Container,
     Cuda,
     Problem,
@@ -20,11 +22,20 @@ from playbook.local.servers.control_api.common import (
 )
 
 
+class _PersistentMount(Body):
+    size: int = Field(ge=10)
+    path: str
+
+
+class _Mounts(Body):  # TemplateMounts: "Templates support only a single persistent mount today"
+    persistent: _PersistentMount | None = None
+
+
 class _Template(Container):
     name: str | None = Field(None, min_length=1)
     allowedCudaVersions: list[Cuda] | None = None
     category: Literal["CPU", "NVIDIA", "AMD"] | None = None
-    mounts: dict | None = None
+    mounts: _Mounts | None = None
     public: bool | None = None
     serverless: bool | None = None
     startJupyter: bool | None = None
@@ -34,7 +45,7 @@ class _Template(Container):
 def template_of(request: web.Request) -> dict:
     tpl = state_of(request).templates.get(request.match_info["id"])
     if tpl is None:
-        raise Problem(404, f"Template {request.match_info['id']!r} does not exist.")
+        raise Problem(404, f"Template {excerpt(request.match_info['id'])} does not exist.")
     return tpl
 
 

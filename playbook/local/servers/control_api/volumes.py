@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import Field
 
 from playbook.config import build_dir
+from playbook.excerpts import excerpt
 from playbook.local.servers.control_api.common import (
     DATA_CENTERS,
     Body,
@@ -50,7 +51,7 @@ class _UpdateVolume(Body):
 def volume_of(request: web.Request) -> dict:
     vol = state_of(request).volumes.get(request.match_info["id"])
     if vol is None:
-        raise Problem(404, f"Network volume {request.match_info['id']!r} does not exist.")
+        raise Problem(404, f"Network volume {excerpt(request.match_info['id'])} does not exist.")
     return vol
 
 
@@ -61,7 +62,7 @@ async def list_volumes(request):
 async def create_volume(request):
     body = await parse(request, _CreateVolume)
     if body["dataCenter"] not in {dc["id"] for dc in DATA_CENTERS}:
-        raise Problem(400, f"Unknown data center {body['dataCenter']!r}.",
+        raise Problem(400, f"Unknown data center {excerpt(body['dataCenter'])}.",
                       [f"dataCenter: one of {[dc['id'] for dc in DATA_CENTERS]}"])
     vol = {"id": new_id(10), "name": body["name"], "size": body["size"], "dataCenter": body["dataCenter"],
            "type": body.get("type") or "STANDARD"}
