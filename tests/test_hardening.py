@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from local_support import api, endpoint, platform, wait_until  # noqa: F401 (fixture)
+from local_support import api, endpoint, wait_until
 
 from playbook.excerpts import LIMIT, excerpt, listing
 from playbook.local.runtime import scaler as scaler_module
@@ -275,7 +275,7 @@ def test_notebooks_command_passes_target_to_the_kernels(monkeypatch):
 
     seen = {}
 
-    def run_all(paths, out_dir=None):  # what a kernel started now would inherit
+    def run_all(paths, out_dir=None, parameters=None):  # what a kernel started now would inherit
         seen["target"] = os.environ.get("PLAYBOOK_TARGET")
         return []
 

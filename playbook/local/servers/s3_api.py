@@ -32,6 +32,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from playbook.config import build_dir
+from playbook.excerpts import excerpt
 from playbook.local.servers.control_api.volumes import volume_folder
 from playbook.local.servers.s3_support import FaultSwitch, S3Error, check_signature, tag, xml_response
 
@@ -147,7 +148,7 @@ def _list_buckets(state: S3State, dc: str) -> web.Response:
 def _bucket_folder(state: S3State, dc: str, bucket: str) -> Path:
     vol = _volumes(state).get(bucket)
     if vol is None or vol["dataCenter"].lower() != dc.lower():
-        raise S3Error(404, "NoSuchBucket", f"No network volume {bucket[:60]!r} in data center {dc.upper()}: "
+        raise S3Error(404, "NoSuchBucket", f"No network volume {excerpt(bucket, 60)} in data center {dc.upper()}: "
                       "the bucket is the volume id, and the endpoint must be its data center's.")
     folder = volume_folder(bucket)
     folder.mkdir(parents=True, exist_ok=True)
@@ -157,7 +158,7 @@ def _bucket_folder(state: S3State, dc: str, bucket: str) -> Path:
 def _path(folder: Path, key: str) -> Path:
     parts = PurePosixPath(key).parts
     if not key or key.startswith("/") or any(p in ("..", ".") for p in parts) or "\x00" in key:
-        raise S3Error(400, "InvalidArgument", f"Invalid object key {key[:200]!r}.")
+        raise S3Error(400, "InvalidArgument", f"Invalid object key {excerpt(key, 200)}.")
     return folder.joinpath(*parts)
 
 
@@ -225,10 +226,10 @@ async def copy_object(state, request, folder, bucket, key):
     src_bucket, _, src_key = unquote(request.headers["x-amz-copy-source"]).lstrip("/").partition("/")
     src_vol = _volumes(state).get(src_bucket)
     if src_vol is None:
-        raise S3Error(404, "NoSuchBucket", f"No network volume {src_bucket[:60]!r}.")
+        raise S3Error(404, "NoSuchBucket", f"No network volume {excerpt(src_bucket, 60)}.")
     src = _path(volume_folder(src_bucket), src_key.split("?")[0])
     if not src.is_file():
-        raise S3Error(404, "NoSuchKey", f"The source key {src_key[:200]!r} does not exist.")
+        raise S3Error(404, "NoSuchKey", f"The source key {excerpt(src_key, 200)} does not exist.")
     dst = _path(folder, key)
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)
@@ -239,7 +240,7 @@ async def copy_object(state, request, folder, bucket, key):
 def _existing(folder: Path, key: str) -> Path:
     path = _path(folder, key)
     if not path.is_file():
-        raise S3Error(404, "NoSuchKey", f"The key {key[:200]!r} does not exist.")
+        raise S3Error(404, "NoSuchKey", f"The key {excerpt(key, 200)} does not exist.")
     return path
 
 
@@ -324,7 +325,7 @@ def _upload(state: S3State, upload_id: str, bucket: str, key: str) -> Path:
     folder = state.uploads_dir() / upload_id.replace("/", "_").replace("..", "_")
     meta = folder / "meta.json"
     if not meta.is_file() or json.loads(meta.read_text()) != {"bucket": bucket, "key": key}:
-        raise S3Error(404, "NoSuchUpload", f"The upload {upload_id[:60]!r} does not exist (completed, aborted "
+        raise S3Error(404, "NoSuchUpload", f"The upload {excerpt(upload_id, 60)} does not exist (completed, aborted "
                       "or never started).")
     return folder
 

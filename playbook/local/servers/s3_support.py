@@ -21,6 +21,8 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
+from playbook.excerpts import excerpt
+
 MAX_SKEW_S = 3600  # RunPod: clock skew up to 1 h tolerated
 AUTH_RE = re.compile(r"AWS4-HMAC-SHA256\s+Credential=([^/]+)/(\d{8})/([^/]+)/s3/aws4_request,\s*"
                      r"SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})")
@@ -75,11 +77,11 @@ def check_signature(request: web.Request, keys: dict[str, str], region: str) -> 
                       "S3 API key pair.")
     access_key, date, cred_region, signed, signature = match.groups()
     if access_key not in keys:
-        raise S3Error(403, "InvalidAccessKeyId", f"The access key {access_key[:40]!r} does not exist: use the "
+        raise S3Error(403, "InvalidAccessKeyId", f"The access key {excerpt(access_key, 40)} does not exist: use the "
                       "S3 API key made in RunPod's console (it starts with user_).")
     if cred_region.lower() != region.lower():
-        raise S3Error(400, "AuthorizationHeaderMalformed", f"The region {cred_region[:40]!r} is wrong; this "
-                      f"endpoint expects the data center id {region.upper()!r}.")
+        raise S3Error(400, "AuthorizationHeaderMalformed", f"The region {excerpt(cred_region, 40)} is wrong; this "
+                      f"endpoint expects the data center id {excerpt(region.upper())}.")
     amz_date = request.headers.get("x-amz-date", "")
     try:
         skew_s = abs(time.time() - calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ")))
