@@ -12,10 +12,10 @@ returned), ``/v2/catalog/gpus`` (the dated pool table of ``playbook.gpus`` with 
 data center) and ``/v2/catalog/datacenters``. An endpoint created here becomes an ``EndpointConfig`` on
 the platform, live on the job API at once, with its network volume's local folder
 (``<build>/network-volumes/<id>``) as its ``/runpod-volume``. Not served: pods, clusters, billing,
-worker logs, CPU endpoints, load-balancer endpoints, ECR delegations, SSH keys.
+CPU endpoints, load-balancer endpoints, ECR delegations, SSH keys.
 
-Layout: one module per resource family (``endpoints``, ``releases`` for an endpoint's workers and releases,
-``templates``, ``volumes``, ``registries``, ``catalog``), each with its own ``add_routes(app)``; ``common``
+Layout: one module per resource family (``endpoints``, ``releases``, ``workers`` (an endpoint's workers and
+their logs), ``templates``, ``volumes``, ``registries``, ``catalog``), each with its own ``add_routes(app)``; ``common``
 holds what they share (problems, body parsing, ids, the control state, the key-checking middleware).
 """
 
@@ -23,7 +23,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from playbook.local.servers.control_api import catalog, endpoints, registries, releases, templates, volumes
+from playbook.local.servers.control_api import (
+    catalog,
+    endpoints,
+    registries,
+    releases,
+    templates,
+    volumes,
+    workers,
+)
 from playbook.local.servers.control_api.common import STATE, ControlState, problems_middleware
 from playbook.local.servers.control_api.volumes import volume_folder
 
@@ -36,5 +44,5 @@ def add_routes(app: web.Application, platform) -> None:
     platform.control_state = state
     app[STATE] = state
     app.middlewares.append(problems_middleware(platform))
-    for family in (endpoints, releases, templates, volumes, registries, catalog):
+    for family in (endpoints, releases, workers, templates, volumes, registries, catalog):
         family.add_routes(app)
