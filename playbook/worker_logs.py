@@ -44,6 +44,15 @@ class WorkerLogs:
         return table([[x.ts, x.source, x.line[:300]] for x in self.lines], header=["ts", "source", "line"])
 
 
+def epoch_s(ts: str) -> float:
+    """An RFC 3339 time (a log event's ``ts``) as epoch seconds."""
+    from datetime import UTC, datetime
+
+    value = ts.strip().replace("Z", "+00:00")
+    parsed = datetime.fromisoformat(value)
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
 def parse_events(lines) -> tuple[list[LogLine], bool]:
     """SSE text lines -> log lines; also whether the backfill-complete comment was seen (then stop)."""
     out, data, done = [], [], False

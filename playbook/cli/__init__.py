@@ -10,7 +10,7 @@ import sys
 
 from playbook.errors import PlaybookError
 
-COMMAND_MODULES = ["notebooks", "demo", "local", "deploy", "gpus", "build"]
+COMMAND_MODULES = ["notebooks", "demo", "local", "deploy", "gpus", "build", "doctor"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,8 +8,9 @@ itself says about the worker (placed, throttled, image pull, exited, marked unhe
 fault handles append them to a sidecar file ``<worker>.system.log`` as ``<epoch s>\\t<line>``, and the
 platform adds exit and health lines when it sees them.
 
-How time works: a container line is stamped when the platform first reads it (on each request for the
-worker's logs); system lines carry their own time. Every event's ``ts`` is unique and increasing per
+How time works: the platform reads a worker's log file when its logs are asked for, and stamps the lines
+it has not seen with the file's last write time (exact for the newest line, an upper bound for older
+ones); system lines carry their own time. Every event's ``ts`` is unique and increasing per
 worker (bumped by a microsecond on a tie) and is also its SSE id, so ``Last-Event-ID`` resumes with no
 duplicate and no gap. Cold-start timing marks (``worker/imagegen/timing.py``) carry their own clock in
 the line, so reading lazily does not blur them.
@@ -17,6 +18,7 @@ the line, so reading lazily does not blur them.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -137,14 +139,15 @@ class LogBook:
         with open(log_path, "rb") as f:
             f.seek(log.container_offset)
             data = f.read()
+            written = os.fstat(f.fileno()).st_mtime
         log.container_offset += len(data)
         data = log.partial + data
         cut = data.rfind(b"\n") + 1
         log.partial = data[cut:]
-        now = time.time()
+        stamp = min(time.time(), written)  # the file's last write: exact for the newest line
         for line in data[:cut].decode("utf-8", "replace").splitlines():
             if line.strip():
-                log.add(now, "container", line.rstrip("\r"))
+                log.add(stamp, "container", line.rstrip("\r"))
 
 
 def select(events: list[LogEvent], source: str | None = None, tail: int = DEFAULT_TAIL,
