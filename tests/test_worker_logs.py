@@ -15,13 +15,13 @@ from playbook.control import ControlClient, ControlError
 from playbook.local import EndpointConfig
 
 
-def _client(platform):
-    return ControlClient(platform.target, retries=0)
+def _client(plat):
+    return ControlClient(plat.target, retries=0)
 
 
-def _logs_response(platform, endpoint_id, worker_id, headers=None, **params):
-    headers = {"Authorization": f"Bearer {platform.api_key}", **(headers or {})}
-    url = f"{platform.target.control_api_url.rstrip('/')}/serverless/{endpoint_id}/workers/{worker_id}/logs"
+def _logs_response(plat, endpoint_id, worker_id, headers=None, **params):
+    headers = {"Authorization": f"Bearer {plat.api_key}", **(headers or {})}
+    url = f"{plat.target.control_api_url.rstrip('/')}/serverless/{endpoint_id}/workers/{worker_id}/logs"
     return requests.get(url, params=params, headers=headers, timeout=30)
 
 
@@ -71,7 +71,8 @@ def test_logs_refusals_are_problems(platform):  # noqa: F811
     cfg, jobs = endpoint(platform, "noop_handler")
     client = _client(platform)
     recorder = ContractRecorder(client)
-    for params, field in (({"tail": 6000}, "tail"), ({"source": "kernel"}, "source"), ({"since": "yesterday"}, "since")):
+    refused = (({"tail": 6000}, "tail"), ({"source": "kernel"}, "source"), ({"since": "yesterday"}, "since"))
+    for params, field in refused:
         try:
             worker_logs.read(client, cfg.id, "nope", **params)
         except ControlError as exc:
