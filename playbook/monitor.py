@@ -95,6 +95,20 @@ def wait_for_workers(platform, endpoint_id: str, count: int = 0, timeout_s: floa
     return time.monotonic() - start
 
 
+def cold_starts(client, endpoint_id: str, worker_ids: list[str]):
+    """Each worker's cold start by phase (``playbook.coldstart``), read from its log over REST v2."""
+    from playbook import coldstart, worker_logs
+
+    return [coldstart.breakdown(w, worker_logs.read(client, endpoint_id, w, tail=5000).lines) for w in worker_ids]
+
+
+def plot_cold_starts(starts, ax=None):
+    """Stacked bars per worker: image pull, process start, imports, model load, fitness check, first take."""
+    from playbook.coldstart import plot_breakdown
+
+    return plot_breakdown(starts, ax=ax)
+
+
 def workers_table(workers) -> str:
     """An HTML table of WorkerInfo records (cold start, jobs done, why it stopped)."""
     head = "<tr><th>worker</th><th>cold start s</th><th>jobs</th><th>state</th><th>stopped because</th></tr>"

@@ -30,6 +30,13 @@ MAX_TAIL = 5000
 DEFAULT_TAIL = 100
 
 
+TIMING_PREFIX = "PLAYBOOK_TIMING"  # as worker/imagegen/timing.py prints it
+
+
+def timing_line(phase: str, t: float) -> str:
+    return f"{TIMING_PREFIX} phase={phase} t={t:.6f}"
+
+
 def system_log_path(log_path: Path) -> Path:
     return Path(log_path).with_suffix(".system.log")
 
@@ -86,6 +93,7 @@ class _WorkerLog:
     partial: bytes = b""
     exit_logged: bool = False
     unhealthy_logged: bool = False
+    marks: set = field(default_factory=set)
 
     def add(self, ts: float, source: str, line: str) -> None:
         last = self.events[-1].ts_us if self.events else 0
@@ -100,12 +108,21 @@ class LogBook:
         self._lock = threading.Lock()
 
     def refresh(self, worker_id: str, log_path: Path, exit_code: int | None = None, exited: bool = False,
-                stop_reason: str | None = None, unhealthy_reason: str | None = None) -> list[LogEvent]:
-        """Read what the worker wrote since the last call; returns all its events so far."""
+                stop_reason: str | None = None, unhealthy_reason: str | None = None,
+                marks: dict[str, float] | None = None) -> list[LogEvent]:
+        """Read what the worker wrote since the last call; returns all its events so far. ``marks``:
+        the platform's own timing marks (phase -> epoch s: spawned, first_take), each logged once."""
         with self._lock:
             log = self._logs.setdefault(worker_id, _WorkerLog())
+            if marks and "spawned" in marks and "spawned" not in log.marks:  # before anything the worker wrote
+                log.marks.add("spawned")
+                log.add(marks["spawned"], "system", timing_line("spawned", marks["spawned"]))
             self._read_system(log, Path(log_path))
             self._read_container(log, Path(log_path))
+            for phase, t in (marks or {}).items():
+                if phase not in log.marks:
+                    log.marks.add(phase)
+                    log.add(t, "system", timing_line(phase, t))
             if unhealthy_reason and not log.unhealthy_logged:
                 log.unhealthy_logged = True
                 log.add(time.time(), "system", f"worker marked unhealthy: {unhealthy_reason}")

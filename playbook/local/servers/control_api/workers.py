@@ -143,7 +143,20 @@ def _refresh(request: web.Request, cfg, worker_id: str):
         return [], True
     exited = worker.exited_t_s is not None
     return logbook(request).refresh(worker.id, worker.log_path, worker.exit_code, exited,
-                                    worker.stop_reason), exited
+                                    worker.stop_reason, marks=_platform_marks(platform, worker)), exited
+
+
+def _platform_marks(platform, worker) -> dict[str, float]:
+    """The platform's timing marks of a worker (epoch s): when it was spawned and first took a job."""
+    t0 = getattr(getattr(platform, "engine", None), "t0", None)
+    if t0 is None or worker.spawned_t_s is None:
+        return {}
+    wall_minus_mono = time.time() - time.monotonic()
+    spawned = t0 + worker.spawned_t_s + wall_minus_mono
+    marks = {"spawned": spawned}
+    if worker.cold_start_s is not None:
+        marks["first_take"] = spawned + worker.cold_start_s
+    return marks
 
 
 def _sse(event) -> bytes:
