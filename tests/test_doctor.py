@@ -58,7 +58,7 @@ def cases(platform, tmp_path_factory):
     eid, jobs = _endpoint(platform, "fault-hang", "hang", "sleep_handler")
     out.append(((eid, jobs.run({"sleep_s": 0.1})), "hung"))
     eid, jobs = _endpoint(platform, "slow-steps", None, "steps_handler")
-    out.append(((eid, jobs.run({"steps": 40, "step_s": 0.5})), "healthy_but_slow"))
+    out.append(((eid, jobs.run({"steps": 400, "step_s": 0.5})), "healthy_but_slow"))  # 200 s
     eid, jobs = _endpoint(platform, "healthy")
     out.append(((eid, jobs.run_sync({"value": 1}, timeout_s=60).id), "healthy"))
 

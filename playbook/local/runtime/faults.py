@@ -19,7 +19,8 @@ replaced by healthy ones, as a new release replaces workers on RunPod.
   ``nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.8`` and the worker exits.
 - ``oom``: every job fails with ``CUDA out of memory`` (the handler is wrapped). Process workers only.
 - ``slow_init``: the worker's start takes longer than the init timeout (env ``RUNPOD_INIT_TIMEOUT``
-  seconds, RunPod's default 420): past it the worker reads UNHEALTHY. Process workers only.
+  seconds, RunPod's default 420): it sleeps 5 x that + 10 s before the handler runs, and past the
+  timeout it reads UNHEALTHY. Process workers only.
 - ``hang``: a job's handler never returns and writes nothing: the job stays IN_PROGRESS until the
   execution timeout. Process workers only.
 

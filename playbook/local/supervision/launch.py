@@ -48,7 +48,7 @@ def _apply_fault(fault: str) -> None:
               "RuntimeError: the worker crashed at start (PLAYBOOK_FAULT=crash_loop)", file=sys.stderr, flush=True)
         sys.exit(1)
     if fault == "slow_init":
-        time.sleep(float(os.environ.get("RUNPOD_INIT_TIMEOUT") or 420) + 60.0)  # then it starts, too late
+        time.sleep(5 * float(os.environ.get("RUNPOD_INIT_TIMEOUT") or 420) + 10)  # then it starts, too late
     if fault in ("oom", "hang"):
         import runpod
 
