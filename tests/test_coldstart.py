@@ -56,3 +56,16 @@ def test_marks_merge_when_one_is_missing():
     assert start.phases_s == {"process start": 0.5, "imports + model load": 2.5,
                               "fitness check + first job take": 1.0}
     assert start.total_s == start.spawn_to_first_take_s == 4.0
+
+
+def test_report_is_one_self_contained_html_file(platform, tmp_path):
+    cfg = platform.create_endpoint(EndpointConfig(name="reported", handler_path=handler("noop_handler"),
+                                                  idle_timeout_s=30, scaler_value=0))
+    assert JobClient(platform.target, cfg.id).run_sync({"value": 1}, timeout_s=60).ok
+    from playbook.report import write_report
+
+    report = write_report(cfg.id, platform.target, tmp_path / "report.html")
+    text = report.path.read_text()
+    assert report.workers == 1 and report.verdict == "healthy"
+    assert "data:image/png;base64," in text and "<script" not in text and "http" not in text.split("<body>")[1]
+    assert "PLAYBOOK_TIMING phase=first_take" in text  # the log tail

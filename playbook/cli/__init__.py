@@ -10,7 +10,7 @@ import sys
 
 from playbook.errors import PlaybookError
 
-COMMAND_MODULES = ["notebooks", "demo", "local", "deploy", "gpus", "build", "doctor"]
+COMMAND_MODULES = ["notebooks", "demo", "local", "deploy", "gpus", "build", "doctor", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:
