@@ -37,6 +37,8 @@ HUNG_AFTER_S = 120.0  # a job running this long with a silent worker log is hung
 SLOW_DELAY_S = 30.0  # a job that waited longer than this in the queue was slow
 MAX_EVIDENCE_LOG_LINES = 3
 YOUNG_S, FOLLOW_YOUNG_S = 10, 2.0  # follow the log of a worker younger than YOUNG_S for FOLLOW_YOUNG_S
+# causes read from a worker's log: remembered between polls, since that worker may be gone at the next
+FROM_LOGS = {"crash_loop", "image_pull", "cuda_mismatch", "models_missing", "out_of_memory", "wrong_architecture"}
 
 
 @dataclass
@@ -91,6 +93,7 @@ class Doctor:
         self._catalog: list[dict] | None = None
         self._seen: dict[str, set[str]] = {}  # endpoint -> worker ids seen
         self._progress: dict[str, tuple] = {}  # job -> (output, last log ts) at the previous poll
+        self._findings: dict[str, Diagnosis] = {}  # endpoint -> the last cause its logs showed
 
     # -- cached reads ----------------------------------------------------------------------------
     def _call(self, fn, *args, **kwargs):
@@ -136,6 +139,19 @@ class Doctor:
 
     # -- endpoints -------------------------------------------------------------------------------
     def endpoint_diagnosis(self, endpoint_id: str, job: JobResult | None = None) -> Diagnosis:
+        """The verdict of this poll; when it finds nothing while work still waits, the cause an earlier
+        poll saw in a worker's log (that worker may be gone, and its successor has not failed yet)."""
+        found = self._endpoint_poll(endpoint_id, job)
+        if found.verdict in FROM_LOGS:
+            self._findings[endpoint_id] = found
+        earlier = self._findings.get(endpoint_id)
+        waiting = job is not None and job.status == "IN_QUEUE"
+        if found.verdict in ("healthy", "healthy_but_slow") and earlier is not None and waiting:
+            return Diagnosis(found.subject, earlier.verdict,
+                             found.evidence + [f"an earlier poll: {e}" for e in earlier.evidence[-2:]], earlier.fix)
+        return found
+
+    def _endpoint_poll(self, endpoint_id: str, job: JobResult | None = None) -> Diagnosis:
         subject = f"endpoint {endpoint_id}" + (f" job {job.id}" if job else "")
         ep = self.endpoint(endpoint_id)
         view = self._call(self.control.endpoint_workers, endpoint_id)

@@ -64,6 +64,7 @@ class Case:
     endpoint_id: str
     volume: Path
     job_id: str | None = None
+    doctor: doctor.Doctor | None = None  # the one that polled for the symptom (it remembers what it saw)
 
     @property
     def subject(self) -> str:
@@ -120,7 +121,7 @@ class Walkthrough:
 
     def _await_symptom(self, case: Case) -> None:
         """Wait until the doctor can see the pitfall (its verdict), as a user polling would."""
-        doc = self.doctor()
+        doc = case.doctor = self.doctor()
         wait_for(lambda: doc.diagnose(case.subject).verdict == case.pitfall.verdict, self.timeout_s,
                  what=f"the {case.pitfall.name} symptom", interval_s=0.5, max_interval_s=2.0)
 
@@ -132,7 +133,8 @@ class Walkthrough:
         return Symptom(case.pitfall.name, case.pitfall.story, status, workers)
 
     def diagnose(self, case: Case) -> doctor.Diagnosis:
-        return self.doctor().diagnose(case.subject)
+        """The doctor that watched the symptom appear diagnoses it (as ``playbook doctor`` run in a loop)."""
+        return (case.doctor or self.doctor()).diagnose(case.subject)
 
     def fix(self, case: Case) -> str:
         """Apply the doctor's fix through the API, then wait for the broken workers to go; returns what
@@ -147,8 +149,8 @@ class Walkthrough:
         change: dict = {"env": {}}
         done = "PATCHed the endpoint: its env no longer carries the fault (a new release)"
         if name == "hung_job":
-            change["timeout"] = 5000
-            done = "set an execution timeout of 5 s: the hung job times out and its worker is stopped"
+            change["timeout"] = 30000
+            done = "set an execution timeout of 30 s: the hung job times out and its worker is stopped"
         if name in ("stale_release", "runaway_cost", "crash_loop"):
             change["workers"] = {"min": 0, "max": 2, "idleTimeout": 2}
             done = "set workers min 0 and idle timeout 2 s: the old workers stop, new ones run the newest release"
