@@ -77,6 +77,14 @@ def _short(text: str, n: int = 200) -> str:
     return text if len(text) <= n else text[:n - 3] + "..."
 
 
+def _excerpt(text: str, at: int, n: int = 200) -> str:
+    """At most ``n`` characters of ``text`` around position ``at`` (where the telling words are)."""
+    if len(text) <= n:
+        return _short(text, n)
+    start = max(0, min(at - 60, len(text) - n))
+    return ("..." if start else "") + _short(text[start:start + n], n) + ("..." if start + n < len(text) else "")
+
+
 class Doctor:
     """Diagnoses on one target, caching settings and remembering workers between polls."""
 
@@ -222,7 +230,7 @@ class Doctor:
     def _from_lines(lines: list[LogLine], job: JobResult | None) -> tuple[str, list[str]] | None:
         texts = ([job.error] if job is not None and job.error else []) + [x.line for x in lines]
         for verdict, pattern in rules.LOG_PATTERNS:
-            hits = [_short(t) for t in texts if pattern.search(t)]
+            hits = [_excerpt(t, m.start()) for t in texts if (m := pattern.search(t))]
             if hits:
                 return verdict, hits[:MAX_EVIDENCE_LOG_LINES]
         return None

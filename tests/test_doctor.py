@@ -162,3 +162,20 @@ def test_an_unknown_fault_name_is_refused():
 
     with pytest.raises(ConfigError, match="PLAYBOOK_FAULT"):
         EndpointConfig(name="x", env={"PLAYBOOK_FAULT": "gremlins"})
+
+
+@pytest.mark.docker
+def test_an_arm64_image_is_wrong_architecture_as_a_spec_and_as_an_endpoint(platform, docker_daemon):
+    from playbook import build
+
+    image = build.make_foreign_image("arm64", "runpod-playbook-doctor:arm64")
+    spec = load_spec(REPO_ROOT / "deploy" / "demo.toml").with_changes(image=image)
+    d = doctor.spec_diagnosis(spec)
+    assert d.verdict == "wrong_architecture" and "linux/arm64" in " ".join(d.evidence)
+
+    eid, jobs = _endpoint(platform, "arm64", image=image)  # the Docker runner refuses to start it
+    job_id = jobs.run({"value": 1})
+    doc = doctor.Doctor(platform.target)
+    found = wait_until(lambda: (x := doc.diagnose(f"{eid}/{job_id}")).verdict == "wrong_architecture" and x,
+                       timeout_s=60, pause_s=0.5)
+    assert any("exec format error" in e for e in found.evidence), str(found)
