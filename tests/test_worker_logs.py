@@ -115,3 +115,22 @@ def test_throttled_and_stale_workers(platform):  # noqa: F811
     live = _client(platform)  # the recorder reads a response to its end, and a live worker's stream has none
     wait_until(lambda: any("throttled" in x.line and x.source == "system"
                            for x in worker_logs.read(live, cfg.id, wid).lines))
+
+
+def test_real_no_stock_throttles_until_stock_returns(platform):  # noqa: F811
+    client = _client(platform)
+    state = platform.control_state
+    saved = dict(state.stock)
+    for key in [k for k in state.stock if k[0] == "AMPERE_16"]:
+        state.stock[key] = "NONE"  # the pool sells out everywhere
+    try:
+        ep = client.create_endpoint({"name": "sold-out", "type": "QUEUE", "image": "local/none:1",
+                                     "gpu": {"pools": ["AMPERE_16"]}, "workers": {"min": 1, "max": 1},
+                                     "scaling": {"type": "QUEUE_DELAY", "queueDelay": 4}})
+        view = wait_until(lambda: (v := client.endpoint_workers(ep["id"]))["workers"] and v)
+        assert [w["status"] for w in view["workers"]] == ["THROTTLED"]
+        throttled = view["workers"][0]["id"]
+    finally:
+        state.stock.update(saved)  # stock is back: the throttled worker goes, a real one is placed
+    wait_until(lambda: throttled not in {w["id"] for w in client.endpoint_workers(ep["id"])["workers"]})
+    assert all(w["status"] != "THROTTLED" for w in client.endpoint_workers(ep["id"])["workers"])
