@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("doctor", help="diagnose a spec, an endpoint or a job: verdict, evidence, fix")
+    parser = sub.add_parser("doctor", help="diagnose a spec, an endpoint or a job: verdict, evidence, fix",
+                            epilog="exit status: 0 healthy, 2 a problem was found, 1 the doctor could not run")
     parser.add_argument("subject", help="a spec file (deploy/demo.toml), an endpoint id, ENDPOINT_ID/JOB_ID, or a "
                                         "job id with --endpoint")
     parser.add_argument("--endpoint", help="the endpoint of a bare JOB_ID")
