@@ -99,7 +99,8 @@ class Doctor:
         self._endpoints: dict[str, dict] = {}
         self._templates: list[dict] | None = None
         self._catalog: list[dict] | None = None
-        self._seen: dict[str, set[str]] = {}  # endpoint -> worker ids seen
+        self._seen: dict[str, dict[str, None]] = {}  # endpoint -> worker ids seen, oldest first
+        self._gone_read: set[str] = set()  # workers that left and whose last log was read
         self._progress: dict[str, tuple] = {}  # job -> (output, last log ts) at the previous poll
         self._findings: dict[str, Diagnosis] = {}  # endpoint -> the last cause its logs showed
 
@@ -164,16 +165,20 @@ class Doctor:
         ep = self.endpoint(endpoint_id)
         view = self._call(self.control.endpoint_workers, endpoint_id)
         workers = view.get("workers") or []
-        seen = self._seen.setdefault(endpoint_id, set())
-        new_ids = {w["id"] for w in workers} - seen
-        turnover = bool(seen) and bool(new_ids) and not (seen & {w["id"] for w in workers})
-        seen.update(w["id"] for w in workers)
+        seen = self._seen.setdefault(endpoint_id, {})
+        current = {w["id"] for w in workers}
+        turnover = bool(seen) and bool(current - set(seen)) and not (set(seen) & current)
+        gone = [w for w in seen if w not in current and w not in self._gone_read]
+        seen.update(dict.fromkeys(current))
         statuses = ", ".join(f"{w['id']} {w['status']}{' (stale)' if w.get('isStale') else ''}" for w in workers)
         evidence = [f"workers view: {statuses or 'no active workers'} (endpoint version {view.get('endpointVersion')})"]
         if job is not None:
             evidence.insert(0, f"job {job.id}: {job.status}" + (f", error: {_short(job.error)}" if job.error else ""))
 
         worker_id = self._suspect(workers, job)
+        if gone and not (job is not None and job.worker_id):  # a worker that left since the last poll says why
+            worker_id = gone[-1]
+            self._gone_read.add(worker_id)
         young = next((w for w in workers if w["id"] == worker_id and (w.get("uptimeSeconds") or 0) < YOUNG_S
                       and w["status"] in ("RUNNING", "INITIALIZING")), None)
         # a worker that just started says little yet: follow its log a moment (a crash shows within it)
