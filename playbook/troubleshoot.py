@@ -103,7 +103,8 @@ class Walkthrough:
         volume = self.volume
         if pitfall.empty_volume:
             volume = self.volume.parent / f"{self.volume.name}-empty"
-            volume.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(volume, ignore_errors=True)  # an earlier run's fix copied the model into it
+            volume.mkdir(parents=True)
         cfg = self.platform.create_endpoint(EndpointConfig(
             name=f"broken-{name}", env=dict(pitfall.env), volume_dir=volume, workers_min=pitfall.workers_min,
             workers_max=2, idle_timeout_s=60 if name == "runaway_cost" else 2, scaler_value=0))
