@@ -36,7 +36,8 @@ def bench_doctor(platform, polls: int) -> list[dict]:
     import playbook.local as local
 
     rows = []
-    for fault, min_workers in (("no_stock", 0), ("image_pull", 0), ("crash_loop", 1), ("cuda_mismatch", 0)):
+    # min 1 where workers die at start: the platform then keeps restarting them, as RunPod does
+    for fault, min_workers in (("no_stock", 0), ("image_pull", 0), ("crash_loop", 1), ("cuda_mismatch", 1)):
         cfg = platform.create_endpoint(local.EndpointConfig(name=f"bench-{fault}", env={"PLAYBOOK_FAULT": fault},
                                                             workers_min=min_workers, scaler_value=0))
         if not min_workers:

@@ -179,8 +179,8 @@ class Doctor:
         if gone and not (job is not None and job.worker_id):  # a worker that left since the last poll says why
             worker_id = gone[-1]
             self._gone_read.add(worker_id)
-        young = next((w for w in workers if w["id"] == worker_id and (w.get("uptimeSeconds") or 0) < YOUNG_S
-                      and w["status"] in ("RUNNING", "INITIALIZING")), None)
+        young = next((w for w in workers if w["id"] == worker_id and w.get("uptimeSeconds") is not None
+                      and w["uptimeSeconds"] < YOUNG_S and w["status"] in ("RUNNING", "INITIALIZING")), None)
         # a worker that just started says little yet: follow its log a moment (a crash shows within it)
         lines = self.logs(endpoint_id, worker_id, follow_s=FOLLOW_YOUNG_S if young else 0.0) if worker_id else []
         found = self._from_lines(lines, job)
