@@ -5,7 +5,7 @@ still read RUNNING); the doctor and the notebooks read them through ``GET
 /v2/serverless/{id}/workers/{workerId}/logs``. Locally a worker's stdout and stderr go to its log file
 (``Worker.log_path``): those lines are the ``container`` source. ``system`` lines are what the platform
 itself says about the worker (placed, throttled, image pull, exited, marked unhealthy): the runners and
-fault handles append them to a sidecar file ``<worker>.system.log`` as ``<epoch s>\\t<line>``, and the
+fault handles append them to a sidecar file ``<worker>.log.system`` as ``<epoch s>\\t<line>``, and the
 platform adds exit and health lines when it sees them.
 
 How time works: the platform reads a worker's log file when its logs are asked for, and stamps the lines
@@ -38,7 +38,8 @@ def timing_line(phase: str, t: float) -> str:
 
 
 def system_log_path(log_path: Path) -> Path:
-    return Path(log_path).with_suffix(".system.log")
+    """``<worker>.log.system``: beside the worker's log, without matching ``*.log`` (that is its output)."""
+    return Path(log_path).with_name(Path(log_path).name + ".system")
 
 
 def write_system_line(log_path: Path, line: str, ts: float | None = None) -> None:
