@@ -137,6 +137,9 @@ class Walkthrough:
         """The doctor that watched the symptom appear diagnoses it (as ``playbook doctor`` run in a loop)."""
         return (case.doctor or self.doctor()).diagnose(case.subject)
 
+    def diagnose_endpoint(self, endpoint_id: str) -> doctor.Diagnosis:
+        return self.doctor().diagnose(endpoint_id)
+
     def fix(self, case: Case) -> str:
         """Apply the doctor's fix through the API, then wait for the broken workers to go; returns what
         was done. (Local workers do not roll on a new release: the old ones leave by the idle timeout.)"""
@@ -166,3 +169,32 @@ class Walkthrough:
         endpoint_level = case.pitfall.name in ("stale_release", "runaway_cost", "crash_loop")
         case.job_id = None if endpoint_level else result.id
         return self.doctor().diagnose(case.subject)
+
+    # -- traps that need no worker ---------------------------------------------------------------
+    def template_trap(self) -> str:
+        """A template, an endpoint created from it, then the template edited: returns the endpoint id."""
+        tpl = self.control.create_template({"name": "trap", "image": "local/playbook-worker:1"})
+        ep = self.control.create_endpoint({"name": "trap", "type": "QUEUE", "templateId": tpl["id"],
+                                           "gpu": {"pools": ["AMPERE_16"]}, "workers": {"min": 0, "max": 1},
+                                           "scaling": {"type": "QUEUE_DELAY", "queueDelay": 4}})
+        self.control.update_template(tpl["id"], {"image": "local/playbook-worker:2"})  # never reaches `ep`
+        return ep["id"]
+
+    def fix_template_trap(self, endpoint_id: str) -> str:
+        """PATCH the endpoint itself with the image the template now names (a new release)."""
+        name = self.control.get_endpoint(endpoint_id)["name"]
+        image = next(t["image"] for t in self.control.list_templates() if t["name"] == name)
+        self.control.update_endpoint(endpoint_id, {"image": image})
+        return f"PATCHed the endpoint's image to {image} (a new release)"
+
+
+def requirements_with_sdk(version: str, folder: Path) -> Path:
+    """A copy of the worker's requirements.txt with runpod pinned to ``version`` (to check a spec)."""
+    from playbook.config import REPO_ROOT
+
+    text = (REPO_ROOT / "worker" / "requirements.txt").read_text()
+    lines = [f"runpod=={version}" if line.strip().startswith("runpod==") else line for line in text.splitlines()]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "requirements.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -17,3 +17,5 @@ def test_notebook_08_diagnoses_and_fixes_every_pitfall(executed_notebook):
     assert all(glued[f"{name}_evidence"] >= 2 for name in PITFALLS)  # the status line and at least one more
     fixed = {name: glued[f"{name}_fixed"] for name in PITFALLS}
     assert set(fixed.values()) == {"healthy"}, fixed
+    assert (glued["template_trap_verdict"], glued["template_trap_fixed"]) == ("stale_release", "healthy")
+    assert glued["spec_verdicts"] == {"costly": "runaway_cost", "old SDK": "sdk_bug", "demo": "healthy"}
