@@ -94,6 +94,62 @@ def wait_for_workers(platform, endpoint_id: str, count: int = 0, timeout_s: floa
     return time.monotonic() - start
 
 
+def cold_starts(client, endpoint_id: str, worker_ids: list[str]):
+    """Each worker's cold start by phase (``playbook.coldstart``), read from its log over REST v2."""
+    from playbook import coldstart, worker_logs
+
+    return [coldstart.breakdown(w, worker_logs.read(client, endpoint_id, w, tail=5000).lines) for w in worker_ids]
+
+
+def plot_cold_starts(starts, ax=None):
+    """Stacked bars per worker: image pull, process start, imports, model load, fitness check, first take."""
+    from playbook.coldstart import plot_breakdown
+
+    return plot_breakdown(starts, ax=ax)
+
+
+@dataclass(frozen=True)
+class WorkerStory:
+    """Why a worker served what it served: when it was ready against when the queue ran dry."""
+
+    worker_id: str
+    jobs_done: int
+    ready_t_s: float | None
+    queue_empty_t_s: float | None
+    reason: str
+
+
+def why_idle(workers, timeline) -> list[WorkerStory]:
+    """For each worker of a burst: ready (spawn + cold start) before or after the queue ran dry. A
+    worker that became ready after the last queued job was taken served nothing: it paid a cold start
+    and an idle timeout for a burst that the warm workers had already drained."""
+    busy = [s.t_s for s in timeline if s.in_queue > 0]
+    empty_t = None
+    if busy:
+        empty_t = next((s.t_s for s in timeline if s.t_s > busy[-1] and s.in_queue == 0), None)
+    out = []
+    for w in workers:
+        ready = None if w.cold_start_s is None else round(w.spawned_t_s + w.cold_start_s, 3)
+        if w.jobs_done:
+            reason = f"served {w.jobs_done} job(s)"
+        elif ready is None:
+            reason = "never became ready (it stopped, or failed, before its first job take)"
+        elif empty_t is not None and ready >= empty_t:
+            reason = (f"ready at {ready:.1f} s, after the queue ran dry at {empty_t:.1f} s: the warm workers had "
+                      "taken every job; it idled until its idle timeout")
+        else:
+            reason = "ready while jobs waited, but others took them first"
+        out.append(WorkerStory(w.id, w.jobs_done, ready, empty_t, reason))
+    return out
+
+
+def stories_table(stories: list[WorkerStory]) -> str:
+    from playbook.html import table
+
+    return table([[s.worker_id, s.jobs_done, s.ready_t_s, s.queue_empty_t_s, s.reason] for s in stories],
+                 header=["worker", "jobs", "ready at s", "queue empty at s", "why"])
+
+
 def workers_table(workers) -> str:
     """An HTML table of WorkerInfo records (cold start, jobs done, why it stopped)."""
     return table([(w.id, w.cold_start_s, w.jobs_done, w.state, w.stop_reason) for w in workers],

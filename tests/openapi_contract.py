@@ -39,8 +39,10 @@ def openapi():
     data["servers"] = [{"url": "http://127.0.0.1:{port}", "variables": {"port": {"default": "80"}}},
                        *data.get("servers", [])]
     # RFC 9457 problem objects are JSON; openapi-core only decodes application/json by itself
+    # and server-sent events (worker logs) are text, which it leaves as bytes
     config = Config(extra_media_type_deserializers={
-        "application/problem+json": lambda value, **params: json.loads(value)})
+        "application/problem+json": lambda value, **params: json.loads(value),
+        "text/event-stream": lambda value, **params: value.decode() if isinstance(value, bytes) else value})
     return OpenAPI.from_dict(data, config=config)
 
 

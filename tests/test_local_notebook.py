@@ -13,3 +13,5 @@ def test_notebook_06_scales_up_and_back_to_zero(executed_notebook):
     assert glued["max_workers"] == 2 and glued["final_workers"] == 0
     assert glued["cold_start_s"] > 0
     assert glued["burst_execution_p50_ms"] > 0 and glued["burst_jobs_per_s"] > 0
+    # part 2: the workers view, logs, cold-start breakdown, idle workers explained, a live burst
+    assert 0 <= glued["idle_workers"] <= glued["max_workers"] and glued["live_jobs_completed"] == 4

@@ -15,6 +15,10 @@ WORKER_MAX_OUTPUT_BYTES, BUCKET_ENDPOINT_URL / BUCKET_ACCESS_KEY_ID / BUCKET_SEC
 
 import os
 
+from imagegen import timing
+
+timing.mark("started")  # cold-start phases in the log (imagegen/timing.py)
+
 # Before runpod is imported: its logger reads the level once, and at DEBUG it prints whole base64 results.
 os.environ.setdefault("RUNPOD_LOG_LEVEL", "INFO")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,13 +30,16 @@ sdk = boot.import_in_background("runpod")  # its import (a cpuinfo subprocess) o
 import prefetch  # noqa: E402  (WORKER_PREFETCH=1: take the next job while one runs; see prefetch.py)
 from imagegen.service import Worker  # noqa: E402
 
+timing.mark("imported")
 worker = Worker.start()  # reads MODEL_PATH, loads, warms up; never raises, a problem is kept for the fitness check
-runpod = sdk.result()
+timing.mark("model_loaded")
+runpod = sdk.result()  # imported in the background meanwhile
 
 
 @runpod.serverless.register_fitness_check
 def model_files_are_usable():
     worker.check_fitness()
+    timing.mark("fitness_checked")
 
 
 def handler(job):

@@ -12,7 +12,7 @@ import sys
 from playbook.errors import PlaybookError
 
 COMMAND_MODULES = ["notebooks", "demo", "local", "deploy", "gpus", "build", "weights", "cost", "janitor",
-                   "contract", "hub"]
+                   "contract", "hub", "doctor", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -67,6 +67,9 @@ class EndpointConfig:
             raise ConfigError("scaler_value must be >= 0 (QUEUE_DELAY seconds) or >= 1 (REQUEST_COUNT jobs).")
         if self.execution_timeout_ms <= 0:
             raise ConfigError("execution_timeout_ms must be > 0 (RunPod's default is 300000).")
+        from playbook.local.runtime.faults import fault_of, init_timeout_s
+
+        fault_of(self), init_timeout_s(self)  # a fault switch (env PLAYBOOK_FAULT) must name a known fault
 
     @property
     def model_path(self) -> Path:

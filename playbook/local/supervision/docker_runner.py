@@ -143,6 +143,18 @@ class DockerRunner:
     name = "docker"
 
     def start(self, worker_id: str, endpoint, env: dict, log_path: Path) -> ContainerHandle:
+        """Start the container; its start (or why it could not start) goes to the worker's system log."""
+        from playbook.local.runtime.worker_logs import timing_line, write_system_line
+
+        try:
+            handle = self._start(worker_id, endpoint, env, log_path)
+        except Exception as exc:
+            write_system_line(log_path, f"error creating container: {' '.join(str(exc).split())[:500]}")
+            raise
+        write_system_line(log_path, timing_line("container_started", time.time()))
+        return handle
+
+    def _start(self, worker_id: str, endpoint, env: dict, log_path: Path) -> ContainerHandle:
         from playbook.build import require_platform
 
         require_platform(endpoint.image)  # a wrong-architecture image is refused before it is deployed

@@ -121,11 +121,15 @@ class ProcessRunner:
 def choose_runner(endpoint: EndpointConfig) -> Runner:
     """The one place that decides how an endpoint's workers run.
 
+    A worker that cannot be placed or pulled (``playbook.local.runtime.faults``) gets no process at all.
     The Docker runner (``playbook.local.supervision.docker_runner``) is used when the endpoint names
     an image that the local Docker daemon has; otherwise a local Python process runs the handler.
     """
+    from playbook.local.runtime import faults
     from playbook.local.supervision import docker_runner
 
+    if faults.placement_fault(endpoint):  # no GPU stock, image pull pending, driver too old
+        return faults.FaultRunner()
     if endpoint.image and docker_runner.image_available(endpoint.image):
         return docker_runner.DockerRunner()
     return ProcessRunner()

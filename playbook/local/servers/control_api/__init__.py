@@ -12,11 +12,12 @@ returned), ``/v2/catalog/gpus`` (the dated pool table of ``playbook.gpus`` with 
 data center) and ``/v2/catalog/datacenters``. An endpoint created here becomes an ``EndpointConfig`` on
 the platform, live on the job API at once, with its network volume's local folder
 (``<build>/network-volumes/<id>``) as its ``/runpod-volume``. ``/v2/billing/serverless`` and
-``/v2/billing/network-volumes`` answer from the platform's billing ledger. Not served: pods, clusters, other billing,
-worker logs, CPU endpoints, load-balancer endpoints, ECR delegations, SSH keys.
+``/v2/billing/network-volumes`` answer from the platform's billing ledger; ``/workers`` and ``/workers/{id}/logs``
+show each worker and its log as RunPod does. Not served: pods, clusters, other billing, CPU endpoints,
+load-balancer endpoints, ECR delegations, SSH keys.
 
-Layout: one module per resource family (``endpoints``, ``releases`` for an endpoint's workers and releases,
-``templates``, ``volumes``, ``registries``, ``catalog``), each with its own ``add_routes(app)``; ``common``
+Layout: one module per resource family (``endpoints``, ``releases``, ``workers`` (an endpoint's workers and
+their logs), ``templates``, ``volumes``, ``registries``, ``catalog``), each with its own ``add_routes(app)``; ``common``
 holds what they share (problems, body parsing, ids, the control state, the key-checking middleware).
 """
 
@@ -24,7 +25,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from playbook.local.servers.control_api import billing, catalog, endpoints, registries, releases, templates, volumes
+from playbook.local.servers.control_api import (
+    billing,
+    catalog,
+    endpoints,
+    registries,
+    releases,
+    templates,
+    volumes,
+    workers,
+)
 from playbook.local.servers.control_api.common import STATE, ControlState, problems_middleware
 from playbook.local.servers.control_api.volumes import volume_folder
 
@@ -37,5 +47,5 @@ def add_routes(app: web.Application, platform) -> None:
     app[STATE] = state
     platform.control_state = state  # read outside HTTP: the scaler bills at its catalog's prices, S3 finds volumes
     app.middlewares.append(problems_middleware(platform))
-    for family in (endpoints, releases, templates, volumes, registries, catalog, billing):
+    for family in (endpoints, releases, workers, templates, volumes, registries, catalog, billing):
         family.add_routes(app)
