@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import requests
-from local_support import endpoint, handler, platform, wait_until  # noqa: F401
+from local_support import endpoint, handler, wait_until
 from openapi_contract import ContractRecorder, validate_exchange
 
 from playbook import worker_logs

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from playbook.excerpts import excerpt
 from playbook.local.runtime import faults
 from playbook.local.runtime.worker_logs import DEFAULT_TAIL, MAX_TAIL, SOURCES, LogBook, parse_ts, select
 from playbook.local.servers.control_api.common import (
@@ -108,7 +109,7 @@ def _query(request: web.Request) -> tuple[str | None, int, int | None, int | Non
     q = request.query
     source = q.get("source") or None
     if source is not None and source not in SOURCES:
-        raise Problem(400, f"source must be one of {list(SOURCES)} (or omitted for both), not {source[:40]!r}.")
+        raise Problem(400, f"source must be one of {list(SOURCES)} (or omitted for both), not {excerpt(source, 40)}.")
     try:
         tail = int(q.get("tail", DEFAULT_TAIL))
     except ValueError:
@@ -121,7 +122,7 @@ def _query(request: web.Request) -> tuple[str | None, int, int | None, int | Non
             cursors.append(parse_ts(value) if value else None)
         except ValueError:
             raise Problem(400, f"{name} must be an RFC 3339 time such as 2026-06-01T12:05:04Z, "
-                               f"not {value[:60]!r}.") from None
+                               f"not {excerpt(value, 60)}.") from None
     return source, tail, cursors[1], cursors[0]
 
 
@@ -130,7 +131,7 @@ def _find_worker(request: web.Request, cfg):
     platform = state_of(request).platform
     found = next((w for w in _list_workers(platform, cfg.id, include_exited=True) if w.id == wid), None)
     if found is None:
-        raise Problem(404, f"Worker {wid[:40]!r} of endpoint {cfg.id!r} does not exist (or its logs have "
+        raise Problem(404, f"Worker {excerpt(wid, 40)} of endpoint {excerpt(cfg.id)} does not exist (or its logs have "
                            "expired); list the workers with GET /v2/serverless/{id}/workers.")
     return found
 
