@@ -38,6 +38,8 @@ FOLLOW_POLL_S = 0.25
 SUMMARY_KEYS = ("running", "idle", "initializing", "throttled", "unhealthy")
 
 
+LOCAL_GPU_TYPE = "CPU"  # what a placed local worker runs on (the worker protocol's ?gpu=CPU)
+
 def _list_workers(platform, endpoint_id: str, include_exited: bool = False) -> list:
     try:
         return list(platform.list_workers(endpoint_id, include_exited=include_exited) or [])
@@ -72,7 +74,7 @@ def worker_view(worker, cfg, releases: list[dict], t0: float | None = None) -> d
     return {"id": str(worker.id), "status": status, "isStale": release["version"] < releases[0]["version"],
             "version": release["version"], "gpuCount": 0 if not placed else 1,
             "image": release.get("_image") or cfg.image, "uptimeSeconds": uptime_s,
-            "gpuTypeId": cfg.gpu_ids if placed else None, "dataCenterId": "LOCAL" if placed else None,
+            "gpuTypeId": LOCAL_GPU_TYPE if placed else None, "dataCenterId": "LOCAL" if placed else None,
             "startedAt": None if uptime_s is None else datetime.fromtimestamp(
                 time.time() - uptime_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
