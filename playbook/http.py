@@ -97,10 +97,12 @@ class HttpClient:
             if resp.status_code in retry_on and attempt < self.retries:
                 time.sleep(retry_delay(attempt, self.backoff_s, resp.headers.get("Retry-After")))
                 continue
-            return self._decode(method, path, resp)
+            return self.decode(method, path, resp)
         raise AssertionError("unreachable")
 
-    def _decode(self, method: str, path: str, resp: requests.Response) -> Any:
+    def decode(self, method: str, path: str, resp: requests.Response) -> Any:
+        """The JSON body of an answer (None when empty), or the ``HttpError`` subclass for its status: also for
+        answers read outside ``request`` (a streamed response)."""
         if resp.ok and (resp.status_code == 204 or not resp.content):
             return None
         try:

@@ -173,7 +173,7 @@ class Walkthrough:
     # -- traps that need no worker ---------------------------------------------------------------
     def template_trap(self) -> str:
         """A template, an endpoint created from it, then the template edited: returns the endpoint id."""
-        tpl = self.control.create_template({"name": "trap", "image": "local/playbook-worker:1"})
+        tpl = self.control.create_template({"name": "trap", "image": "local/playbook-worker:1", "serverless": True})
         ep = self.control.create_endpoint({"name": "trap", "type": "QUEUE", "templateId": tpl["id"],
                                            "gpu": {"pools": ["AMPERE_16"]}, "workers": {"min": 0, "max": 1},
                                            "scaling": {"type": "QUEUE_DELAY", "queueDelay": 4}})

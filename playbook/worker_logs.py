@@ -86,7 +86,7 @@ def read(client: ControlClient, endpoint_id: str, worker_id: str, tail: int | No
         with client.session.get(client.base_url + path, params=params, headers=headers, stream=True,
                                 timeout=(client.timeout_s, idle_s)) as resp:
             if not resp.ok:
-                client._decode("GET", path, resp)  # raises the problem as a ControlError
+                client.http.decode("GET", path, resp)  # raises the problem as an HttpError
             pending: list[str] = []
             for raw in resp.iter_lines(chunk_size=1, decode_unicode=False):
                 pending.append(raw.decode("utf-8", "replace"))

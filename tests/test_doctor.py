@@ -67,7 +67,7 @@ def cases(platform, tmp_path_factory):
     wait_until(lambda: control.endpoint_workers(eid)["summary"]["idle"] == 1, timeout_s=60)
     control.update_endpoint(eid, {"image": "local/playbook-worker:2"})  # a new release; the worker is older
     out.append((eid, "stale_release"))
-    tpl = control.create_template({"name": "templated", "image": "local/playbook-worker:1"})
+    tpl = control.create_template({"name": "templated", "image": "local/playbook-worker:1", "serverless": True})
     ep = control.create_endpoint({"name": "templated", "type": "QUEUE", "templateId": tpl["id"],
                                   "gpu": {"pools": ["AMPERE_16"]}, "workers": {"min": 0, "max": 1},
                                   "scaling": {"type": "QUEUE_DELAY", "queueDelay": 4}})
