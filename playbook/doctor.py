@@ -194,7 +194,8 @@ class Doctor:
         crash = [x for x in lines if rules.CRASH_PATTERN.search(x.line)]
         failed_starts = job is not None and "before taking a job" in (job.error or "")
         if crash or failed_starts or turnover:
-            more = [f"log of {worker_id}: {_short(x.line)}" for x in crash[:MAX_EVIDENCE_LOG_LINES]]
+            shown = [x for x in crash if not rules.TRACEBACK_HEADER.search(x.line)] or crash
+            more = [f"log of {worker_id}: {_short(x.line)}" for x in shown[:MAX_EVIDENCE_LOG_LINES]]
             if turnover:
                 more.append(f"worker ids changed between polls ({len(seen)} seen): workers start and die")
             running = [w["id"] for w in workers if w["status"] == "RUNNING"]

@@ -57,6 +57,7 @@ LOG_PATTERNS: list[tuple[str, re.Pattern]] = [(v, re.compile(p, re.I)) for v, p 
     ("out_of_memory", r"CUDA out of memory|OutOfMemoryError|Killed process .* out of memory"),
     ("init_timeout", r"exceeded the init timeout|init timeout"),
 )]
+TRACEBACK_HEADER = re.compile(r"Traceback \(most recent call last\)")  # a crash sign; the exception line says what
 CRASH_PATTERN = re.compile(r"Traceback \(most recent call last\)|Worker is unhealthy, exiting|"
                            r"exited with code [1-9]|Error: ", re.I)
 SDK_VERSION = re.compile(r"Starting Serverless Worker \|\s*Version (\d+\.\d+\.\d+)|runpod_version\W+(\d+\.\d+\.\d+)")
