@@ -8,10 +8,14 @@ What it measures, with the worker's own code (imagegen.service.Worker, the code 
   analyze``'s inference peak where playbook/analyze.py exists, else weights plus a rule of thumb);
 * the OOM path: with the allocator capped just above a normal job's peak, a request too large answers
   the clear "CUDA out of memory ... keeps serving" error and the next job succeeds;
-* the warm-up effect: first job / warm job with and without the boot-time warm-up generation.
+* the warm-up effect: first job / warm job with and without the boot-time warm-up generation;
+* the VRAM terms, one by one (``--terms``): the UNet's activations (a latent-only generation), the VAE
+  decode's and the CUDA context, measured at several sizes and batches against ``playbook analyze``'s
+  estimate of each term, with the factors the measurements imply for its constants.
 
     python benchmarks/gpu_check.py            # on a GPU machine (the worker image or the project venv)
     python benchmarks/gpu_check.py --tiny     # on the CPU: the demo model at 64x64, every path, seconds
+    python benchmarks/gpu_check.py --terms    # also the VRAM terms at 512..1024 and batch 1..4 (a minute more)
 
 It is a script, not a test (figures depend on the machine); tests run it with --tiny so it keeps working.
 """
@@ -146,14 +150,8 @@ def measure_dtype(model: Path, device: str, dtype: str, side: int, steps: int) -
 
 
 def release(worker) -> None:
-    import gc
-
-    import torch
-
     worker.loaded = None
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    release_memory()
 
 
 def warmup_effect(model: Path, device: str, dtype: str, side: int, steps: int) -> dict:
@@ -194,6 +192,102 @@ def oom_path(model: Path, dtype: str, side: int, steps: int) -> str:
             f"next job ok in {after_s:.2f} s")
 
 
+@dataclass
+class TermsRow:
+    """One size and batch: each VRAM term measured (GB, None on the CPU) beside playbook analyze's estimate."""
+
+    dtype: str
+    side: int
+    batch: int
+    unet_gb: float | None
+    unet_estimate_gb: float
+    vae_gb: float | None
+    vae_estimate_gb: float
+    peak_gb: float | None  # weights + the larger activation term + the CUDA context, as the card sees it
+    peak_estimate_gb: float
+
+
+def vram_terms(model: Path, device: str, dtype: str, sizes: tuple[int, ...], batches: tuple[int, ...],
+               steps: int) -> tuple[list[TermsRow], float | None]:
+    """Each term of analyze's VRAM estimate measured alone with the worker's own pipeline (SDPA attention):
+    the UNet's activations are the peak of a latent-only generation above the weights, the VAE decode's the
+    peak of decoding those latents, and the CUDA context what the card reports in use beyond PyTorch's
+    reserved memory. Returns the rows and the measured context (GB)."""
+    import torch
+    from imagegen import pipeline
+
+    from playbook.analyze import analyze
+
+    cuda = device == "cuda"
+    loaded = pipeline.load(str(model), device, dtype)
+    pipe = loaded.pipe
+    context_gb = None
+    if cuda:
+        torch.cuda.synchronize()
+        free, total = torch.cuda.mem_get_info()
+        context_gb = (total - free - torch.cuda.memory_reserved()) / 1e9
+        weights = torch.cuda.memory_allocated()
+
+    def peak_above_weights() -> float | None:
+        return (torch.cuda.max_memory_allocated() - weights) / 1e9 if cuda else None
+
+    rows = []
+    for side in sizes:
+        for batch in batches:
+            estimate = analyze(model, dtype=dtype, width=side, height=side, batch=batch)
+            if cuda:
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats()
+            with torch.inference_mode():
+                latents = pipe(prompt="a lighthouse at dusk", width=side, height=side, num_inference_steps=steps,
+                               num_images_per_prompt=batch, output_type="latent").images
+                unet = peak_above_weights()
+                if cuda:
+                    torch.cuda.reset_peak_memory_stats()
+                pipe.vae.decode(latents / pipe.vae.config.scaling_factor)
+                vae = peak_above_weights()
+            del latents
+            peak = (weights / 1e9 + max(unet, vae) + context_gb) if cuda else None
+            rows.append(TermsRow(dtype, side, batch, unet, estimate.unet_activation_estimate_gb, vae,
+                                 estimate.vae_decode_estimate_gb, peak, estimate.vram_gb))
+    del pipe, loaded
+    release_memory()
+    return rows, context_gb
+
+
+def release_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def print_terms(rows: list[TermsRow], context_gb: float | None) -> None:
+    from playbook import analyze
+
+    def gb(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    print("\nVRAM terms, measured vs playbook analyze's estimate (GB)")
+    print(f"{'dtype':<6} {'side':>5} {'batch':>5} {'UNet act':>9} {'est':>6} {'VAE act':>8} {'est':>6} "
+          f"{'peak':>6} {'est':>6}")
+    for r in rows:
+        print(f"{r.dtype:<6} {r.side:5d} {r.batch:5d} {gb(r.unet_gb):>9} {r.unet_estimate_gb:6.2f} "
+              f"{gb(r.vae_gb):>8} {r.vae_estimate_gb:6.2f} {gb(r.peak_gb):>6} {r.peak_estimate_gb:6.2f}")
+    measured = [r for r in rows if r.unet_gb is not None]
+    if not measured:
+        print("implied factors: not measured on the CPU")
+        return
+    unet = max(analyze.UNET_ACTIVATION_FACTOR * r.unet_gb / r.unet_estimate_gb for r in measured)
+    vae = max(analyze.VAE_ACTIVATION_FACTOR * r.vae_gb / r.vae_estimate_gb for r in measured)
+    print(f"implied factors (largest over the rows): UNET_ACTIVATION_FACTOR {unet:.1f} (now "
+          f"{analyze.UNET_ACTIVATION_FACTOR}), VAE_ACTIVATION_FACTOR {vae:.1f} (now "
+          f"{analyze.VAE_ACTIVATION_FACTOR}), CUDA context {context_gb:.2f} GB (now {analyze.CUDA_CONTEXT_GB})")
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -202,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="the demo model at 64x64 on the CPU (for tests)")
     parser.add_argument("--steps", type=int, help="denoising steps per job (default 25, --tiny 2)")
     parser.add_argument("--keep", type=Path, help="write the model here and keep it (default: a temp folder)")
+    parser.add_argument("--terms", action="store_true",
+                        help="also measure each VRAM term at several sizes and batches (fp16, and fp32 on a GPU)")
     args = parser.parse_args(argv)
     worker_on_path()
     import torch
@@ -219,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
         default_dtype = "fp16" if device == "cuda" else "fp32"
         warm = warmup_effect(folder, device, default_dtype, side, steps)
         oom = oom_path(folder, default_dtype, side, steps) if device == "cuda" else "not run on the CPU"
+        terms, context_gb = [], None
+        if args.terms:
+            sizes, batches = ((64,), (1, 2)) if args.tiny else ((512, 768, 1024), (1, 4))
+            for dtype in ("fp16", "fp32") if device == "cuda" else ("fp32",):
+                found, context_gb = vram_terms(folder, device, dtype, sizes, batches, min(steps, 2))
+                terms += found
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
@@ -235,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         extra = f", warm-up took {warmup_s:.2f} s at boot" if warmup_s else ""
         print(f"{label:<22} first job {first:6.2f} s, warm job {again:6.2f} s, ratio {first / again:5.2f}{extra}")
     print(f"{'OOM path':<22} {oom}")
+    if args.terms:
+        print_terms(terms, context_gb)
     print(f"total {time.perf_counter() - started:.1f} s")
     return 0
 

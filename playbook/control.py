@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 
+from playbook import endpoint_model
 from playbook.config import Target
 from playbook.errors import HttpError
 from playbook.http import HttpClient
@@ -62,11 +63,13 @@ class ControlClient:
         return self.request("GET", f"/serverless/{endpoint_id}")
 
     def create_endpoint(self, body: dict) -> dict:
-        return self.request("POST", "/serverless", json=body)
+        """POST a ``CreateEndpointRequest``, checked first (a field RunPod would refuse is named here)."""
+        return self.request("POST", "/serverless", json=endpoint_model.check(body, endpoint_model.EndpointCreate))
 
     def update_endpoint(self, endpoint_id: str, changes: dict) -> dict:
         """PATCH: only the given fields change; image or env changes make a new release."""
-        return self.request("PATCH", f"/serverless/{endpoint_id}", json=changes)
+        return self.request("PATCH", f"/serverless/{endpoint_id}",
+                            json=endpoint_model.check(changes, endpoint_model.EndpointUpdate))
 
     def delete_endpoint(self, endpoint_id: str) -> None:
         self.request("DELETE", f"/serverless/{endpoint_id}")

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from playbook import guards, janitor
+from playbook import endpoint_model, guards, janitor
 from playbook.config import Target
 from playbook.control import ControlClient
 from playbook.errors import ConfigError
@@ -227,7 +227,8 @@ def _check_cuda(pools: list[str], catalog: Catalog, min_cuda: str) -> list[str]:
 
 
 def endpoint_body(spec: DeploymentSpec, pools: list[str], excluded: list[str], volume_id: str | None) -> dict:
-    """The CreateEndpointRequest for the spec (env values may be ``Secret``s until sent)."""
+    """The CreateEndpointRequest for the spec (env values may be ``Secret``s until sent), checked against the
+    typed model. Every field whose RunPod v2 default differs from its docs is set (``endpoint_model``)."""
     gpu: dict[str, Any] = {"pools": pools, "count": spec.gpu_count}
     if excluded:
         gpu["excludedTypes"] = excluded
@@ -236,7 +237,7 @@ def endpoint_body(spec: DeploymentSpec, pools: list[str], excluded: list[str], v
     workers = {"min": spec.workers.min, "max": spec.workers.max, "idleTimeout": spec.workers.idle_timeout_s}
     if spec.scaler.type == "REQUEST_COUNT":  # REST v2 refuses idleTimeout with REQUEST_COUNT scaling
         del workers["idleTimeout"]
-    return {
+    body = {
         "name": spec.name, "type": "QUEUE", "image": spec.image, "env": spec.resolved_env(),
         "disk": spec.container_disk_gb, "gpu": gpu,
         "workers": workers,
@@ -245,6 +246,8 @@ def endpoint_body(spec: DeploymentSpec, pools: list[str], excluded: list[str], v
         "dataCenterIds": spec.endpoint_data_centers(),
         "networkVolumes": [volume_id] if volume_id else [],
     }
+    endpoint_model.check(_reveal(body), endpoint_model.EndpointCreate)
+    return body
 
 
 def _same(key: str, old: Any, new: Any) -> bool:
@@ -292,7 +295,7 @@ def _endpoint_diff(current: dict, desired: dict) -> tuple[dict, list[FieldChange
 
 def _created_fields(body: dict) -> list[FieldChange]:
     shown = ("image", "gpu", "workers", "scaling", "dataCenterIds", "networkVolumes", "timeout", "flashboot",
-             "env")
+             "disk", "env")
     return [FieldChange(k, None, body[k]) for k in shown if body.get(k) not in (None, [], {})]
 
 
@@ -314,7 +317,8 @@ def plan(spec: DeploymentSpec, client: ControlClient, catalog: Catalog | None = 
     desired = endpoint_body(spec, pools, excluded, volume_id)
     current = _by_name(client.list_endpoints(), spec.name, "endpoint")
     if current is None:
-        ep = Change("endpoint", spec.name, "create", body=desired, fields=_created_fields(desired))
+        ep = Change("endpoint", spec.name, "create", body=desired, fields=_created_fields(desired),
+                    notes=[endpoint_model.defaults_note(desired)])
     else:
         patch, fields = _endpoint_diff(current, desired)
         ep = Change("endpoint", spec.name, "update" if patch else "unchanged", id=current["id"],

@@ -9,14 +9,17 @@ import pytest
 
 from playbook.config import REPO_ROOT
 
+TERMS_TITLE = "VRAM terms, measured vs playbook analyze's estimate (GB)"
+
 
 @pytest.mark.slow
 def test_gpu_check_runs_on_the_cpu_with_tiny_sizes(tmp_path):
     out = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "gpu_check.py"), "--tiny", "--steps", "1",
-                          "--keep", str(tmp_path / "model")], capture_output=True, text=True, timeout=900)
+                          "--keep", str(tmp_path / "model"), "--terms"], capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.splitlines()
-    table = {line.split()[0]: line.split() for line in lines if line.split() and line.split()[0] in
+    terms_at = lines.index(TERMS_TITLE)
+    table = {line.split()[0]: line.split() for line in lines[:terms_at] if line.split() and line.split()[0] in
              ("fp32", "fp16", "bf16")}
     assert set(table) == {"fp32", "fp16", "bf16"}
     for dtype, cells in table.items():
@@ -27,6 +30,12 @@ def test_gpu_check_runs_on_the_cpu_with_tiny_sizes(tmp_path):
     assert len(warm) == 2 and "warm-up took" in warm[1] and "ratio" in warm[0]
     assert any(line.startswith("OOM path") and "not run on the CPU" in line for line in lines)
     assert (tmp_path / "model" / "model_index.json").is_file()  # --keep leaves the model folder
+    # --terms: each VRAM term per size and batch; nothing measured on the CPU, every estimate computed
+    terms = [line.split() for line in lines[terms_at:] if line.startswith("fp32 ")]
+    assert [(row[1], row[2]) for row in terms] == [("64", "1"), ("64", "2")]
+    assert all(row[3] == row[5] == row[7] == "n/a" and float(row[8]) > 0 for row in terms)
+    assert float(terms[1][8]) >= float(terms[0][8])  # a larger batch never needs less
+    assert "implied factors: not measured on the CPU" in lines
 
 
 def test_rule_of_thumb_vram_estimate_scales_with_dtype_and_pixels(tmp_path):

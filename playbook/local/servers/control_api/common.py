@@ -8,11 +8,12 @@ import secrets
 import string
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from playbook.endpoint_model import Body, error_lines
 from playbook.excerpts import excerpt
 from playbook.gpus import default_catalog
 from playbook.local.servers.limits import CONTROL_LIMIT_BYTES, BodyError, read_json
@@ -90,40 +91,8 @@ def new_config(cls, **fields):
 
 # -- request bodies (the spec's schemas, strict: unknown fields are 422 as on RunPod) -----------------
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-Cuda = Annotated[str, Field(pattern=r"^\d+\.\d+$")]
-
-
-class Container(Body):
-    image: str | None = None
-    args: str | None = None
-    disk: int | None = Field(None, ge=1)
-    env: dict[str, str] | None = None
-    ports: list[str] | None = None
-    registry: str | None = None
-
-
-MAX_ERROR_LINES = 20
-
-
-def _error_lines(exc: ValidationError) -> list[str]:
-    """One line per error, each short, at most MAX_ERROR_LINES and a count of the rest (a body with 10,000
-    unknown fields gets 21 lines, not 10,000)."""
-    errors = []
-    total = exc.error_count()
-    for err in exc.errors(include_input=False, include_url=False)[:MAX_ERROR_LINES]:
-        where = ".".join(str(x) for x in err["loc"] if not str(x).startswith(("_", "function"))) or "body"
-        msg = "unknown field (not in the schema)" if err["type"] == "extra_forbidden" else err["msg"]
-        errors.append(f"{excerpt(where, 100).strip(chr(39))}: {msg[:200]}")
-    if total > MAX_ERROR_LINES:
-        errors.append(f"... and {total - MAX_ERROR_LINES:,} more errors ({total:,} in all)")
-    return errors
-
-
 async def parse(request: web.Request, model: type[Body]) -> dict:
+    """The JSON body, checked against ``model`` (named as the spec names it)."""
     try:
         data = await read_json(request, CONTROL_LIMIT_BYTES, "request body")
     except BodyError as exc:
@@ -133,8 +102,8 @@ async def parse(request: web.Request, model: type[Body]) -> dict:
     try:
         model.model_validate(data)
     except ValidationError as exc:
-        raise Problem(422, f"The request body does not match {model.__name__.lstrip('_')}Request.",
-                      _error_lines(exc)) from None
+        name = getattr(model, "spec_name", None) or model.__name__.lstrip("_") + "Request"
+        raise Problem(422, f"The request body does not match {name}.", error_lines(exc)) from None
     return data
 
 

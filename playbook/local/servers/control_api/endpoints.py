@@ -7,18 +7,15 @@ with its network volume's local folder as its ``/runpod-volume``; the REST-only 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from aiohttp import web
-from pydantic import Field
 
 from playbook.config import VOLUME_MOUNT
+from playbook.endpoint_model import V2_DEFAULT, EndpointCreate, EndpointUpdate
 from playbook.excerpts import excerpt, listing
 from playbook.local.servers.control_api.common import (
     DATA_CENTERS,
-    Body,
-    Container,
-    Cuda,
     Problem,
     add_routes_for,
     call,
@@ -36,54 +33,6 @@ from playbook.local.servers.control_api.releases import diff
 from playbook.local.servers.control_api.volumes import volume_folder
 
 CONTAINER_FIELDS = ("image", "env", "disk", "args", "ports", "registry")  # a change makes a new release
-
-
-# -- request bodies -----------------------------------------------------------------------------------
-
-class _Workers(Body):
-    min: int | None = Field(None, ge=0)
-    max: int | None = Field(None, ge=0)
-    idleTimeout: int | None = Field(None, ge=1, le=3600)
-
-
-class _QueueDelay(Body):
-    type: Literal["QUEUE_DELAY"]
-    queueDelay: float = Field(ge=0.5)
-
-
-class _RequestCount(Body):
-    type: Literal["REQUEST_COUNT"]
-    requestCount: int = Field(ge=1)
-
-
-_Scaling = Annotated[_QueueDelay | _RequestCount, Field(discriminator="type")]
-
-
-class _Gpu(Body):
-    pools: list[str] | None = Field(None, min_length=1)
-    excludedTypes: list[str] | None = None
-    count: int | None = Field(None, ge=1)
-    allowedCudaVersions: list[Cuda] | None = None
-    minCudaVersion: Annotated[str, Field(pattern=r"^$|^\d+\.\d+$")] | None = None
-
-
-class _UpdateEndpoint(Container):
-    name: str | None = Field(None, min_length=1)
-    gpu: _Gpu | None = None
-    cpu: list[dict] | None = None
-    dataCenterIds: list[str] | None = None
-    networkVolumes: list[str] | None = None
-    scaling: _Scaling | None = None
-    templateId: str | None = None
-    timeout: int | None = None
-    flashboot: Literal["OFF", "FLASHBOOT", "PRIORITY_FLASHBOOT"] | None = None
-    workers: _Workers | None = None
-
-
-class _CreateEndpoint(_UpdateEndpoint):
-    name: str = Field(min_length=1)
-    type: Literal["QUEUE", "LOAD_BALANCER"]
-    scaling: _Scaling
 
 
 # -- the endpoint as the spec shows it ------------------------------------------------------------------
@@ -278,7 +227,8 @@ def _container_of(state, body: dict) -> dict:
 
 def _new_rest(body: dict, container: dict) -> dict:
     rest = {"gpu": gpu_view(body["gpu"], {"count": 1}), "dataCenterIds": body.get("dataCenterIds") or [],
-            "networkVolumes": body.get("networkVolumes") or [], "flashboot": body.get("flashboot", "OFF"),
+            "networkVolumes": body.get("networkVolumes") or [],
+            "flashboot": body.get("flashboot", V2_DEFAULT["flashboot"]),
             "createdAt": now(), "disk": container["disk"] or 10, "registry": container["registry"],
             "args": container["args"], "ports": container["ports"]}
     rest["releases"] = [release(1, [], created_mono=0.0, image=container["image"])]
@@ -294,16 +244,17 @@ def _config_of(body: dict, container: dict, rest: dict):
     workers = body.get("workers") or {}
     return new_config(
         EndpointConfig, name=body["name"], image=container["image"], env=local_env(rest["env"], volume_dir),
-        workers_min=workers.get("min", 0), workers_max=workers.get("max", 3),
-        idle_timeout_s=float(workers.get("idleTimeout", 10)),
-        **scaling_changes(body["scaling"]), execution_timeout_ms=body.get("timeout", 300000),
+        workers_min=workers.get("min", V2_DEFAULT["workers.min"]),
+        workers_max=workers.get("max", V2_DEFAULT["workers.max"]),
+        idle_timeout_s=float(workers.get("idleTimeout", V2_DEFAULT["workers.idleTimeout"])),
+        **scaling_changes(body["scaling"]), execution_timeout_ms=body.get("timeout", V2_DEFAULT["timeout"]),
         volume_dir=volume_dir, template_id=body.get("templateId"),
         extra={"rest": rest})
 
 
 async def create_endpoint(request):
     state = state_of(request)
-    body = await parse(request, _CreateEndpoint)
+    body = await parse(request, EndpointCreate)
     if body["type"] != "QUEUE":
         raise Problem(400, "LOAD_BALANCER endpoints are not supported by the local platform; use type QUEUE.")
     if body.get("gpu") is None:
@@ -392,7 +343,7 @@ async def update_endpoint(request):
     state = state_of(request)
     platform = state.platform
     cfg = endpoint_of(request)
-    body = await parse(request, _UpdateEndpoint)
+    body = await parse(request, EndpointUpdate)
     if body.get("templateId"):  # applied "as if [its fields] were provided in this PATCH body"; no link kept
         body = with_template(serverless_template(state, body["templateId"]), body)
     _check_idle_timeout(body, (body.get("scaling") or {}).get("type") or cfg.scaler_type)

@@ -8,11 +8,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
+from playbook.endpoint_model import Body, Container, Cuda
 from playbook.excerpts import excerpt
 from playbook.local.servers.control_api.common import (
-    Body,
-    Container,
-    Cuda,
     Problem,
     add_routes_for,
     new_id,

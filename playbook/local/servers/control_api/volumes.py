@@ -12,10 +12,10 @@ from aiohttp import web
 from pydantic import Field
 
 from playbook.config import build_dir
+from playbook.endpoint_model import Body
 from playbook.excerpts import excerpt
 from playbook.local.servers.control_api.common import (
     DATA_CENTERS,
-    Body,
     Problem,
     add_routes_for,
     new_id,
