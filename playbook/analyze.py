@@ -36,10 +36,14 @@ WEIGHT_NAMES = ("diffusion_pytorch_model", "model")  # diffusers' and transforme
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
 
 # Estimates (not exact; see vram_terms): CUDA context + cuBLAS/cuDNN workspaces, and how many live
-# activation tensors of the widest feature map a UNet step / a VAE decode keeps at its peak.
+# activation tensors of the widest feature map a UNet step / a VAE decode keeps at its peak. Calibrated on an
+# H200 (`benchmarks/gpu_check.py --terms`, benchmarks/baselines/gpu_check_h200.txt: an SD-1.5-shaped pipeline,
+# SDPA attention, fp16 and fp32, 512-1024 px, batch 1-4): the largest factors measured were 26.6 (UNet) and 9.5
+# (VAE decode), the context 0.74 GB. The factors keep about 20 % above those: other cards and attention kernels
+# differ, and the allocator reserves more than it hands out.
 CUDA_CONTEXT_GB = 0.75
-UNET_ACTIVATION_FACTOR = 64
-VAE_ACTIVATION_FACTOR = 16
+UNET_ACTIVATION_FACTOR = 32
+VAE_ACTIVATION_FACTOR = 12
 VOLUME_MIN_GB = 10
 VOLUME_MARGIN = 1.2
 CONTAINER_DISK_BASE_GB = 10  # the spec's default container disk: OS, Python, torch wheels unpack, temp files

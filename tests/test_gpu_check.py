@@ -48,3 +48,23 @@ def test_rule_of_thumb_vram_estimate_scales_with_dtype_and_pixels(tmp_path):
     fp16 = gpu_check.rule_of_thumb_vram_gb(tmp_path, "fp16", 512, 512)
     assert fp32 == pytest.approx(0.004 + 1.0) and fp16 == pytest.approx(0.002 + 0.5)
     assert gpu_check.rule_of_thumb_vram_gb(tmp_path, "fp16", 1024, 1024, num_images=2) == pytest.approx(0.002 + 4.0)
+
+
+def test_analyzes_vram_constants_stay_above_what_an_h200_measured():
+    """benchmarks/baselines/gpu_check_h200.txt holds each term measured on a GPU beside the estimate made with
+    the constants of the day (64 and 16); scaled to today's constants, every estimate still covers its
+    measurement, and the peak estimate is not more than twice the measured peak (the headroom stays useful)."""
+    from playbook import analyze
+
+    lines = (REPO_ROOT / "benchmarks" / "baselines" / "gpu_check_h200.txt").read_text().splitlines()
+    rows = [line.split() for line in lines[lines.index(TERMS_TITLE):] if line.startswith(("fp16 ", "fp32 "))]
+    assert len(rows) == 12
+    context = float(next(line for line in lines if line.startswith("implied factors")).split("CUDA context ")[1]
+                    .split()[0])
+    assert context <= analyze.CUDA_CONTEXT_GB
+    for dtype, side, batch, unet, unet_then, vae, vae_then, peak, _ in rows:
+        unet_now = float(unet_then) * analyze.UNET_ACTIVATION_FACTOR / 64
+        vae_now = float(vae_then) * analyze.VAE_ACTIVATION_FACTOR / 16
+        assert unet_now >= float(unet) and vae_now >= float(vae), (dtype, side, batch)
+        weights = float(peak) - max(float(unet), float(vae)) - context
+        assert weights + max(unet_now, vae_now) + analyze.CUDA_CONTEXT_GB <= 2 * float(peak)
