@@ -2,12 +2,13 @@
 
 1. Simulator speed: events/s and wall seconds for 24 h of a diurnal trace and of the Azure slice stretched.
 2. Calibration: a short trace replayed on the local platform (real runpod workers running a 0.5 s sleeping
-   handler, the real scaler) fits the simulator: execution and cold-start distributions, stop delay.
+   handler, the real scaler) fits the simulator: execution and cold-start distributions, stop delay. It is
+   replayed again just before each predicted trace (a shared machine's cold starts drift over minutes; the
+   calibration is never the predicted trace itself), with enough isolated requests for a dozen cold starts.
 3. Prediction: two other traces, sparse (Poisson) and bursty (on/off), replayed on the platform and
-   predicted by the simulator, (a) with the calibrated settings (out of sample: the cold starts of a shared
-   machine drift between runs) and (b) with settings fitted to that run itself (the model's own error):
-   billed worker-seconds, p50/p95 latency and cold starts, predicted vs measured. Targets: billed seconds
-   within 5 %, p95 within 10 %.
+   predicted by the simulator, (a) with the calibrated settings (out of sample) and (b) with settings fitted
+   to that run itself (the model's own error): billed worker-seconds, p50/p95 latency and cold starts,
+   predicted vs measured. Targets: billed seconds within 5 %, p95 within 10 %.
 
     python benchmarks/bench_cost.py [--minutes 3] [--skip-replay]
 """
@@ -75,17 +76,19 @@ def main() -> None:
     sparse = Trace("sparse", sparse.arrivals_s, duration)
     bursty = traces.on_off(2.0, 10, 50, duration, seed=12)
     bursty = Trace("bursty", bursty.arrivals_s, duration)
-    # several cold starts (each request after the workers stopped) and one burst
-    calibration = Trace("calibration", (0.0, 0.2, 0.4, 0.6, 15.0, 30.0, 30.3, 45.0, 60.0), 70.0)
+    # two bursts (workers starting together: their contention), isolated requests 8 s apart (each after the idle
+    # timeout and the stop: a cold start alone) and two pairs
+    calibration = Trace("calibration", (0.0, 0.2, 0.4, 0.6, 8, 16, 24, 24.3, 32, 40, 40.2, 40.4, 40.6, 48, 56, 56.2,
+                                        64, 72, 80), 88.0)
+    rows = []
     with local.start(record=False) as platform:
-        print("calibration")
-        settings = fit(replayed(platform, calibration, policy), policy, usd_per_s)
-        print(f"  fitted: execution mean {settings.execution_s.mean:.3f} s, cold start mean "
-              f"{settings.cold_start_s.mean:.2f} s, stop delay {settings.shutdown_s:.2f} s, take gap "
-              f"{settings.take_gap_s:g} s, tick {settings.tick_s:g} s")
-        print("prediction (calibrated settings, then the same trace on the platform)")
-        rows = []
         for trace in (sparse, bursty):
+            print(f"calibration, then {trace.name}")
+            settings = fit(replayed(platform, calibration, policy), policy, usd_per_s)
+            print(f"  fitted: execution mean {settings.execution_s.mean:.3f} s, cold start mean "
+                  f"{settings.cold_start_s.mean:.2f} s, stop delay {settings.shutdown_s:.2f} s, take gap "
+                  f"{settings.take_gap_s:g} s, tick {settings.tick_s:g} s, start contention "
+                  f"{settings.start_contention:.2f}")
             measured = replayed(platform, trace, policy)
             rows.append(compare(measured, settings))
             own = compare(measured, fit(measured, policy, usd_per_s))

@@ -34,6 +34,7 @@ class Measured:
     worker_spans: list[tuple[float, float]]  # (start, stop) wall-clock seconds per worker
     cold_starts_s: list[float]
     stop_delays_s: list[float]  # per idle-stopped worker: exit minus (last job end + idle timeout)
+    cold_start_spans: list[tuple[float, float]] = ()  # (spawned, ready) per worker that became ready
 
     @property
     def latencies_s(self) -> list[float]:
@@ -87,18 +88,40 @@ def replay_local(platform, endpoint_id: str, trace: Trace, job_input: dict, time
             last_end[result.worker_id] = max(last_end.get(result.worker_id, 0.0), end)
     stop_delays = [w.exited_t_s - last_end[w.id] - cfg.idle_timeout_s for w in infos
                    if w.stop_reason == "idle timeout" and w.exited_t_s is not None and w.id in last_end]
-    return Measured(trace, [r for _, r in done], [s for s, _ in done], spans,
-                    [w.cold_start_s for w in infos if w.cold_start_s is not None], [max(0.0, d) for d in stop_delays])
+    ready = [w for w in infos if w.cold_start_s is not None]
+    return Measured(trace, [r for _, r in done], [s for s, _ in done], spans, [w.cold_start_s for w in ready],
+                    [max(0.0, d) for d in stop_delays],
+                    [(w.spawned_t_s, w.spawned_t_s + w.cold_start_s) for w in ready])
+
+
+def start_contention(spans: list[tuple[float, float]]) -> tuple[float, list[float]]:
+    """How much workers starting together slow each other's cold start: a least-squares line
+    ``cold = a + b * others`` (others = workers whose start overlaps this one's), ``b / a`` as the stretch per
+    other worker (never below 0), and each cold start with the stretch taken out (the base to draw from)."""
+    others = [sum(1 for j, (s2, r2) in enumerate(spans) if j != i and s2 < r and s < r2)
+              for i, (s, r) in enumerate(spans)]
+    colds = [r - s for s, r in spans]
+    if len(spans) < 3 or len(set(others)) < 2:
+        return 0.0, colds
+    mean_k, mean_c = statistics.mean(others), statistics.mean(colds)
+    slope = (sum((k - mean_k) * (c - mean_c) for k, c in zip(others, colds, strict=True))
+             / sum((k - mean_k) ** 2 for k in others))
+    intercept = mean_c - slope * mean_k
+    stretch = max(0.0, slope / intercept) if intercept > 0 else 0.0
+    return stretch, [c / (1 + stretch * k) for c, k in zip(colds, others, strict=True)]
 
 
 def fit(measured: Measured, policy: Policy, usd_per_s: float, take_gap_s: float = 1.0, tick_s: float = 0.1,
         execution_timeout_s: float = 600.0) -> SimSettings:
-    """Simulator settings from a measured run: execution and cold-start distributions (empirical), the stop
-    delay (median), the SDK's pause between job takes and the scaler's tick."""
+    """Simulator settings from a measured run: execution and cold-start distributions (empirical), how much
+    workers starting together slow each other (``start_contention``), the stop delay (median), the SDK's pause
+    between job takes and the scaler's tick."""
     executions = [(r.execution_ms or 0) / 1000 for r in measured.results if r.ok]
+    contention, base_colds = start_contention(list(measured.cold_start_spans))
+    colds = base_colds if measured.cold_start_spans else measured.cold_starts_s
     return SimSettings(policy=policy, execution_s=Dist.fit(executions, "empirical"),
-                       cold_start_s=Dist.fit(measured.cold_starts_s, "empirical") if measured.cold_starts_s
-                       else Dist("constant", 1.0),
+                       cold_start_s=Dist.fit(colds, "empirical") if colds else Dist("constant", 1.0),
+                       start_contention=contention,
                        shutdown_s=statistics.median(measured.stop_delays_s) if measured.stop_delays_s else 0.0,
                        take_gap_s=take_gap_s, tick_s=tick_s, usd_per_s=usd_per_s,
                        execution_timeout_s=execution_timeout_s)

@@ -11,6 +11,9 @@ What it models, and how it maps to RunPod (DESIGN.md §2b):
 * a worker is billed from its start until it has fully stopped (``shutdown_s`` after the stop), rounded up
   to the second; its cold start (start to first job take) is drawn from ``cold_start_s``; with FlashBoot
   a fraction ``flashboot_p`` of starts draws from the faster ``flashboot_s`` instead;
+* workers that start together share what they start on: each cold start is stretched by
+  ``start_contention`` for every other worker starting at that moment (0 on RunPod, where each worker has
+  its own host; on the local platform all workers share one machine's CPUs, and ``replay.fit`` measures it);
 * jobs are served first come, first served by the worker that has waited longest for one (job take is a
   long poll); ``take_gap_s`` is the SDK's pause after taking a job before it asks for the next;
 * a job running past ``execution_timeout_s`` is TIMED_OUT and its worker stopped.
@@ -95,6 +98,7 @@ class SimSettings:
     tick_s: float = 0.0  # the scaler's period (the local platform: 0.1 s); 0 = continuous
     take_gap_s: float = 1.0  # the SDK's pause after taking a job before asking for the next (concurrency 1)
     shutdown_s: float = 0.0  # from the stop decision to the worker fully stopped (still billed)
+    start_contention: float = 0.0  # a cold start x (1 + this x other workers starting at the same time)
     seed: int = 0
 
     def with_policy(self, **changes) -> SimSettings:
@@ -188,13 +192,14 @@ def simulate(trace: Trace, settings: SimSettings) -> SimResult:
             return t
         return math.ceil(round(t / settings.tick_s, 9)) * settings.tick_s
 
-    def start_worker(now: float) -> None:
+    def start_worker(now: float, others_starting: int) -> None:
         nonlocal cold_starts
         w = _Worker(f"w{next(worker_ids)}", now, last_active_s=now)
         workers[w.id] = w
         cold_starts += 1
         fast = settings.flashboot_p > 0 and rng.random() < settings.flashboot_p
-        push(now + (settings.flashboot_s if fast else settings.cold_start_s).draw(rng), READY, w)
+        stretch = 1 + settings.start_contention * others_starting
+        push(now + (settings.flashboot_s if fast else settings.cold_start_s).draw(rng) * stretch, READY, w)
 
     def stop_worker(w: _Worker, now: float) -> None:
         if w in takers:
@@ -228,8 +233,9 @@ def simulate(trace: Trace, settings: SimSettings) -> SimResult:
     def scale(now: float) -> None:
         nonlocal cold_jobs
         decision = decide(policy, snapshot(), now)
+        starting = sum(w.state == "initializing" for w in workers.values()) if decision.start else 0
         for _ in range(decision.start):
-            start_worker(now)
+            start_worker(now, starting + decision.start - 1)
         if decision.start:  # the jobs no free worker can take wait for a cold start
             free = sum(w.state in ("initializing", "idle") for w in workers.values()) - decision.start
             for job in list(queue)[max(0, free):]:

@@ -4,6 +4,7 @@ tolerances here; ``benchmarks/bench_cost.py`` holds the tight figures on longer 
 
 from __future__ import annotations
 
+import pytest
 from local_support import endpoint
 
 from playbook.cost import price
@@ -24,3 +25,15 @@ def test_simulator_predicts_a_local_replay(platform):  # noqa: F811
     assert abs(result.billed_error) < 0.3, result.rows()
     assert abs(result.p95_error) < 0.4, result.rows()  # p95 of 4 jobs is their max: noisy
     assert result.measured_cold_starts >= 1
+
+
+def test_start_contention_is_fitted_from_overlapping_cold_starts():
+    from playbook.replay import start_contention
+
+    # alone: 2 s; two together: 3 s each (stretch 0.5 per other); three together: 4 s each
+    spans = [(0, 2), (10, 13), (10, 13), (20, 24), (20, 24), (20, 24), (30, 32)]
+    stretch, base = start_contention(spans)
+    assert stretch == pytest.approx(0.5, rel=0.01)
+    assert base == pytest.approx([2.0] * len(spans), rel=0.01)
+    isolated = [(0, 2), (10, 12.5), (20, 21.5)]  # nothing overlaps: nothing to fit, colds unchanged
+    assert start_contention(isolated) == (0.0, [2, 2.5, 1.5])

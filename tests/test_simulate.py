@@ -4,6 +4,7 @@ billing rule on hand-checkable traces, and the traces themselves."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -93,3 +94,15 @@ def test_distributions_fit_measurements():
     assert fitted.kind == "lognormal" and fitted.value == pytest.approx(2.0)
     assert Dist.fit([3.0, 5.0], kind="empirical").mean == 4.0
     assert percentile([5, 1, 3, 2, 4], 50) == 3 and percentile([5, 1, 3, 2, 4], 100) == 5
+
+
+def test_workers_starting_together_stretch_each_others_cold_start():
+    burst = Trace("burst", (0.0, 0.01, 0.02), 60.0)
+    base = SimSettings(policy=Policy(workers_max=3, scaler_value=0, idle_timeout_s=1),
+                       execution_s=Dist("constant", 1.0), cold_start_s=Dist("constant", 2.0))
+    alone, shared = simulate(burst, base), simulate(burst, replace(base, start_contention=0.5))
+    assert alone.cold_starts == shared.cold_starts == 3
+    assert alone.p50_s == pytest.approx(3.0, abs=0.05)
+    assert shared.p50_s > alone.p50_s + 0.9  # the others starting with it stretch it by half each
+    one = Trace("one", (0.0,), 60.0)  # a worker starting alone is not stretched
+    assert simulate(one, replace(base, start_contention=0.5)).p50_s == simulate(one, base).p50_s
