@@ -59,12 +59,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def answers(url: str) -> bool:
+def get_json(url: str):
+    """The JSON the server answers, or None while it does not answer."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+            return json.load(response)
+    except (OSError, ValueError):
+        return None
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,7 @@ def lab(tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
-        while not answers(f"{base}/api/status?token={token}"):
+        while get_json(f"{base}/api/status?token={token}") is None:
             assert server.poll() is None and time.monotonic() < deadline, \
                 f"JupyterLab did not start:\n{log.read_text()[-3000:]}"
             time.sleep(0.2)  # polling the server's status, not waiting for a guessed duration
@@ -121,19 +122,23 @@ def page(lab):
     from playwright.sync_api import sync_playwright
 
     base, token, path, _ = lab
+    external = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base)
-                      else route.abort())  # nothing but the loopback server
+        # Nothing but the loopback server. Only other addresses are routed through Python: a handler for every
+        # request would stall the page whenever this thread is not inside a Playwright call.
+        context.route(re.compile(f"^(?!{re.escape(base)}/)"), lambda route: (
+            external.append(route.request.url), route.abort()))
         tab = context.new_page()
         tab.set_default_timeout(60_000)
         tab.goto(f"{base}/lab/tree/{path.name}?token={token}")
-        tab.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
-        tab.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+        # The page's own view of its kernel: before it reads Idle, Run All clears the prompts and runs nothing.
+        tab.locator("#jp-main-statusbar").get_by_text(re.compile(r"^Python 3.*\| Idle$")).wait_for(timeout=120_000)
         tab.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first.click()  # the notebook is the current widget
         try:
             yield tab
+            assert not external, f"the page asked for more than the loopback server: {external[:5]}"
         finally:
             browser.close()
 
