@@ -36,7 +36,8 @@ pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.skipif(
 NOTEBOOK = notebooks.select(["02"])[0]
 FIRST_RUN_MS = 300_000  # the whole notebook once: demo model, local platform, volume, S3 push
 POOL_RUN_MS = 120_000  # the cells below the picker, once per pool
-USER_SETTINGS = {  # offline: no news or update checks, and every cell kept in the page (no windowing)
+USER_SETTINGS = {  # offline: no news or update checks; every cell kept in the page (no windowing); saved on demand
+    "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
 }
@@ -171,7 +172,9 @@ def run_and_save(page, path: Path, timeout_ms: int, run) -> dict:
         raise AssertionError(f"{exc}; prompts {counts(page)}; screenshot {shot}") from exc
     page.keyboard.press("Control+s")
     page.wait_for_selector(".lm-TabBar-tab.jp-mod-dirty", state="detached", timeout=60_000)
-    return json.loads(path.read_text())
+    saved = json.loads(path.read_text())
+    assert max(c.get("execution_count") or 0 for c in saved["cells"]) == max(counts(page)), "saved before the run"
+    return saved
 
 
 def errors_in(saved: dict) -> list[str]:
