@@ -11,9 +11,10 @@ What it models, and how it maps to RunPod (DESIGN.md §2b):
 * a worker is billed from its start until it has fully stopped (``shutdown_s`` after the stop), rounded up
   to the second; its cold start (start to first job take) is drawn from ``cold_start_s``; with FlashBoot
   a fraction ``flashboot_p`` of starts draws from the faster ``flashboot_s`` instead;
-* workers that start together share what they start on: each cold start is stretched by
-  ``start_contention`` for every other worker starting at that moment (0 on RunPod, where each worker has
-  its own host; on the local platform all workers share one machine's CPUs, and ``replay.fit`` measures it);
+* workers that start together share what they start on: a cold start is stretched by ``start_contention``
+  for every other worker whose start overlaps it (a worker starting while it is still starting stretches
+  both); 0 on RunPod, where each worker has its own host; on the local platform all workers share one
+  machine's CPUs, and ``replay.fit`` measures it the same way;
 * jobs are served first come, first served by the worker that has waited longest for one (job take is a
   long poll); ``take_gap_s`` is the SDK's pause after taking a job before it asks for the next;
 * a job running past ``execution_timeout_s`` is TIMED_OUT and its worker stopped.
@@ -151,6 +152,9 @@ class _Worker:
     job: int | None = None
     stop_s: float | None = None
     next_take_s: float = 0.0  # the SDK asks for its next job no earlier than this
+    cold_s: float = 0.0  # its cold start alone (drawn at start)
+    overlaps: int = 0  # other workers whose start overlapped its own (start_contention)
+    ready_version: int = 0  # a READY event of an older version was superseded by a stretch
 
 
 def simulate(trace: Trace, settings: SimSettings) -> SimResult:
@@ -192,14 +196,24 @@ def simulate(trace: Trace, settings: SimSettings) -> SimResult:
             return t
         return math.ceil(round(t / settings.tick_s, 9)) * settings.tick_s
 
-    def start_worker(now: float, others_starting: int) -> None:
+    def schedule_ready(w: _Worker) -> None:
+        w.ready_version += 1
+        push(w.start_s + w.cold_s * (1 + settings.start_contention * w.overlaps), READY, (w, w.ready_version))
+
+    def start_worker(now: float) -> None:
         nonlocal cold_starts
         w = _Worker(f"w{next(worker_ids)}", now, last_active_s=now)
-        workers[w.id] = w
         cold_starts += 1
         fast = settings.flashboot_p > 0 and rng.random() < settings.flashboot_p
-        stretch = 1 + settings.start_contention * others_starting
-        push(now + (settings.flashboot_s if fast else settings.cold_start_s).draw(rng) * stretch, READY, w)
+        w.cold_s = (settings.flashboot_s if fast else settings.cold_start_s).draw(rng)
+        if settings.start_contention > 0:
+            for other in workers.values():
+                if other.state == "initializing":
+                    other.overlaps += 1
+                    w.overlaps += 1
+                    schedule_ready(other)
+        workers[w.id] = w
+        schedule_ready(w)
 
     def stop_worker(w: _Worker, now: float) -> None:
         if w in takers:
@@ -233,9 +247,8 @@ def simulate(trace: Trace, settings: SimSettings) -> SimResult:
     def scale(now: float) -> None:
         nonlocal cold_jobs
         decision = decide(policy, snapshot(), now)
-        starting = sum(w.state == "initializing" for w in workers.values()) if decision.start else 0
         for _ in range(decision.start):
-            start_worker(now, starting + decision.start - 1)
+            start_worker(now)
         if decision.start:  # the jobs no free worker can take wait for a cold start
             free = sum(w.state in ("initializing", "idle") for w in workers.values()) - decision.start
             for job in list(queue)[max(0, free):]:
@@ -278,7 +291,10 @@ def simulate(trace: Trace, settings: SimSettings) -> SimResult:
             queue.append(data)
             queued_at[data] = now
         elif kind == READY:
-            make_free(data, now)
+            w, version = data
+            if version != w.ready_version:
+                continue  # superseded: a worker that started since stretched this cold start
+            make_free(w, now)
         elif kind == DONE:
             w, ok = data
             w.job = None
