@@ -5,28 +5,12 @@ quotes the sentence it implements."""
 from __future__ import annotations
 
 import pytest
-from local_support import platform_with_own_build_dir
-from openapi_contract import ContractRecorder
 
-from playbook.control import ControlClient, ControlError
+from playbook.control import ControlError
 
 GPU = {"pools": ["ADA_24"]}
 QUEUE_DELAY = {"type": "QUEUE_DELAY", "queueDelay": 4}
 REQUEST_COUNT = {"type": "REQUEST_COUNT", "requestCount": 2}
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    with platform_with_own_build_dir(tmp_path_factory.mktemp("build"), record=False) as plat:
-        yield plat
-
-
-@pytest.fixture()
-def client(platform):
-    client = ControlClient(platform.target, retries=0)
-    recorder = ContractRecorder(client)
-    yield client
-    recorder.check()
 
 
 def refused(call, *args, **kwargs) -> ControlError:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-from local_support import platform_with_own_build_dir
 from openapi_contract import ContractRecorder, spec_path, validate_exchange
 
 from playbook import deploy
@@ -17,21 +16,6 @@ from playbook.secrets import Secret
 from playbook.spec import load_spec
 
 pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    with platform_with_own_build_dir(tmp_path_factory.mktemp("build"), record=False) as plat:
-        yield plat
-
-
-@pytest.fixture()
-def client(platform):
-    client = ControlClient(platform.target, retries=0)
-    recorder = ContractRecorder(client)
-    yield client
-    recorder.check()
-    assert recorder.exchanges, "no exchange was validated"
 
 
 @pytest.fixture(scope="module")

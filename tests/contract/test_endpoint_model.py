@@ -8,8 +8,7 @@ import json
 import socket
 
 import pytest
-from local_support import platform_with_own_build_dir
-from openapi_contract import ContractRecorder, spec_path
+from openapi_contract import spec_path
 
 from playbook import deploy, endpoint_model
 from playbook.config import REPO_ROOT, Target
@@ -56,20 +55,6 @@ def test_the_v2_defaults_are_the_specs():
     # the three RunPod documents differently (DESIGN §2b)
     assert {d.field for d in endpoint_model.V2_DEFAULTS if d.docs is not None} == {
         "workers.idleTimeout", "flashboot", "timeout"}
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    with platform_with_own_build_dir(tmp_path_factory.mktemp("build"), record=False) as plat:
-        yield plat
-
-
-@pytest.fixture()
-def client(platform):
-    client = ControlClient(platform.target, retries=0)
-    recorder = ContractRecorder(client)
-    yield client
-    recorder.check()
 
 
 def test_the_local_control_api_applies_v2s_defaults_not_the_docs(client):

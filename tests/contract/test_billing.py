@@ -6,27 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from local_support import endpoint, platform_with_own_build_dir, wait_until
-from openapi_contract import ContractRecorder
+from local_support import endpoint, wait_until
 
 from playbook import cost
 from playbook.control import ControlClient, ControlError
 from playbook.local.runtime.billing import Ledger, serverless_records, volume_records, window
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    with platform_with_own_build_dir(tmp_path_factory.mktemp("build"), record=False) as plat:
-        yield plat
-
-
-@pytest.fixture()
-def client(platform):
-    client = ControlClient(platform.target, retries=0)
-    recorder = ContractRecorder(client)
-    yield client
-    recorder.check()
-    assert recorder.exchanges, "no exchange was validated"
 
 
 def ts(text: str) -> float:
