@@ -150,9 +150,13 @@ class Reconciliation:
                              "difference_usd": f"{self.difference_usd:+.6f}", "relative": f"{self.relative:+.1%}"})
 
 
-def reconcile(estimated_usd: float, billing: dict) -> Reconciliation:
-    """``billing`` is a ``GET /v2/billing/serverless`` answer (local platform or RunPod)."""
-    return Reconciliation(estimated_usd, float(billing["metadata"]["totals"]["totalAmount"]))
+def reconcile(estimated_usd: float, billing: dict, before: dict | None = None) -> Reconciliation:
+    """``billing`` is a ``GET /v2/billing/serverless`` answer (local platform or RunPod); ``before``, the same
+    query read before the run, when the endpoint had billed earlier work: the run's bill is the difference."""
+    def total(answer: dict | None) -> float:
+        return float(answer["metadata"]["totals"]["totalAmount"]) if answer else 0.0
+
+    return Reconciliation(estimated_usd, total(billing) - total(before))
 
 
 def serverless_billing(client, start_time: str | None = None, end_time: str | None = None,

@@ -480,6 +480,53 @@ def connect(target: str | None = "auto", start_local: Callable[[], Target] | Non
     return client
 
 
+def connect_local(target: str | None, why: str) -> ControlClient:
+    """A client of the local platform for what only it offers (``why``: per-worker billing, the fault
+    switch), whatever the journey's target; says so when the target is RunPod."""
+    from playbook.config import target_name
+
+    if target_name(target) != "local":
+        print(f"{why}: this part runs on the local platform, the journey's own endpoint on RunPod is left alone.")
+    return connect("local")
+
+
+def apply_journey(spec: DeploymentSpec, client: ControlClient, progress: bool = True) -> tuple[ApplyResult, bool]:
+    """Apply the journey's spec (with a notebook's own changes, e.g. its scaling) and record the endpoint.
+
+    The endpoint an earlier notebook made (05) is found by name and updated in place, a new release, never
+    a second endpoint; only when the journey has none (a notebook run alone) is it created, with its volume.
+    On the local platform the journey's model is put on the volume when it is not there yet. Returns the
+    result and whether the endpoint is the one the journey had already recorded."""
+    from playbook import journey
+
+    name = client.target.name
+    known = journey.get(name, "endpoint_id")
+    result = apply(spec, client, progress=progress)
+    if name == "local" and result.volume_id:
+        journey.place_model(local_volume_path(client, result.volume_id), journey.get(name, "model_dir"))
+    journey.record(name, endpoint_id=result.endpoint_id, endpoint_name=spec.name,
+                   **({"volume_id": result.volume_id, "volume_name": result.volume["name"]} if result.volume else {}))
+    return result, known == result.endpoint_id
+
+
+def journey_endpoint(client: ControlClient) -> tuple[dict, bool]:
+    """The endpoint the journey recorded on this target, as it is (for notebooks that only send it jobs or
+    diagnose it); when it has none there, ``apply_journey`` of the journey's spec makes it. Returns the
+    endpoint and whether it is the one the journey had."""
+    from playbook import journey
+    from playbook.errors import HttpError
+
+    known = journey.get(client.target.name, "endpoint_id")
+    if known:
+        try:
+            return client.get_endpoint(known), True
+        except HttpError as exc:  # recorded on an earlier platform, gone with it
+            if exc.status != 404:
+                raise
+    result, _ = apply_journey(journey.load_spec(), client)
+    return result.endpoint, False
+
+
 def local_volume_path(client: ControlClient, volume_id: str):
     """The folder that stands for the network volume on the local platform (its workers' /runpod-volume)."""
     if client.target.name != "local":

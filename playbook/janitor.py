@@ -54,6 +54,7 @@ class Stale:
 class SweepReport:
     items: tuple[Stale, ...]
     deleted: bool
+    title: str = "playbook sweep"
 
     def lines(self) -> list[str]:
         return [f"{s.action:10s} {s.kind:15s} {s.name:30s} {s.id:16s} "
@@ -62,7 +63,7 @@ class SweepReport:
     def _repr_html_(self) -> str:
         return table([(s.action, s.kind, s.name, s.id, None if s.age_s is None else s.age_s / 3600)
                       for s in self.items], header=["action", "kind", "name", "id", "age_h"],
-                     caption="playbook sweep" + (" (deleted)" if self.deleted else " (dry run)"))
+                     caption=self.title + (" (deleted)" if self.deleted else " (dry run)"))
 
 
 def _age(resource_id: str, created_at: str | None, records: dict, now_s: float) -> float | None:
@@ -127,22 +128,35 @@ def sweep(client, older_than_s: float, delete: bool = False, volumes: bool = Fal
     if images:
         items += local_images(older_than_s, now_s)
     if delete:
-        order = {"endpoint": 0, "template": 1, "network volume": 2, "image": 3}
-        for item in sorted(items, key=lambda s: order[s.kind]):
-            if item.action != "delete":
-                continue
-            if item.kind == "endpoint":
-                client.delete_endpoint(item.id)
-            elif item.kind == "template":
-                client.delete_template(item.id)
-            elif item.kind == "network volume":
-                client.delete_network_volume(item.id)
-            else:
-                from playbook import dockerhost
-
-                for tag in item.name.split(", "):
-                    dockerhost.client().images.remove(tag)
+        delete_items(client, items)
     return SweepReport(tuple(items), delete)
+
+
+def delete_items(client, items: list[Stale]) -> None:
+    """Delete the items whose action is "delete": endpoints first, then templates, volumes (a volume
+    attached to an endpoint cannot go before it) and images."""
+    order = {"endpoint": 0, "template": 1, "network volume": 2, "image": 3}
+    for item in sorted(items, key=lambda s: order[s.kind]):
+        if item.action != "delete":
+            continue
+        if item.kind == "endpoint":
+            client.delete_endpoint(item.id)
+        elif item.kind == "template":
+            client.delete_template(item.id)
+        elif item.kind == "network volume":
+            client.delete_network_volume(item.id)
+        else:
+            from playbook import dockerhost
+
+            for tag in item.name.split(", "):
+                dockerhost.client().images.remove(tag)
+
+
+def inventory(client) -> dict[str, list[str]]:
+    """Every endpoint, template and network volume on the target, "name (id)" per kind: what is left."""
+    return {kind: [f"{r['name']} ({r['id']})" for r in items()] for kind, items in (
+        ("endpoints", client.list_endpoints), ("templates", client.list_templates),
+        ("network volumes", client.list_network_volumes))}
 
 
 def parse_age(text: str) -> float:

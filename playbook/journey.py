@@ -1,8 +1,10 @@
 """One journey through the notebooks: a shared spec file and a state file each notebook reads and extends.
 
-Why: the notebooks are one story, not islands. 02 writes the spec it chose (GPU pool, network volume)
+Why: the notebooks are one story, not islands. 01 records its analysis (VRAM need, fitting pools,
+container disk), which 02 sizes the spec from; 02 writes the spec it chose (GPU pool, network volume)
 that 05 deploys; 04 records the digest it pushed, which 05 pins the endpoint to; 05 records the endpoint
-that 06 and later notebooks send jobs to. No notebook creates what an earlier one already made. Each
+that 06, 07 and 08 send jobs to; 08 tears down what the journey made (``teardown``) and forgets it, so a
+rerun starts fresh. No notebook creates what an earlier one already made. Each
 notebook still runs alone: with no journey yet, ``load_spec()`` returns the default spec file and
 ``get()`` its default, so a notebook falls back to making what it needs itself.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from playbook import settings
+from playbook import janitor, settings
 from playbook.config import DEMO_MODEL_NAME, REPO_ROOT, build_dir
 from playbook.html import fields_table
 from playbook.spec import DeploymentSpec
@@ -76,6 +78,82 @@ def forget(target: str) -> None:
     data = _all()
     if data.pop(target, None) is not None:
         state_path().write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def record_analysis(target: str, analysis, headroom: float) -> dict:
+    """What notebook 01 found (``playbook.analyze.Analysis``), for 02 to size the spec from: the model folder
+    analysed, its VRAM need, the pools that hold it with ``headroom``, the volume and container disk sizes."""
+    return record(target, analysis={
+        "model": str(Path(analysis.path).resolve()), "dtype": analysis.dtype, "variant": analysis.variant,
+        "width": analysis.width, "height": analysis.height, "batch": analysis.batch, "headroom": headroom,
+        "vram_gb": analysis.vram_gb, "volume_gb": analysis.volume_gb,
+        "container_disk_gb": analysis.container_disk_gb["network_volume"],  # weights on the volume, not baked
+        "fitting_pools": [p.pool_id for p in analysis.fitting_pools(headroom=headroom)]})
+
+
+def analysis_for(target: str, model_folder: str | Path, dtype: str | None = None) -> dict | None:
+    """01's recorded analysis when it was of this model folder at this load dtype; else None (01 has not
+    run, or analysed another model: the caller analyses the model itself)."""
+    found = get(target, "analysis")
+    if not found or found.get("model") != str(Path(model_folder).resolve()):
+        return None
+    return found if (dtype or None) == found.get("dtype") else None
+
+
+def sizes(target: str, analysis) -> dict:
+    """What 02 sizes the spec from: 01's recorded analysis when it was of the same model folder at the same
+    load dtype (its resolution and batch may be other than the defaults), else ``analysis`` (the caller's
+    own). VRAM need in GB, network-volume and container-disk sizes in GB, and which notebook they came from."""
+    found = analysis_for(target, analysis.path, analysis.dtype)
+    if found:
+        return {"source": "01_analyze_model", "vram_gb": found["vram_gb"], "volume_gb": found["volume_gb"],
+                "container_disk_gb": found["container_disk_gb"]}
+    return {"source": "this notebook", "vram_gb": analysis.vram_gb, "volume_gb": analysis.volume_gb,
+            "container_disk_gb": analysis.container_disk_gb["network_volume"]}
+
+
+def monitoring_spec(workers_max: int = 2, idle_timeout_s: float = 2.0, prefetch: bool = True) -> DeploymentSpec:
+    """The journey's spec tuned for a burst (06) and the billed replay (07): at most ``workers_max``
+    workers, one job per worker, the next job taken while one runs. 06 and 07 apply the same, so the
+    second finds the endpoint unchanged."""
+    base = load_spec()
+    return base.with_changes(
+        workers={"min": 0, "max": workers_max, "idle_timeout_s": max(1, round(idle_timeout_s))},
+        scaler={"type": "REQUEST_COUNT", "value": 1}, env={**base.env, "WORKER_PREFETCH": "1" if prefetch else "0"})
+
+
+CLEAN_UP = ("local", "always", "never")
+
+
+def teardown(client, clean_up: str = "local") -> janitor.SweepReport:
+    """Delete what the journey recorded for the client's target (its endpoint, template and network volume,
+    by the ids in ``state``; nothing else, not even another resource of the same name), endpoints first so
+    the volume is no longer attached; then forget the target's state, so a rerun starts fresh.
+
+    ``clean_up``: "local" deletes on the local platform only (on RunPod the resources are listed as kept: a
+    network volume bills $/GB-month while it exists, so decide there), "always" on either target, "never"
+    lists them. Returns each resource with its action: "delete", "keep", or "absent" (recorded, already gone)."""
+    from playbook.errors import ConfigError
+
+    if clean_up not in CLEAN_UP:
+        raise ConfigError(f"clean_up must be one of {list(CLEAN_UP)}, not {str(clean_up)[:40]!r}")
+    target = client.target.name
+    delete = clean_up == "always" or (clean_up == "local" and target == "local")
+    recorded = state(target)
+    listed = {"endpoint": client.list_endpoints, "template": client.list_templates,
+              "network volume": client.list_network_volumes}
+    items = []
+    for kind, key in (("endpoint", "endpoint_id"), ("template", "template_id"), ("network volume", "volume_id")):
+        resource_id = recorded.get(key)
+        if not resource_id:
+            continue
+        found = next((r for r in listed[kind]() if r["id"] == resource_id), None)
+        items.append(janitor.Stale(kind, resource_id, found["name"] if found else "-", None,
+                                   "absent" if not found else ("delete" if delete else "keep")))
+    if delete:
+        janitor.delete_items(client, items)
+        forget(target)
+    return janitor.SweepReport(tuple(items), delete, title=f"the journey's resources on {target}")
 
 
 def reset() -> None:

@@ -34,6 +34,7 @@ class Measured:
     worker_spans: list[tuple[float, float]]  # (start, stop) wall-clock seconds per worker
     cold_starts_s: list[float]
     stop_delays_s: list[float]  # per idle-stopped worker: exit minus (last job end + idle timeout)
+    started_s: float = 0.0  # wall clock (epoch) when the replay began: workers started since are its own
     cold_start_spans: list[tuple[float, float]] = ()  # (spawned, ready) per worker that became ready
 
     @property
@@ -68,30 +69,42 @@ def replay(trace: Trace, jobs: JobClient, job_input: dict, timeout_s: float = 30
 
 
 def replay_local(platform, endpoint_id: str, trace: Trace, job_input: dict, timeout_s: float = 300.0) -> Measured:
-    """Replay on the local platform and read its billing ledger and worker records once every worker stopped."""
+    """Replay on the local platform and read its billing ledger and worker records once every worker stopped.
+
+    ``platform`` is a ``LocalPlatform`` or a ``RemotePlatform`` (one running in another process). The
+    endpoint may have served jobs before (an earlier notebook's): the replay waits until its workers are
+    down to ``workers.min``, and counts only the workers started after it began."""
     from playbook.waiting import wait_for
 
     cfg = platform.get_endpoint(endpoint_id)
     jobs = JobClient(platform.target, endpoint_id)
+    settle_s = cfg.idle_timeout_s + 60
+    wait_for(lambda: len(platform.list_workers(endpoint_id)) <= cfg.workers_min, timeout_s=settle_s,
+             what="the endpoint's earlier workers to stop before the replay")
+    started_s = time.time()
+    clock = started_s - time.monotonic()  # monotonic to epoch seconds, in this process
+
+    def mine() -> list:
+        return [e for e in platform.billed_workers(endpoint_id) if e.start_s >= started_s]
+
     done = replay(trace, jobs, job_input, timeout_s)
-    ledger = platform.engine.ledger
-    wait_for(lambda: all(e.stop_s is not None for e in ledger.workers(endpoint_id)) and
-             len(platform.list_workers(endpoint_id)) <= cfg.workers_min, timeout_s=cfg.idle_timeout_s + 60,
+    wait_for(lambda: all(e.stop_s is not None for e in mine()) and
+             len(platform.list_workers(endpoint_id)) <= cfg.workers_min, timeout_s=settle_s,
              what="the endpoint's workers to stop after the replay")
-    spans = [(e.start_s, e.stop_s) for e in ledger.workers(endpoint_id)]
-    infos = platform.list_workers(endpoint_id, include_exited=True)
-    t0 = platform.engine.t0
-    last_end: dict[str, float] = {}
+    entries = {e.worker_id: e for e in mine()}
+    infos = [w for w in platform.list_workers(endpoint_id, include_exited=True) if w.id in entries]
+    last_end: dict[str, float] = {}  # epoch seconds each worker finished its last job
     for submitted, result in done:
         if result.worker_id and result.delay_ms is not None:
-            end = submitted - t0 + ((result.delay_ms or 0) + (result.execution_ms or 0)) / 1000
+            end = clock + submitted + ((result.delay_ms or 0) + (result.execution_ms or 0)) / 1000
             last_end[result.worker_id] = max(last_end.get(result.worker_id, 0.0), end)
-    stop_delays = [w.exited_t_s - last_end[w.id] - cfg.idle_timeout_s for w in infos
-                   if w.stop_reason == "idle timeout" and w.exited_t_s is not None and w.id in last_end]
+    stop_delays = [entries[w.id].stop_s - last_end[w.id] - cfg.idle_timeout_s for w in infos
+                   if w.stop_reason == "idle timeout" and entries[w.id].stop_s is not None and w.id in last_end]
     ready = [w for w in infos if w.cold_start_s is not None]
-    return Measured(trace, [r for _, r in done], [s for s, _ in done], spans, [w.cold_start_s for w in ready],
-                    [max(0.0, d) for d in stop_delays],
-                    [(w.spawned_t_s, w.spawned_t_s + w.cold_start_s) for w in ready])
+    return Measured(trace, [r for _, r in done], [s for s, _ in done],
+                    [(e.start_s, e.stop_s) for e in entries.values()],
+                    [w.cold_start_s for w in ready], [max(0.0, d) for d in stop_delays], started_s,
+                    cold_start_spans=[(w.spawned_t_s, w.spawned_t_s + w.cold_start_s) for w in ready])
 
 
 def start_contention(spans: list[tuple[float, float]]) -> tuple[float, list[float]]:
@@ -182,11 +195,14 @@ class WorkerBill:
     stop_reason: str | None
 
 
-def worker_bills(platform, endpoint_id: str) -> list[WorkerBill]:
-    """Every worker of a local endpoint: billed seconds and dollars (the ledger) beside the jobs it served."""
+def worker_bills(platform, endpoint_id: str, since_s: float = 0.0) -> list[WorkerBill]:
+    """Every worker of a local endpoint started at or after ``since_s`` (epoch; e.g. ``Measured.started_s``):
+    billed seconds and dollars (the ledger) beside the jobs it served."""
     infos = {w.id: w for w in platform.list_workers(endpoint_id, include_exited=True)}
     out = []
-    for entry in platform.engine.ledger.workers(endpoint_id):
+    for entry in platform.billed_workers(endpoint_id):
+        if entry.start_s < since_s:
+            continue
         info = infos.get(entry.worker_id)
         out.append(WorkerBill(entry.worker_id, entry.billed_s(), entry.usd(), info.jobs_done if info else 0,
                               info.cold_start_s if info else None, info.stop_reason if info else None))

@@ -1,5 +1,6 @@
 """The troubleshooting walk-through of notebook 08: break an endpoint on purpose, meet the symptom, run
-the doctor, apply the fix, and see it pass. Local platform only (the breaking needs its fault switch).
+the doctor, apply the fix, and see it pass. Local platform only (the breaking needs its fault switch);
+each broken endpoint is a throw-away copy of the journey's endpoint (05's), deleted once it passes.
 
 Why a module: each pitfall is the same four steps with different settings; the notebook stays a few
 calls per pitfall and the tests drive the very same code. Each pitfall is made the way it happens:
@@ -16,10 +17,12 @@ from pathlib import Path
 
 from playbook import doctor
 from playbook.control import ControlClient
+from playbook.errors import HttpError
 from playbook.html import fields_table
 from playbook.jobs import JobClient
 from playbook.waiting import wait_for
 
+PREFIX = "playbook-troubleshoot-"  # what the walk-through makes (the janitor's prefix, so none is ever lost)
 DEMO_JOB = {"prompt": "a lighthouse", "width": 64, "height": 64, "num_inference_steps": 2, "seed": 1}
 
 
@@ -85,35 +88,62 @@ class Symptom:
 
 
 class Walkthrough:
-    """Breaks, diagnoses and fixes pitfalls on one local platform; ``volume`` holds the demo model."""
+    """Breaks, diagnoses and fixes pitfalls on copies of the journey's endpoint, on the local platform.
 
-    def __init__(self, platform, volume: Path, hung_after_s: float = 5.0, timeout_s: float = 240.0):
-        self.platform, self.volume = platform, Path(volume)
-        self.control = ControlClient(platform.target, retries=1)
+    Each broken endpoint is a throw-away copy of ``endpoint_id`` (its image, env, pools and network volume:
+    the model the journey put there), named ``playbook-troubleshoot-<pitfall>``, made and fixed through
+    RunPod's REST API and deleted once it passes; no second volume of the model is ever made (the empty
+    one of "models missing" is made empty on purpose, and deleted too). ``clean_up()`` deletes anything
+    the walk-through made that is still there."""
+
+    def __init__(self, client: ControlClient, endpoint_id: str, hung_after_s: float = 5.0,
+                 timeout_s: float = 240.0):
+        from playbook.deploy import local_volume_path
+        from playbook.errors import ConfigError
+
+        self.client = self.control = client
+        self.target = client.target
+        base = client.get_endpoint(endpoint_id)
+        if not base.get("networkVolumes"):
+            raise ConfigError(f"endpoint {endpoint_id} has no network volume: the walk-through breaks copies of "
+                              "an endpoint whose workers read the model from a volume (the journey's, from 02/05)")
+        self.endpoint_id, self.volume_id = endpoint_id, base["networkVolumes"][0]
+        self.volume = local_volume_path(client, self.volume_id)
+        self.base = {"type": "QUEUE", "image": base["image"], "env": dict(base.get("env") or {}),
+                     "gpu": {"pools": list(base["gpu"]["pools"])}, "dataCenterIds": list(base.get("dataCenterIds")
+                                                                                     or [])}
         self.hung_after_s, self.timeout_s = hung_after_s, timeout_s
+        self.made: list[tuple[str, str, str]] = []  # (kind, id, name) of what the walk-through created
 
     def doctor(self) -> doctor.Doctor:
         # a cold start of the demo worker is part of this walk-through: only call a wait "slow" past the timeout
-        return doctor.Doctor(self.platform.target, hung_after_s=self.hung_after_s, slow_delay_s=self.timeout_s)
+        return doctor.Doctor(self.target, hung_after_s=self.hung_after_s, slow_delay_s=self.timeout_s)
+
+    def _made(self, kind: str, resource: dict) -> dict:
+        self.made.append((kind, resource["id"], resource["name"]))
+        return resource
 
     def break_it(self, name: str) -> Case:
-        from playbook.local import EndpointConfig
-
         pitfall = PITFALLS[name]
-        volume = self.volume
+        volume_id, volume = self.volume_id, self.volume
         if pitfall.empty_volume:
-            volume = self.volume.parent / f"{self.volume.name}-empty"
-            shutil.rmtree(volume, ignore_errors=True)  # an earlier run's fix copied the model into it
-            volume.mkdir(parents=True)
-        cfg = self.platform.create_endpoint(EndpointConfig(
-            name=f"broken-{name}", env=dict(pitfall.env), volume_dir=volume, workers_min=pitfall.workers_min,
-            workers_max=2, idle_timeout_s=60 if name == "runaway_cost" else 2, scaler_value=0))
-        case = Case(pitfall, cfg.id, volume)
+            from playbook.deploy import local_volume_path
+
+            current = self.client.get_network_volume(self.volume_id)
+            empty = self._made("network volume", self.client.create_network_volume({
+                "name": f"{PREFIX}empty", "size": 10, "dataCenter": current["dataCenter"]}))
+            volume_id, volume = empty["id"], local_volume_path(self.client, empty["id"])
+        idle_s = 60 if name == "runaway_cost" else 2
+        ep = self._made("endpoint", self.client.create_endpoint({
+            **self.base, "name": f"{PREFIX}{name}", "env": {**self.base["env"], **pitfall.env},
+            "networkVolumes": [volume_id], "workers": {"min": pitfall.workers_min, "max": 2, "idleTimeout": idle_s},
+            "scaling": {"type": "QUEUE_DELAY", "queueDelay": 0.5}}))
+        case = Case(pitfall, ep["id"], volume)
         if name == "stale_release":  # the worker starts, then a new image is PATCHed in: a new release
-            wait_for(lambda: self._summary(cfg.id)["idle"], self.timeout_s, what="the first worker to be ready")
-            self.control.update_endpoint(cfg.id, {"image": "local/playbook-worker:2"})
+            wait_for(lambda: self._summary(ep["id"])["idle"], self.timeout_s, what="the first worker to be ready")
+            self.control.update_endpoint(ep["id"], {"image": "local/playbook-worker:2"})
         if pitfall.sends_job:
-            case.job_id = JobClient(self.platform.target, cfg.id).run(DEMO_JOB)
+            case.job_id = JobClient(self.target, ep["id"]).run(DEMO_JOB)
         self._await_symptom(case)
         return case
 
@@ -127,7 +157,7 @@ class Walkthrough:
                  what=f"the {case.pitfall.name} symptom", interval_s=0.5, max_interval_s=2.0)
 
     def symptom(self, case: Case) -> Symptom:
-        status = JobClient(self.platform.target, case.endpoint_id).status(case.job_id).status if case.job_id else None
+        status = JobClient(self.target, case.endpoint_id).status(case.job_id).status if case.job_id else None
         view = self.control.endpoint_workers(case.endpoint_id)
         workers = ", ".join(f"{w['id']} {w['status']}" + (" (stale)" if w["isStale"] else "")
                             for w in view["workers"]) or "none"
@@ -148,9 +178,9 @@ class Walkthrough:
             shutil.copytree(self.volume / "models", case.volume / "models", dirs_exist_ok=True)
             return "copied the model folder to the endpoint's volume; the next worker passes its fitness check"
         if name == "slow_start":  # the old worker is still starting: with a longer init timeout it may finish
-            self.control.update_endpoint(eid, {"env": {"RUNPOD_INIT_TIMEOUT": "600"}})
+            self.control.update_endpoint(eid, {"env": {**self.base["env"], "RUNPOD_INIT_TIMEOUT": "600"}})
             return "raised RUNPOD_INIT_TIMEOUT to 600 s (a new release): the slow worker is no longer unhealthy"
-        change: dict = {"env": {}}
+        change: dict = {"env": dict(self.base["env"])}
         done = "PATCHed the endpoint: its env no longer carries the fault (a new release)"
         if name == "hung_job":
             change["timeout"] = 30000
@@ -163,20 +193,41 @@ class Walkthrough:
                  interval_s=0.2, max_interval_s=1.0)
         return done
 
-    def verify(self, case: Case) -> doctor.Diagnosis:
-        """A fresh job completes, and the doctor finds the endpoint (or that job) healthy."""
-        result = JobClient(self.platform.target, case.endpoint_id).run_sync(DEMO_JOB, timeout_s=self.timeout_s)
+    def verify(self, case: Case, keep: bool = False) -> doctor.Diagnosis:
+        """A fresh job completes, and the doctor finds the endpoint (or that job) healthy; then the
+        throw-away endpoint (and the empty volume of "models missing") is deleted unless ``keep``."""
+        result = JobClient(self.target, case.endpoint_id).run_sync(DEMO_JOB, timeout_s=self.timeout_s)
         endpoint_level = case.pitfall.name in ("stale_release", "runaway_cost", "crash_loop")
         case.job_id = None if endpoint_level else result.id
-        return self.doctor().diagnose(case.subject)
+        verdict = self.doctor().diagnose(case.subject)
+        if not keep:
+            self.clean_up()
+        return verdict
+
+    def clean_up(self) -> list[str]:
+        """Delete what the walk-through made and is still there (endpoints before volumes and templates)."""
+        order = {"endpoint": 0, "template": 1, "network volume": 2}
+        deleted = []
+        for kind, resource_id, name in sorted(self.made, key=lambda m: order[m[0]]):
+            remove = {"endpoint": self.client.delete_endpoint, "template": self.client.delete_template,
+                      "network volume": self.client.delete_network_volume}[kind]
+            try:
+                remove(resource_id)
+                deleted.append(f"{kind} {name} ({resource_id})")
+            except HttpError as exc:  # already gone (deleted by hand): nothing to do
+                if exc.status != 404:
+                    raise
+        self.made.clear()
+        return deleted
 
     # -- traps that need no worker ---------------------------------------------------------------
     def template_trap(self) -> str:
         """A template, an endpoint created from it, then the template edited: returns the endpoint id."""
-        tpl = self.control.create_template({"name": "trap", "image": "local/playbook-worker:1", "serverless": True})
-        ep = self.control.create_endpoint({"name": "trap", "type": "QUEUE", "templateId": tpl["id"],
-                                           "gpu": {"pools": ["AMPERE_16"]}, "workers": {"min": 0, "max": 1},
-                                           "scaling": {"type": "QUEUE_DELAY", "queueDelay": 4}})
+        tpl = self._made("template", self.control.create_template(
+            {"name": f"{PREFIX}trap", "image": "local/playbook-worker:1", "serverless": True}))
+        ep = self._made("endpoint", self.control.create_endpoint(
+            {"name": f"{PREFIX}trap", "type": "QUEUE", "templateId": tpl["id"], "gpu": {"pools": ["AMPERE_16"]},
+             "workers": {"min": 0, "max": 1}, "scaling": {"type": "QUEUE_DELAY", "queueDelay": 4}}))
         self.control.update_template(tpl["id"], {"image": "local/playbook-worker:2"})  # never reaches `ep`
         return ep["id"]
 

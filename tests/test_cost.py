@@ -34,6 +34,10 @@ def test_job_and_run_cost_from_measured_times():
     assert cost.STORAGE.volume_usd_per_month(100) == pytest.approx(7.0)
     rec = cost.reconcile(0.02, {"metadata": {"totals": {"totalAmount": 0.021}}})
     assert rec.difference_usd == pytest.approx(0.001) and rec.relative == pytest.approx(0.001 / 0.021)
+    # an endpoint that billed earlier work: the run's bill is the answer after it less the answer before
+    since = cost.reconcile(0.02, {"metadata": {"totals": {"totalAmount": 0.051}}},
+                           before={"metadata": {"totals": {"totalAmount": 0.03}}})
+    assert since.billed_usd == pytest.approx(0.021)
 
 
 def test_cost_estimate_cli_prints_dollars_and_findings(capsys):

@@ -55,3 +55,77 @@ def test_notebook_parameters_from_the_command_line():
     with pytest.raises(ConfigError, match="has the parameter"):
         notebooks.run_all(notebooks.select(["02"]), parameters={"no_such_parameter": 1})
     assert {"model_dir", "gpu_pool", "target"} <= notebooks.declared_parameters(notebooks.select(["02"])[0])
+
+
+def test_01s_analysis_sizes_02_only_for_the_same_model_at_the_same_dtype(tmp_path):
+    from playbook import analyze
+
+    model = make_demo_model(tmp_path / "my-model")
+    at_1024 = analyze.analyze(model, dtype="float16", width=1024, height=1024)
+    recorded = journey.record_analysis("local", at_1024, headroom=0.2)["analysis"]
+    assert recorded["model"] == str(model.resolve()) and recorded["fitting_pools"][0] == "AMPERE_16"
+    default = analyze.analyze(model, dtype="float16")  # what 02 runs itself, at 512 x 512
+    sized = journey.sizes("local", default)
+    assert sized["source"] == "01_analyze_model" and sized["vram_gb"] == at_1024.vram_gb > default.vram_gb
+    assert sized["container_disk_gb"] == at_1024.container_disk_gb["network_volume"]
+    assert journey.sizes("local", analyze.analyze(model, dtype="float32"))["source"] == "this notebook"
+    assert journey.sizes("runpod", default)["source"] == "this notebook"  # another target's journey
+
+
+class FakeControl:
+    """Just what the teardown calls, over lists of resources."""
+
+    def __init__(self, target_name, **resources):
+        from types import SimpleNamespace
+
+        self.target = SimpleNamespace(name=target_name)
+        self.items = {kind: list(resources.get(kind, [])) for kind in ("endpoints", "templates", "volumes")}
+        self.deleted = []
+
+    def list_endpoints(self):
+        return self.items["endpoints"]
+
+    def list_templates(self):
+        return self.items["templates"]
+
+    def list_network_volumes(self):
+        return self.items["volumes"]
+
+    def _delete(self, kind, resource_id):
+        attached = {v for e in self.items["endpoints"] for v in e.get("networkVolumes", [])}
+        assert kind != "volumes" or resource_id not in attached, "a volume deleted before its endpoint"
+        self.items[kind] = [r for r in self.items[kind] if r["id"] != resource_id]
+        self.deleted.append(resource_id)
+
+    def delete_endpoint(self, resource_id):
+        self._delete("endpoints", resource_id)
+
+    def delete_template(self, resource_id):
+        self._delete("templates", resource_id)
+
+    def delete_network_volume(self, resource_id):
+        self._delete("volumes", resource_id)
+
+
+def test_teardown_deletes_only_what_the_journey_recorded_then_forgets_it():
+    def resources():
+        return {"endpoints": [{"id": "e1", "name": "playbook-demo", "networkVolumes": ["v1"]},
+                              {"id": "e2", "name": "playbook-demo-other", "networkVolumes": []}],
+                "volumes": [{"id": "v1", "name": "playbook-models"}, {"id": "v2", "name": "playbook-models"}]}
+
+    journey.record("local", endpoint_id="e1", volume_id="v1", template_id="gone")
+    local = FakeControl("local", **resources())
+    report = journey.teardown(local)
+    assert local.deleted == ["e1", "v1"] and journey.state("local") == {}
+    assert {(s.kind, s.id, s.action) for s in report.items} == {
+        ("endpoint", "e1", "delete"), ("template", "gone", "absent"), ("network volume", "v1", "delete")}
+    assert "resources on local (deleted)" in report._repr_html_()
+    # on RunPod the default only lists: the volume bills while it exists, the user decides
+    journey.record("runpod", endpoint_id="e1", volume_id="v1")
+    runpod = FakeControl("runpod", **resources())
+    assert {s.action for s in journey.teardown(runpod).items} == {"keep"} and runpod.deleted == []
+    assert journey.get("runpod", "endpoint_id") == "e1"
+    journey.teardown(runpod, "always")
+    assert runpod.deleted == ["e1", "v1"] and journey.state("runpod") == {}
+    with pytest.raises(ConfigError, match="clean_up must be one of"):
+        journey.teardown(runpod, "yes")

@@ -1,6 +1,7 @@
 """The journey: every notebook in order on one local platform, with another model than the demo's
 (brought in through the `model_dir` parameter, as `playbook notebooks -p model_dir=...` does), each step
-reusing what the previous one made; and 02's own checks pass for whichever pool its picker offers."""
+reusing what the previous one made: 01's analysis sizes 02's spec, 05's endpoint serves 06, 07 and 08,
+and 08 leaves nothing on the platform; and 02's own checks pass for whichever pool its picker offers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import pytest
 from playbook import journey, notebooks
 from playbook.demo_model import make_demo_model
 
-JOURNEY_MODEL_SIZE = "small"  # stands in for "your own model": another folder name, another size
+# "your own model": another folder name, another size. The medium demo model (~431 MB) costs little more than the
+# small one on a 2-core CPU machine: the whole chain (00-08) took 435 s with it and 486 s with "small" (same day,
+# shared cores), because the jobs run at 64 x 64 with 2 steps and each worker loads the weights once.
+JOURNEY_MODEL_SIZE = "medium"
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +27,9 @@ def chain(tmp_path_factory):
         model = make_demo_model(tmp_path_factory.mktemp("models") / "my-model", size=JOURNEY_MODEL_SIZE)
         runs = notebooks.run_all(notebooks.all_notebooks(), out_dir=build / "notebooks",
                                  parameters=notebooks.parse_parameters([f"model_dir={model}"]))
-        yield {r.name[:2]: r for r in runs}, journey.state("local"), model
+        by_name = {r.name[:2]: r for r in runs}
+        # the journey's state as 08 found it before its teardown; after it, the state must be empty
+        yield by_name, by_name["08"].glued.get("journey_state", {}), model, journey.state("local")
     finally:
         if old is None:
             os.environ.pop("PLAYBOOK_BUILD_DIR", None)
@@ -34,7 +40,7 @@ def chain(tmp_path_factory):
 @pytest.mark.notebook
 @pytest.mark.slow
 def test_the_journey_runs_in_order_and_each_step_uses_what_the_previous_made(chain):
-    runs, state, model = chain
+    runs, state, model, _ = chain
     failed = {k: r.error for k, r in runs.items() if not r.ok}
     assert not failed, failed
     storage, deploy_nb, monitor_nb = runs["02"].glued, runs["05"].glued, runs["06"].glued
@@ -51,6 +57,41 @@ def test_the_journey_runs_in_order_and_each_step_uses_what_the_previous_made(cha
     # 06 sends its jobs to 05's endpoint
     assert monitor_nb["reused_endpoint"] is True and monitor_nb["jobs_completed"] == 13
     assert monitor_nb["final_workers"] == 0
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_the_analysis_of_01_sizes_the_spec_of_02(chain):
+    runs, _, model, _ = chain
+    analysis, storage = runs["01"].glued["recorded_analysis"], runs["02"].glued
+    assert analysis["model"] == str(model.resolve())  # 01 analysed the model brought in, not the demo model
+    assert storage["sized_by"] == "01_analyze_model"
+    assert storage["vram_gb"] == analysis["vram_gb"] == runs["01"].glued["vram_gb"]
+    assert storage["container_disk_gb"] == analysis["container_disk_gb"]
+    assert storage["volume_size_gb"] == analysis["volume_gb"]
+    # the picker offers only pools 01 found to fit (those with stock in the volume's data center)
+    assert storage["chosen_pool"] in storage["offered_pools"]
+    assert set(storage["offered_pools"]) <= set(analysis["fitting_pools"])
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_07_and_08_use_the_endpoint_05_made_and_08_leaves_nothing(chain):
+    runs, _, _, after = chain
+    endpoint_id = runs["06"].glued["endpoint_id"]
+    assert runs["06"].glued["reused_endpoint"] is True  # 05's (the first test checks it too)
+    assert runs["07"].glued["endpoint_id"] == endpoint_id and runs["07"].glued["reused_endpoint"] is True
+    assert runs["08"].glued["endpoint_id"] == endpoint_id and runs["08"].glued["reused_endpoint"] is True
+    # 07 billed only its own replay on the shared endpoint, and the bill agrees with the estimate
+    cost = runs["07"].glued
+    assert cost["workers_billed"] >= 1 and cost["estimated_usd"] == pytest.approx(cost["billed_usd"], rel=0.25)
+    # 08's throw-away endpoints are gone; its teardown deleted the journey's endpoint and volume, and forgot them
+    troubleshoot = runs["08"].glued
+    assert troubleshoot["journey_verdict"] == "healthy"
+    deleted = {(r["kind"], r["id"]) for r in troubleshoot["torn_down"] if r["action"] == "delete"}
+    assert deleted == {("endpoint", endpoint_id), ("network volume", runs["02"].glued["volume"]["id"])}
+    assert troubleshoot["remaining"] == {"endpoints": [], "templates": [], "network volumes": []}
+    assert after == {}  # the journey's local state is forgotten: a rerun starts fresh
 
 
 @pytest.mark.notebook

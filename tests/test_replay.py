@@ -8,7 +8,8 @@ import pytest
 from local_support import endpoint
 
 from playbook.cost import price
-from playbook.replay import compare, fit, replay_local
+from playbook.local.remote import RemotePlatform
+from playbook.replay import compare, fit, replay_local, worker_bills
 from playbook.scaling import Policy
 from playbook.traces import Trace
 
@@ -20,6 +21,11 @@ def test_simulator_predicts_a_local_replay(platform):  # noqa: F811
     assert all(r.ok for r in measured.results) and measured.billed_s > 0
     billing = platform.engine.ledger.workers(cfg.id)
     assert measured.billed_s == sum(e.billed_s() for e in billing)
+    # a platform in another process shows the same ledger and settings over HTTP (notebook 07 replays so)
+    remote = RemotePlatform(platform.target)
+    assert remote.billed_workers(cfg.id) == platform.billed_workers(cfg.id) == billing
+    assert Policy.of(remote.get_endpoint(cfg.id)) == Policy.of(cfg)
+    assert worker_bills(remote, cfg.id, since_s=measured.started_s) == worker_bills(platform, cfg.id)
     settings = fit(measured, Policy.of(cfg), price("AMPERE_16").usd_per_s)
     result = compare(measured, settings, seeds=20)
     assert abs(result.billed_error) < 0.3, result.rows()

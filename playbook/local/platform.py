@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from aiohttp import web
@@ -297,6 +297,10 @@ class LocalPlatform:
 
     def health(self, endpoint_id: str) -> dict:
         return self.call(lambda: self._endpoint(endpoint_id).health())
+
+    def billed_workers(self, endpoint_id: str) -> list:
+        """The endpoint's lines of the billing ledger (``BilledWorker``: epoch start and stop, $/s), copies."""
+        return self.call(lambda: [replace(e) for e in self.engine.ledger.workers(endpoint_id)])
 
     def snapshot(self) -> dict:
         """Everything `playbook local status` shows, JSON-able."""

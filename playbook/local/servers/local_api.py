@@ -29,7 +29,13 @@ async def workers(request: web.Request) -> web.Response:
     return web.json_response([asdict(w) for w in found])
 
 
+async def billing(request: web.Request) -> web.Response:
+    found = _platform(request).billed_workers(request.match_info["endpoint_id"])
+    return web.json_response([asdict(e) for e in found])
+
+
 def add_routes(app: web.Application, platform) -> None:
     app.router.add_get("/local/status", status)
+    app.router.add_get("/local/billing/{endpoint_id}", billing)
     app.router.add_get("/local/workers/{endpoint_id}", workers)
     app.router.add_get("/local/timeline/{endpoint_id}", timeline)
