@@ -36,6 +36,9 @@ def test_runner_choice_follows_the_daemon(worker_image):
     assert choose_runner(EndpointConfig(image=worker_image.reference)).name == "docker"
     assert choose_runner(EndpointConfig(image="nobody/not-built-here:1")).name == "process"
     assert choose_runner(EndpointConfig()).name == "process"
+    # a process-side fault is carried out by the launcher, so that endpoint runs as a process even with an image
+    crashing = EndpointConfig(image=worker_image.reference, env={"PLAYBOOK_FAULT": "crash_loop"})
+    assert choose_runner(crashing).name == "process"
 
 
 def _wait_job(base: str, headers: dict, job_id: str, endpoint_id: str, timeout_s: float = 240):

@@ -123,13 +123,15 @@ def choose_runner(endpoint: EndpointConfig) -> Runner:
 
     A worker that cannot be placed or pulled (``playbook.local.runtime.faults``) gets no process at all.
     The Docker runner (``playbook.local.supervision.docker_runner``) is used when the endpoint names
-    an image that the local Docker daemon has; otherwise a local Python process runs the handler.
+    an image that the local Docker daemon has; otherwise a local Python process runs the handler. An
+    endpoint with a process-side fault (a crash loop, OOM, a slow start, a hang) runs as a process even
+    then: the launcher (``launch.py``) is what carries the fault out, and it does not run in the image.
     """
     from playbook.local.runtime import faults
     from playbook.local.supervision import docker_runner
 
     if faults.placement_fault(endpoint):  # no GPU stock, image pull pending, driver too old
         return faults.FaultRunner()
-    if endpoint.image and docker_runner.image_available(endpoint.image):
+    if endpoint.image and not faults.fault_of(endpoint) and docker_runner.image_available(endpoint.image):
         return docker_runner.DockerRunner()
     return ProcessRunner()
