@@ -132,24 +132,35 @@ def sweep(client, older_than_s: float, delete: bool = False, volumes: bool = Fal
     return SweepReport(tuple(items), delete)
 
 
-def delete_items(client, items: list[Stale]) -> None:
+def delete_items(client, items: list[Stale], missing_ok: bool = False) -> list[Stale]:
     """Delete the items whose action is "delete": endpoints first, then templates, volumes (a volume
-    attached to an endpoint cannot go before it) and images."""
+    attached to an endpoint cannot go before it) and images. With ``missing_ok`` a resource already gone
+    (404) is passed over. Returns the items deleted."""
+    from playbook.errors import HttpError
+
     order = {"endpoint": 0, "template": 1, "network volume": 2, "image": 3}
+    deleted = []
     for item in sorted(items, key=lambda s: order[s.kind]):
         if item.action != "delete":
             continue
-        if item.kind == "endpoint":
-            client.delete_endpoint(item.id)
-        elif item.kind == "template":
-            client.delete_template(item.id)
-        elif item.kind == "network volume":
-            client.delete_network_volume(item.id)
-        else:
-            from playbook import dockerhost
+        try:
+            if item.kind == "endpoint":
+                client.delete_endpoint(item.id)
+            elif item.kind == "template":
+                client.delete_template(item.id)
+            elif item.kind == "network volume":
+                client.delete_network_volume(item.id)
+            else:
+                from playbook import dockerhost
 
-            for tag in item.name.split(", "):
-                dockerhost.client().images.remove(tag)
+                for tag in item.name.split(", "):
+                    dockerhost.client().images.remove(tag)
+        except HttpError as exc:
+            if not (missing_ok and exc.status == 404):
+                raise
+            continue
+        deleted.append(item)
+    return deleted
 
 
 def inventory(client) -> dict[str, list[str]]:

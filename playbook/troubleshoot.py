@@ -15,9 +15,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playbook import doctor
+from playbook import doctor, janitor
 from playbook.control import ControlClient
-from playbook.errors import HttpError
 from playbook.html import fields_table
 from playbook.jobs import JobClient
 from playbook.waiting import wait_for
@@ -205,20 +204,12 @@ class Walkthrough:
         return verdict
 
     def clean_up(self) -> list[str]:
-        """Delete what the walk-through made and is still there (endpoints before volumes and templates)."""
-        order = {"endpoint": 0, "template": 1, "network volume": 2}
-        deleted = []
-        for kind, resource_id, name in sorted(self.made, key=lambda m: order[m[0]]):
-            remove = {"endpoint": self.client.delete_endpoint, "template": self.client.delete_template,
-                      "network volume": self.client.delete_network_volume}[kind]
-            try:
-                remove(resource_id)
-                deleted.append(f"{kind} {name} ({resource_id})")
-            except HttpError as exc:  # already gone (deleted by hand): nothing to do
-                if exc.status != 404:
-                    raise
+        """Delete what the walk-through made and is still there (the janitor's order: endpoints first); one
+        already deleted by hand is passed over."""
+        made = [janitor.Stale(kind, resource_id, name, None, "delete") for kind, resource_id, name in self.made]
+        deleted = janitor.delete_items(self.client, made, missing_ok=True)
         self.made.clear()
-        return deleted
+        return [f"{item.kind} {item.name} ({item.id})" for item in deleted]
 
     # -- traps that need no worker ---------------------------------------------------------------
     def template_trap(self) -> str:

@@ -47,6 +47,20 @@ def test_sweep_deletes_only_old_playbook_made_resources(client):
     assert client.list_network_volumes() == []
 
 
+def test_deleting_what_is_already_gone_is_passed_over_only_when_asked(client):
+    from playbook.errors import HttpError
+
+    vol = client.create_network_volume({"name": "playbook-gone", "size": 10, "dataCenter": "EU-RO-1"})
+    ep = deploy.apply(DEMO.with_changes(name="playbook-here", volume=None), client).endpoint_id
+    client.delete_network_volume(vol["id"])  # deleted by hand before the clean-up
+    items = [janitor.Stale("network volume", vol["id"], "playbook-gone", None, "delete"),
+             janitor.Stale("endpoint", ep, "playbook-here", None, "delete")]
+    with pytest.raises(HttpError) as gone:
+        janitor.delete_items(client, [items[0]])
+    assert gone.value.status == 404
+    deleted = janitor.delete_items(client, items, missing_ok=True)
+    assert [d.name for d in deleted] == ["playbook-here"] and client.list_endpoints() == []
+
 def test_ages_parse_and_refuse_nonsense():
     assert [janitor.parse_age(t) for t in ("90s", "30m", "12h", "7d", "5")] == [90, 1800, 43_200, 604_800, 5]
     with pytest.raises(ConfigError, match="older-than"):

@@ -24,13 +24,12 @@ replaced by healthy ones, as a new release replaces workers on RunPod.
 - ``hang``: a job's handler never returns and writes nothing: the job stays IN_PROGRESS until the
   execution timeout. Process workers only.
 
-The process-side faults ("Process workers only") are carried out by ``supervision/launch.py`` (it reads the
-same env key), so an endpoint with one runs its workers as processes even when its image is in the local
-Docker daemon (``supervision.runners.choose_runner``); the
-placement faults (no_stock, image_pull, cuda_mismatch) by ``FaultRunner`` below, chosen by
-``supervision.runners.choose_runner``. The stale-release, wrong-architecture, missing-model and
-template traps need no switch: they are made for real (a PATCH after the workers started, an arm64
-image, an empty volume, a template edited after create).
+Both kinds are dispatched by ``supervision.runners.choose_runner``. The placement faults (no_stock,
+image_pull, cuda_mismatch) get ``FaultRunner`` below. The process-side faults ("Process workers only") are
+carried out by ``supervision/launch.py`` (it reads the same env key), so an endpoint with one runs its
+workers as processes even when its image is in the local Docker daemon. The stale-release,
+wrong-architecture, missing-model and template traps need no switch: they are made for real (a PATCH after
+the workers started, an arm64 image, an empty volume, a template edited after create).
 """
 
 from __future__ import annotations
