@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from playbook import notebooks
+from playbook.journey import notebooks
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.notebook, pytest.mark.skipif(

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from playbook import notebooks
-from playbook.config import REPO_ROOT
-from playbook.spec import load_spec
+from playbook.core.config import REPO_ROOT
+from playbook.deploy.spec import load_spec
+from playbook.journey import notebooks
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.skipif(
