@@ -1,5 +1,5 @@
 """Contract tests: every request ``playbook.control`` sends and every response the local platform returns
-is validated against RunPod's REST v2 spec (../shared/runpod/rest-v2-beta.openapi.json) with openapi-core,
+is validated against RunPod's REST v2 spec (docs/runpod/rest-v2-beta.openapi.json) with openapi-core,
 across the whole deploy lifecycle: create, update in place, idempotent re-apply, new release, destroy,
 and the refusals (volume data center mismatch, no stock, bad fields, 401)."""
 
