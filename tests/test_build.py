@@ -13,6 +13,7 @@ import urllib.request
 
 import docker
 import pytest
+import tools
 
 from playbook import build, dockerhost
 from playbook.config import REPO_ROOT
@@ -245,15 +246,13 @@ def test_pin_spec_points_the_endpoint_at_the_pushed_digest(tmp_path, monkeypatch
 @pytest.fixture
 def auth_registry(docker_daemon, tmp_path):
     """A second registry on loopback that demands a password (htpasswd, bcrypt), on a free port."""
-    import shutil as sh
     import socket
     import subprocess
     import time
 
-    bcrypt = pytest.importorskip("bcrypt")  # installed with runpod (paramiko)
-    binary = sh.which("docker-registry")
-    if not binary:
-        pytest.skip("docker-registry is not installed: run scripts/services.sh")
+    import bcrypt  # in the lock (paramiko's dependency)
+
+    binary = tools.need("docker-registry", why="scripts/services.sh installs it")
     password = "s3cret-registry-pw"
     (tmp_path / "htpasswd").write_text(f"ci:{bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}\n")
     with socket.socket() as s:
