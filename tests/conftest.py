@@ -22,7 +22,8 @@ SLOW_FIXTURES = {"platform", "rp_serve_api", "executed_notebook", "docker_daemon
 def pytest_collection_modifyitems(config, items):
     """A test is ``slow`` when its file says so (processes, end to end), when it is a notebook or Docker
     test, or when it starts a local platform or a server process through a fixture. cloud_image tests
-    (several GB of CUDA wheels) run only when asked for: ``-m cloud_image``."""
+    (several GB of CUDA wheels) run only when asked for: ``-m cloud_image``. gpu tests skip where torch sees no
+    CUDA device (CI has none: PLAYBOOK_REQUIRE_TOOLS leaves that skip alone)."""
     run_cloud = "cloud_image" in (config.option.markexpr or "")
     skip_cloud = pytest.mark.skip(reason="builds the CUDA image: run with -m cloud_image")
     for item in items:

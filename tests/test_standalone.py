@@ -5,6 +5,7 @@ catch a new reference to a path outside the repository before that."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -94,3 +95,12 @@ def test_the_facts_pages_link_only_to_files_that_exist():
             if "://" not in target and not (page.parent / target).exists():
                 missing.append(f"{page.relative_to(REPO_ROOT)} -> {target}")
     assert missing == []
+
+
+def test_runpods_specs_are_the_copies_their_note_describes():
+    """docs/runpod/README.md lists each copy's SHA-256: a refresh that skips the note (where, when) fails here."""
+    folder = REPO_ROOT / "docs" / "runpod"
+    listed = dict((name, digest) for digest, name in re.findall(r"^ +([0-9a-f]{64})  (\S+)$",
+                                                               (folder / "README.md").read_text(), re.M))
+    actual = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.glob("*.json")}
+    assert listed == actual and "rest-v2-beta.openapi.json" in actual
