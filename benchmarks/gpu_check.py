@@ -5,7 +5,7 @@ What it measures, with the worker's own code (imagegen.service.Worker, the code 
   encoder; about 4.3 GB of fp32 safetensors), made offline on the device and saved like a model folder;
 * it/s at 512x512 for fp32, fp16 and bf16 with PyTorch SDPA attention, load time, job time;
 * peak VRAM (``torch.cuda.max_memory_allocated``) against the estimate (``estimate_vram_gb``: ``playbook
-  analyze``'s inference peak where playbook/analyze.py exists, else weights plus a rule of thumb);
+  analyze``'s inference peak where playbook/weights/analyze.py exists, else weights plus a rule of thumb);
 * the OOM path: with the allocator capped just above a normal job's peak, a request too large answers
   the clear "CUDA out of memory ... keeps serving" error and the next job succeeds;
 * the warm-up effect: first job / warm job with and without the boot-time warm-up generation;
@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playbook.handler_preview import worker_on_path  # noqa: E402
+from playbook.core.config import worker_on_path  # noqa: E402
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
@@ -47,7 +47,7 @@ def sd15_pipeline(device: str):
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    from playbook.demo_model import write_tokenizer_files
+    from playbook.weights.demo_model import write_tokenizer_files
 
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = CLIPTokenizer.from_pretrained(write_tokenizer_files(Path(tmp)), model_max_length=77)
@@ -75,7 +75,7 @@ def sd15_pipeline(device: str):
 
 def make_model(folder: Path, tiny: bool, device: str) -> float:
     """Write the pipeline to ``folder``; return its size in GB."""
-    from playbook.demo_model import build_pipeline, make_world_readable
+    from playbook.weights.demo_model import build_pipeline, make_world_readable
 
     pipe = build_pipeline("tiny") if tiny else sd15_pipeline(device)
     pipe.save_pretrained(folder, safe_serialization=True)
@@ -87,7 +87,7 @@ def make_model(folder: Path, tiny: bool, device: str) -> float:
 def estimate_vram_gb(model_path: Path, dtype: str, width: int, height: int, num_images: int = 1) -> float:
     """``playbook analyze``'s inference peak when that module is there (issue 9), else the stand-in below."""
     try:
-        from playbook.analyze import analyze
+        from playbook.weights.analyze import analyze
     except ImportError:
         return rule_of_thumb_vram_gb(model_path, dtype, width, height, num_images)
     return analyze(model_path, dtype=dtype, width=width, height=height, batch=num_images).vram_gb
@@ -216,7 +216,7 @@ def vram_terms(model: Path, device: str, dtype: str, sizes: tuple[int, ...], bat
     import torch
     from imagegen import pipeline
 
-    from playbook.analyze import analyze
+    from playbook.weights.analyze import analyze
 
     cuda = device == "cuda"
     loaded = pipeline.load(str(model), device, dtype)
@@ -266,7 +266,7 @@ def release_memory() -> None:
 
 
 def print_terms(rows: list[TermsRow], context_gb: float | None) -> None:
-    from playbook import analyze
+    from playbook.weights import analyze
 
     def gb(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.2f}"

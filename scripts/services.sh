@@ -16,7 +16,7 @@
 #   PLAYBOOK_BASE_IMAGE     tag of the local Python base image (default local/python:3.11-slim)
 #   PLAYBOOK_STORAGE_DRIVER overlay2 (default) or vfs (slower, works without overlayfs)
 #   DEBIAN_MIRROR           mirror for debootstrap (default http://deb.debian.org/debian)
-# The file $PLAYBOOK_DOCKER_DIR/services.env records DOCKER_HOST and PLAYBOOK_REGISTRY; playbook.build
+# The file $PLAYBOOK_DOCKER_DIR/services.env records DOCKER_HOST and PLAYBOOK_REGISTRY; playbook.image.build
 # reads it, so nothing needs exporting for the playbook itself.
 set -euo pipefail
 

@@ -79,8 +79,8 @@ def executed_notebook():
     """Run a notebook (by name or prefix) once per session with its default parameters; later calls
     return the same result, so the generic run in test_notebooks.py and the tests that check a
     notebook's glued values share one execution."""
-    from playbook import notebooks
-    from playbook.config import build_dir
+    from playbook.core.config import build_dir
+    from playbook.journey import notebooks
 
     results = {}
 
@@ -135,7 +135,7 @@ def server():
 
 def _docker_or_skip(what: str = "") -> None:
     """Skip with the reason when Docker is missing (a failure with PLAYBOOK_REQUIRE_TOOLS, as in CI)."""
-    from playbook import dockerhost
+    from playbook.image import dockerhost
 
     status = dockerhost.daemon_status()
     reason = what or (None if status.available else f"no Docker daemon reachable ({status.reason})")
@@ -145,7 +145,7 @@ def _docker_or_skip(what: str = "") -> None:
 
 @pytest.fixture(scope="session")
 def docker_daemon():
-    from playbook import dockerhost
+    from playbook.image import dockerhost
 
     _docker_or_skip()
     return dockerhost.daemon_status()
@@ -154,7 +154,7 @@ def docker_daemon():
 @pytest.fixture(scope="session")
 def worker_image(docker_daemon):
     """The local worker image, built once per session (warm layer cache: seconds; cold: a few minutes)."""
-    from playbook import build, dockerhost
+    from playbook.image import build, dockerhost
 
     base = dockerhost.local_base_image()
     if not dockerhost.image_exists(base):
@@ -164,7 +164,7 @@ def worker_image(docker_daemon):
 
 @pytest.fixture(scope="session")
 def registry(docker_daemon) -> str:
-    from playbook import dockerhost
+    from playbook.image import dockerhost
 
     address = dockerhost.registry_address()
     if not address:
@@ -174,6 +174,6 @@ def registry(docker_daemon) -> str:
 
 @pytest.fixture(scope="session")
 def pushed_worker_image(worker_image, registry):
-    from playbook import registry as registries
+    from playbook.image import registry as registries
 
     return registries.push(worker_image.reference, registry, progress=False)

@@ -13,7 +13,7 @@ import functools
 import json
 from pathlib import Path
 
-from playbook.config import REPO_ROOT
+from playbook.core.config import REPO_ROOT
 
 SPEC_DIR = REPO_ROOT / "docs" / "runpod"
 SPEC_NAME = "rest-v2-beta.openapi.json"

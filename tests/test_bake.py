@@ -7,7 +7,9 @@ import json
 import pytest
 import tools
 
-from playbook import bake, demo_model, dockerhost, volume
+from playbook.image import bake, dockerhost
+from playbook.storage import volume
+from playbook.weights import demo_model
 
 
 @pytest.mark.docker

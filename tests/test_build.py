@@ -15,10 +15,10 @@ import docker
 import pytest
 import tools
 
-from playbook import build, dockerhost
-from playbook.config import REPO_ROOT
-from playbook.errors import BuildError, ConfigError
-from playbook.registry import last_pushed, pin_spec, pull, push, pushed_record, registry_auth
+from playbook.core.config import REPO_ROOT
+from playbook.core.errors import BuildError, ConfigError
+from playbook.image import build, dockerhost
+from playbook.image.registry import last_pushed, pin_spec, pull, push, pushed_record, registry_auth
 
 # ----------------------------------------------------------------- no daemon needed
 
@@ -233,7 +233,7 @@ def test_small_image_round_trip_through_the_registry(docker_daemon, registry, mo
 
 
 def test_pin_spec_points_the_endpoint_at_the_pushed_digest(tmp_path, monkeypatch):
-    from playbook.spec import load_spec
+    from playbook.deploy.spec import load_spec
 
     monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path))
     spec = load_spec(REPO_ROOT / "deploy" / "demo.toml")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import tools
 
-from playbook import build, dockerhost
+from playbook.image import build, dockerhost
 
 
 @pytest.mark.cloud_image

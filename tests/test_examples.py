@@ -14,9 +14,9 @@ import tools
 from PIL import Image
 
 import playbook.local as local
-from playbook.config import REPO_ROOT
-from playbook.demo_model import make_demo_model
+from playbook.core.config import REPO_ROOT
 from playbook.local import EndpointConfig
+from playbook.weights.demo_model import make_demo_model
 
 EXAMPLES = REPO_ROOT / "examples"
 COMMANDS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from playbook import gpus
-from playbook.errors import ConfigError
+from playbook.api import gpus
+from playbook.core.errors import ConfigError
 
 
 def test_default_table_matches_design_with_provenance():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import tools
 
-from playbook import notebooks
+from playbook.journey import notebooks
 
 CHROMIUM = tools.which("chromium", "chromium-browser")
 pytestmark = [pytest.mark.notebook, pytest.mark.tool(

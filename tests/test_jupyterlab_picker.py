@@ -26,9 +26,9 @@ import pytest
 import tools
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from playbook import notebooks
-from playbook.config import REPO_ROOT
-from playbook.spec import load_spec
+from playbook.core.config import REPO_ROOT
+from playbook.deploy.spec import load_spec
+from playbook.journey import notebooks
 
 CHROMIUM = tools.which("chromium", "chromium-browser")
 pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.tool(

@@ -17,7 +17,7 @@ import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
-from playbook.config import REPO_ROOT
+from playbook.core.config import REPO_ROOT
 
 LOCK = REPO_ROOT / "requirements.lock"
 PYTHON = {"python_version": "3.11", "python_full_version": "3.11.9", "implementation_name": "cpython",

@@ -10,7 +10,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from playbook.config import REPO_ROOT
+from playbook.core.config import REPO_ROOT
 
 SIBLING = re.compile(r"\.\./" + "shared|PLAYBOOK_" + "SHARED_DIR|shared/" + "runpod/|/work/" + r"(shared|main|wt)\b")
 UP = re.compile(r"(?<![\w./])((?:\.\./)+)")  # a relative path climbing out of its file's folder
@@ -89,11 +89,18 @@ def test_every_section_citation_names_a_file_and_section_of_the_repository():
 
 
 def test_the_facts_pages_link_only_to_files_that_exist():
+    """Links, and the repository files the pages name in backticks (a module that moved is named at its new place)."""
+    named = re.compile(r"`((?:playbook|tests|scripts|worker|benchmarks|notebooks|deploy|examples|docs)/[\w./-]+)`")
     missing = []
     for page in [*REPO_ROOT.joinpath("docs").rglob("*.md"), REPO_ROOT / "README.md"]:
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+        text = page.read_text()
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
             if "://" not in target and not (page.parent / target).exists():
                 missing.append(f"{page.relative_to(REPO_ROOT)} -> {target}")
+        if page.parent.name != "docs" and page.parent.parent.name != "docs":
+            continue  # the README's paths are the README test's business
+        missing += [f"{page.relative_to(REPO_ROOT)} names {path}" for path in named.findall(text)
+                    if not (REPO_ROOT / path.rstrip("/.")).exists()]
     assert missing == []
 
 

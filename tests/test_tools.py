@@ -8,7 +8,7 @@ import re
 import pytest
 import tools
 
-from playbook.config import REPO_ROOT
+from playbook.core.config import REPO_ROOT
 
 ABSENT = "no-such-tool-for-playbook-tests"
 # skips that are not about a tool: a RunPod key CI does not have; the CUDA image only on request; no GPU in CI

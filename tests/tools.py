@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from playbook import settings
+from playbook.core import settings
 
 SWITCH = "PLAYBOOK_REQUIRE_TOOLS"
 

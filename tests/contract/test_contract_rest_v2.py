@@ -1,4 +1,4 @@
-"""Contract tests: every request ``playbook.control`` sends and every response the local platform returns
+"""Contract tests: every request ``playbook.api.control`` sends and every response the local platform returns
 is validated against RunPod's REST v2 spec (docs/runpod/rest-v2-beta.openapi.json) with openapi-core,
 across the whole deploy lifecycle: create, update in place, idempotent re-apply, new release, destroy,
 and the refusals (volume data center mismatch, no stock, bad fields, 401)."""
@@ -12,10 +12,10 @@ import requests
 from openapi_contract import ContractRecorder, spec_path, validate_exchange
 
 from playbook import deploy
-from playbook.config import REPO_ROOT, Target
-from playbook.control import ControlClient, ControlError
-from playbook.secrets import Secret
-from playbook.spec import load_spec
+from playbook.api.control import ControlClient, ControlError
+from playbook.core.config import REPO_ROOT, Target
+from playbook.core.secrets import Secret
+from playbook.deploy.spec import load_spec
 
 pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
 

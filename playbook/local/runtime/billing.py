@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from playbook.cost import SECONDS_PER_MONTH, billed_seconds
-from playbook.errors import ConfigError
+from playbook.api.pricing import SECONDS_PER_MONTH, billed_seconds
+from playbook.core.errors import ConfigError
 
 BUCKET_SIZES = ("hour", "day", "week", "month", "year")
 DEFAULT_POOL = "AMPERE_16"  # the local control API's default gpu block
