@@ -2,7 +2,7 @@
 
 Why a client of our own: the runpod SDK's control helpers speak the GraphQL API that RunPod retires in
 2027 and have no network-volume functions; REST v2 (``https://api.runpod.io/v2``, spec in
-``shared/runpod/rest-v2-beta.openapi.json``) covers everything a deployment needs. The same client talks
+``docs/runpod/rest-v2-beta.openapi.json``) covers everything a deployment needs. The same client talks
 to the local platform, which serves the same paths, so every caller has one code path.
 
 How: ``ControlClient(target)`` sends JSON through ``playbook.api.http.HttpClient`` (bearer key, a timeout on

@@ -1,5 +1,5 @@
 """The REST v2 serverless endpoint body, typed once (RunPod's ``CreateEndpointRequest`` and
-``UpdateEndpointRequest``, ``../shared/runpod/rest-v2-beta.openapi.json``).
+``UpdateEndpointRequest``, ``docs/runpod/rest-v2-beta.openapi.json``).
 
 One model, three users:
 
@@ -10,8 +10,8 @@ One model, three users:
 
 The models are strict and refuse unknown fields, as RunPod answers 422 to them.
 
-RunPod's v2 API has defaults that differ from its own docs (DESIGN §2b): a create without them gets an idle
-timeout of 10 s (the docs say 5), FlashBoot off (the docs say on for new endpoints) and a 300 s execution
+RunPod's v2 API has defaults that differ from its own docs (docs/runpod-facts.md §3.3): a create without them gets
+an idle timeout of 10 s (the docs say 5), FlashBoot off (the docs say on for new endpoints) and a 300 s execution
 timeout (the docs say 600 s). ``V2_DEFAULTS`` records both. The local platform applies the v2 values; ``deploy``
 sends every such field explicitly so that neither default matters, and ``plan`` shows each one beside both
 defaults.

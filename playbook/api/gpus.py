@@ -6,7 +6,7 @@ with no stock in the volume's data center, leaves jobs IN_QUEUE forever. One tab
 where its prices come from and when they were read, because RunPod removed the price table from its
 docs on 2026-06-29.
 
-How: ``default_catalog()`` is the dated table from DESIGN.md; ``load_catalog(path)`` overrides prices or
+How: ``default_catalog()`` is the dated table of docs/runpod-facts.md §4; ``load_catalog(path)`` overrides prices or
 adds pools from a TOML/YAML/JSON file (or PLAYBOOK_GPU_CATALOG); ``cheapest(vram_gb)`` picks the cheapest
 pools whose VRAM fits with headroom; ``live_catalog(client)`` reads ``/v2/catalog/gpus`` with
 ``include=AVAILABILITY&product=SERVERLESS`` for live pools, stock per data center and CUDA versions.
@@ -50,7 +50,7 @@ class GpuPool:
         return self.stock.get(data_center, "NONE") != "NONE"
 
 
-# Dated defaults (DESIGN.md section 2). Pools without a published flex price carry None.
+# Dated defaults (docs/runpod-facts.md §4). Pools without a published flex price carry None.
 _DEFAULT_POOLS = (
     GpuPool("AMPERE_16", ("NVIDIA RTX A4000", "NVIDIA RTX A4500", "NVIDIA RTX 4000 Ada Generation",
                           "NVIDIA RTX 2000 Ada Generation"), 16, 0.00016),

@@ -5,7 +5,7 @@ estimate with ``GET /v2/billing/serverless``.
 Why here and not in the simulator: the same arithmetic prices a simulated run (``playbook.cost.simulate``), a
 measured local run and a real RunPod run; one module keeps the three comparable.
 
-Billing facts (DESIGN.md §2b): a worker is billed per second, rounded up, from its start until it has fully
+Billing facts (docs/runpod-facts.md §7): a worker is billed per second, rounded up, from its start until it has fully
 stopped, at its pool's price; start-up, execution and the idle timeout are billed. Network volumes bill every
 month, used or not.
 """

@@ -5,7 +5,7 @@ Why a pure function: the local platform's scaler (``playbook.local.runtime.scale
 say nothing about the platform. So the decision takes a snapshot of one endpoint and a time and returns
 what to do; there are no processes, clocks or side effects in here.
 
-The rules (DESIGN.md §2b):
+The rules (docs/runpod-facts.md §7):
 * QUEUE_DELAY: when jobs wait and the oldest has waited at least ``scaler_value`` seconds, start one
   worker per queued job that no starting or idle worker will take (at once when no worker exists).
 * REQUEST_COUNT: target ``ceil((in_queue + in_progress) / scaler_value)`` workers while jobs wait.

@@ -67,9 +67,8 @@ VARIABLES = {v.name: v for v in (
     EnvVar("PLAYBOOK_BASE_IMAGE", "local/python:3.11-slim", "scripts/services.sh: tag of the local base image"),
     EnvVar("PLAYBOOK_STORAGE_DRIVER", "overlay2", "scripts/services.sh: dockerd storage driver (vfs without "
            "overlayfs)"),
-    EnvVar("PLAYBOOK_REQUIRE_DOCKER", "unset", "tests: a missing Docker daemon fails the docker tier instead of "
-           "skipping it (CI)"),
-    EnvVar("PLAYBOOK_SHARED_DIR", "<repo>/../shared", "tests: where RunPod's OpenAPI specs are (runpod/)"),
+    EnvVar("PLAYBOOK_REQUIRE_TOOLS", "unset", "tests: 1 turns every skip for a missing tool (Docker daemon, "
+           "registry or base image, jq, node, chromium) into a failure (CI); gpu tests still skip without CUDA"),
     EnvVar("PLAYBOOK_FAULT", "unset", "an endpoint env key, not a host variable: breaks the local platform's "
            "endpoint on purpose (no_stock, crash_loop, image_pull, cuda_mismatch, oom, slow_init, hang; "
            "playbook/local/runtime/faults.py)"),

@@ -7,7 +7,7 @@ check) and a heap keeps 24 h of trace near a second. The scaler's decision is ``
 the very function the local platform's scaler calls, evaluated at every event and at the moments a rule
 could next fire (a queue delay reached, an idle timeout expiring), rounded up to the scaler's tick.
 
-What it models, and how it maps to RunPod (DESIGN.md §2b):
+What it models, and how it maps to RunPod (docs/runpod-facts.md §7):
 * a worker is billed from its start until it has fully stopped (``shutdown_s`` after the stop), rounded up
   to the second; its cold start (start to first job take) is drawn from ``cold_start_s``; with FlashBoot
   a fraction ``flashboot_p`` of starts draws from the faster ``flashboot_s`` instead;

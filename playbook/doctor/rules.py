@@ -3,7 +3,7 @@ that identify a cause, and the settings that run up a bill or carry a known SDK 
 
 Why a separate module: these are facts (RunPod's log lines, the runpod SDK's bad versions, prices)
 that change independently of how the doctor gathers evidence (``playbook.doctor.diagnose``); keeping them as
-data makes each one easy to check against DESIGN.md §2b and to extend.
+data makes each one easy to check against docs/runpod-facts.md §8 and to extend.
 """
 
 from __future__ import annotations

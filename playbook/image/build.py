@@ -210,7 +210,7 @@ def _lock_path(requirements: Path) -> Path:
 
 
 # pip download's target for the CUDA wheels: a Linux x86_64 CPython 3.11 (the base's), any manylinux tag
-# from 2_36 down (nccl exists only as manylinux_2_18; with _2_28 alone pip fails). DESIGN.md section 4.
+# from 2_36 down (nccl exists only as manylinux_2_18; with _2_28 alone pip fails). docs/build-host-facts.md §2.
 CLOUD_PLATFORM_ARGS = ["--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
                        "--abi", "cp311", "--abi", "abi3", "--abi", "none",
                        *[a for n in range(36, 16, -1) for a in ("--platform", f"manylinux_2_{n}_x86_64")],

@@ -1,7 +1,7 @@
 """Fill a network volume with a model through RunPod's S3-compatible API, and verify it.
 
 Why: a serverless endpoint whose network volume is empty fails its first job. RunPod lets weights reach
-a volume without a pod, through an S3-compatible API per data center (DESIGN.md section 2b): endpoint
+a volume without a pod, through an S3-compatible API per data center (docs/runpod-facts.md §5): endpoint
 ``https://s3api-<dc>.runpod.io/``, bucket = the volume id, region = the data-center id, key = the path a
 worker sees under ``/runpod-volume``. Its quirks shape this module: PutObject only below 500 MB (larger
 files go multipart), 502/524 answers under load (retried here with backoff), CompleteMultipartUpload that

@@ -5,7 +5,7 @@ seconds are billed, the standing cost per month and the limits.
 Why: placement decides both the cold start a user pays for and the bill that runs when nobody calls the
 endpoint. RunPod bills a worker from its start until it has fully stopped; the image pull and a cached
 model's download happen while it is *initializing*, which is not billed; a volume read or a download
-in the handler happen after start, which is billed (DESIGN.md section 2b).
+in the handler happen after start, which is billed (docs/runpod-facts.md §6).
 
 How: ``placement_table(bytes, volume_gb=10)`` with the dated constants below; pass ``rates=Rates(...)``
 to override any throughput or price (e.g. measured on your own endpoint), and ``hf_repo=`` when the model

@@ -54,7 +54,7 @@ def test_the_v2_defaults_are_the_specs():
     spec_defaults = {"flashboot": create["flashboot"]["default"], "timeout": create["timeout"]["default"],
                      **{f"workers.{k}": v["default"] for k, v in create["workers"]["properties"].items()}}
     assert spec_defaults == endpoint_model.V2_DEFAULT
-    # the three RunPod documents differently (DESIGN §2b)
+    # the three RunPod documents differently (docs/runpod-facts.md §3.3)
     assert {d.field for d in endpoint_model.V2_DEFAULTS if d.docs is not None} == {
         "workers.idleTimeout", "flashboot", "timeout"}
 

@@ -1,4 +1,4 @@
-"""Billing on the local platform, as RunPod bills (DESIGN.md §2b; docs.runpod.io/serverless/pricing):
+"""Billing on the local platform, as RunPod bills (docs/runpod-facts.md §7; docs.runpod.io/serverless/pricing):
 each worker from its start until it has fully stopped, rounded up to the second, at its pool's price.
 Start-up, execution and the idle timeout are all billed, because they all lie between start and stop.
 

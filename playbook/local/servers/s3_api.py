@@ -6,7 +6,7 @@ unchanged without an account, the local platform answers the same subset at
 ``http://127.0.0.1:<port>/s3api/<dc>/``, backed by each volume's folder: an object written here is the
 file a worker of an endpoint using that volume sees under ``/runpod-volume``.
 
-What it serves (RunPod's list, DESIGN.md section 2b): ListBuckets, HeadBucket, ListObjectsV2 (empty
+What it serves (RunPod's list, docs/runpod-facts.md §5): ListBuckets, HeadBucket, ListObjectsV2 (empty
 directories are listed, as ``dir/`` keys), GetObject (with ranges), HeadObject, PutObject, CopyObject,
 DeleteObject and the multipart set (Create, UploadPart, ListParts, ListMultipartUploads, Complete, Abort).
 What it refuses as RunPod does: CreateBucket/DeleteBucket, DeleteObjects, presigned URLs, PutObject or
