@@ -82,12 +82,16 @@ def run_push(args) -> int:
     from playbook.storage import volume
     from playbook.weights import analyze
 
-    include = analyze.analyze(args.path, variant=args.variant).upload_files() if args.variant else None
+    analysis = analyze.analyze(args.path, variant=args.variant) if args.variant else None
+    include = analysis.upload_files() if analysis else None
     transfer = volume.Transfer(part_size_bytes=int(args.part_size_mb * volume.MB), parallel_parts=args.parallel_parts)
     report = volume.push(args.path, _location(args), args.dest, include=include, transfer=transfer)
     print(f"pushed {report.uploaded_files} of {report.files} files, {report.uploaded_bytes:,} bytes "
           f"({report.skipped_bytes:,} already there) in {report.seconds} s, {report.mb_per_s} MB/s; "
           f"{report.multipart_files} multipart, {report.retries} retries")
+    if analysis and analysis.variant:
+        print(f"the worker loads the {analysis.variant} files: only they were pushed, so it detects them "
+              f"(or set MODEL_VARIANT={analysis.variant} on the endpoint)")
     return 0
 
 
