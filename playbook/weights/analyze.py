@@ -37,6 +37,9 @@ DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2":
 FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
 # The load dtype as torch names it -> safetensors' name. None keeps each tensor's stored dtype.
 LOAD_DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "fp32": "F32", "fp16": "F16", "bf16": "BF16"}
+# transformers keeps these modules in fp32 when a model loads in fp16 (its classes' _keep_in_fp32_modules)
+KEEP_IN_FP32 = {cls: ("wo",) for cls in ("T5EncoderModel", "T5ForConditionalGeneration", "UMT5EncoderModel",
+                                         "MT5EncoderModel")}
 WEIGHT_NAMES = ("diffusion_pytorch_model", "model")  # diffusers' and transformers' weight file stems
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
 
@@ -63,6 +66,7 @@ class WeightFile:
     path: str  # relative to the model folder
     size_bytes: int
     params_by_dtype: dict[str, int]
+    kept_fp32: int = 0  # floating elements of modules the class keeps in fp32 when loaded in fp16
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,9 @@ class Component:
         """Bytes of the tensors once loaded: floating tensors cast to ``load_dtype``. Without a dtype,
         diffusers models load as float32 (torch's default) while transformers 5 keeps the stored dtype."""
         target = LOAD_DTYPES.get(load_dtype) if load_dtype else ("F32" if self.library == "diffusers" else None)
+        kept = sum(f.kept_fp32 for f in self.files) * (DTYPE_BYTES["F32"] - DTYPE_BYTES["F16"])
         return sum(n * DTYPE_BYTES[target if target and d in FLOAT_DTYPES else d]
-                   for d, n in self.params_by_dtype.items())
+                   for d, n in self.params_by_dtype.items()) + (kept if target == "F16" else 0)
 
 
 @dataclass(frozen=True)
@@ -283,6 +288,17 @@ def tensor_counts(path: Path | str) -> dict[str, int]:
     return counts
 
 
+def kept_fp32(path: Path | str, class_name: str) -> int:
+    """Floating elements of the modules ``class_name`` keeps in fp32 when asked for fp16 (transformers'
+    ``_keep_in_fp32_modules``: T5's ``wo`` projections), from the header's tensor names."""
+    modules = KEEP_IN_FP32.get(class_name)
+    if not modules:
+        return 0
+    pattern = re.compile(rf"(^|\.)({'|'.join(modules)})(\.|$)")
+    return sum(math.prod(t["shape"]) for name, t in read_header(path).items()
+               if name != "__metadata__" and t["dtype"] in FLOAT_DTYPES and pattern.search(name))
+
+
 def weight_files(folder: Path, variant: str | None = None) -> list[Path]:
     """The safetensors files from_pretrained reads in one component folder: the variant's single file
     or shards when they exist, else the plain ones; [] for a component without weights."""
@@ -378,7 +394,8 @@ def analyze(path: Path | str, variant: str | None = None, dtype: str | None = No
         config_path = folder / "config.json"
         config = json.loads(config_path.read_text()) if config_path.is_file() else {}
         components.append(Component(name, entry[0], entry[1], [
-            WeightFile(str(f.relative_to(root)), f.stat().st_size, tensor_counts(f)) for f in files], config))
+            WeightFile(str(f.relative_to(root)), f.stat().st_size, tensor_counts(f), kept_fp32(f, entry[1]))
+            for f in files], config))
     if sum(c.params for c in components) == 0:
         raise ConfigError(f"{root}: no weights to analyse (it holds {describe_variants(held)}; analysed: "
                           f"{variant or 'the plain files'}). Point at a folder save_pretrained wrote"
