@@ -9,10 +9,11 @@ import json
 def register(sub) -> None:
     parser = sub.add_parser("analyze", help="files, bytes, parameters, VRAM, volume size and placement of a model")
     parser.add_argument("path", help="diffusers pipeline folder (with model_index.json)")
-    parser.add_argument("--variant", help="weights variant, e.g. fp16 (the plain files when absent)")
+    parser.add_argument("--variant", help="weights variant, e.g. fp16 (default: the plain files, or the folder's "
+                        "only variant when it holds no plain set)")
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), help="load dtype (default: as stored)")
-    parser.add_argument("--width", type=int, default=512, help="image width for the VRAM estimate")
-    parser.add_argument("--height", type=int, default=512, help="image height for the VRAM estimate")
+    parser.add_argument("--width", type=int, help="image width for the VRAM estimate (default: the model's native)")
+    parser.add_argument("--height", type=int, help="image height for the VRAM estimate (default: the model's native)")
     parser.add_argument("--batch", type=int, default=1, help="images per request for the VRAM estimate")
     parser.add_argument("--hf-repo", help="the model's public Hugging Face repo (makes a RunPod cached model possible)")
     parser.add_argument("--json", action="store_true", help="print the whole analysis as one JSON object")
