@@ -121,7 +121,7 @@ def moto_loc():
 
 
 @pytest.mark.slow
-def test_push_what_the_worker_loads_then_serve_it_at_the_native_size(family, moto_loc, tmp_path):
+def test_push_what_the_worker_loads_then_serve_it_at_the_native_size(family, moto_loc, tmp_path, capsys):
     name, path, pipeline_class, variant, side = family
     include = analyze.analyze(path).upload_files()
     pushed = volume.push(path, moto_loc, f"models/{name}", include=include, progress=False)
@@ -133,6 +133,9 @@ def test_push_what_the_worker_loads_then_serve_it_at_the_native_size(family, mot
 
     worker = service.Worker.start(service.WorkerSettings(str(landed), warm_up=False))  # no MODEL_VARIANT
     assert worker.problem is None, worker.problem
+    logged = capsys.readouterr().out  # the worker says what it serves
+    assert f"serving {pipeline_class} from {landed}: variant {variant or '(plain files)'}, fp32 on cpu, " \
+           f"default size {side}x{side}" in logged
     assert worker.loaded.variant == variant and (worker.loaded.width, worker.loaded.height) == (side, side)
     result = worker.handle({"id": "j", "input": {"prompt": "a lighthouse", "num_inference_steps": 2, "seed": 3}})
     assert "error" not in result, result

@@ -57,7 +57,8 @@ def run_analyze(args) -> int:
               f"{row['dtypes']}")
     print("\nVRAM (GB):")
     for term in result.vram_terms():
-        print(f"  {term['gb']:>9.3f}  {term['term']} ({term['kind']})")
+        print(f"  {term['gb']:>9.3f}  {term['term']} ({term['kind']}"
+              + (f"; {term['calibration']})" if term["kind"] == "estimate" else ")"))
     print(f"\nnetwork volume: {result.volume_gb} GB (max(10, ceil(1.2 x bytes)); volumes grow but never shrink)")
     print(f"container disk: {result.container_disk_gb['network_volume']} GB with weights on a volume, "
           f"{result.container_disk_gb['bake']} GB baked")

@@ -54,8 +54,8 @@ class Worker:
         if problems:
             worker.problem = fitness.unfit_message(settings.model_path, problems)
             return worker
-        ahead = boot.read_ahead(settings.model_path)  # the weights' bytes stream in while torch imports
         variant = fitness.choose_variant(settings.model_path, settings.variant)
+        ahead = boot.read_ahead(settings.model_path, variant)  # the weights' bytes stream in while torch imports
         try:
             worker.loaded = pipeline.load(settings.model_path, settings.device, settings.dtype, variant)
         except Exception as exc:  # noqa: BLE001 - reported by the fitness check and every job
