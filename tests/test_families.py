@@ -203,3 +203,40 @@ def test_spec_and_bake_tell_the_worker_the_variant(fp16_only_model):
     with tarfile.open(fileobj=context) as tar:
         dockerfile = tar.extractfile("Dockerfile").read().decode()
     assert "ENV MODEL_PATH=/models/m\nENV MODEL_VARIANT=fp16\n" in dockerfile
+
+
+def _component(name: str, class_name: str, params: int, config: dict, library: str = "diffusers"):
+    files = [analyze.WeightFile(f"{name}/w.safetensors", params * 2, {"F16": params})]
+    return analyze.Component(name, library, class_name, files, config)
+
+
+@pytest.mark.parametrize("kind", ["sd3", "flux"])
+def test_joint_attention_transformers_count_text_tokens_patches_and_guidance(kind):
+    """SD3 and FLUX shapes (their published configs' keys): a transformer over 2x2 latent patches whose joint
+    attention carries the text tokens too; FLUX is guidance-distilled (one pass per step) and packs 2x2 latents
+    into one token with patch_size 1; both default to 1024 px."""
+    vae = _component("vae", "AutoencoderKL", 83_819_683, {"block_out_channels": [128, 256, 512, 512],
+                                                           "latent_channels": 16})
+    if kind == "sd3":
+        den = _component("transformer", "SD3Transformer2DModel", 2_028_328_000, {
+            "sample_size": 128, "patch_size": 2, "num_attention_heads": 24, "attention_head_dim": 64,
+            "joint_attention_dim": 4096})
+        pipeline, guidance = "StableDiffusion3Pipeline", 2
+    else:
+        den = _component("transformer", "FluxTransformer2DModel", 11_901_408_320, {
+            "patch_size": 1, "in_channels": 64, "num_attention_heads": 24, "attention_head_dim": 128,
+            "joint_attention_dim": 4096, "guidance_embeds": True})
+        pipeline, guidance = "FluxPipeline", 1
+    t5 = _component("text_encoder_2", "T5EncoderModel", 4_762_310_656, {"d_model": 4096, "d_ff": 10240},
+                    "transformers")
+    components = {c.name: c for c in (vae, den, t5)}
+    assert vram.native_size(components, pipeline) == (1024, 1024)
+    est = vram.estimate(components, pipeline, 1024, 1024, 1, 2, "float16")
+    tokens = (1024 // 8 // 2) ** 2 + vram.JOINT_TEXT_TOKENS
+    hidden = den.config["num_attention_heads"] * den.config["attention_head_dim"]
+    assert est.denoiser == "transformer" and est.denoiser_calibration == vram.UNCALIBRATED
+    assert est.denoiser_gb == round(guidance * tokens * hidden * 2 * vram.TRANSFORMER_ACTIVATION_FACTOR / 1e9, 4)
+    assert not est.vae_upcast and est.text_encoders == ("text_encoder_2",)
+    # T5 at its 512 tokens: hidden + the widest (d_ff) per token, guidance x2, fp16
+    assert est.text_encoders_gb == round(2 * 512 * (4096 + 10240) * 2 * vram.TEXT_ENCODER_ACTIVATION_FACTOR / 2 / 1e9,
+                                         4)
