@@ -240,3 +240,15 @@ def test_joint_attention_transformers_count_text_tokens_patches_and_guidance(kin
     # T5 at its 512 tokens: hidden + the widest (d_ff) per token, guidance x2, fp16
     assert est.text_encoders_gb == round(2 * 512 * (4096 + 10240) * 2 * vram.TEXT_ENCODER_ACTIVATION_FACTOR / 2 / 1e9,
                                          4)
+
+
+def test_the_doctor_reads_diffusers_own_variant_errors_as_missing_model_files():
+    from playbook.doctor import rules
+
+    # what diffusers raises when a worker without MODEL_VARIANT support meets an fp16-only folder, and when the
+    # variant asked for is absent (seen in this repository's probes with diffusers 0.42)
+    assert rules.classify("OSError: Error no file named model.safetensors, or pytorch_model.bin, found in "
+                          "directory /runpod-volume/models/m/text_encoder.") == "models_missing"
+    assert rules.classify("ValueError: You are trying to load the model files of the `variant=bf16`, but no such "
+                          "modeling files are available.") == "models_missing"
+    assert "MODEL_VARIANT" in rules.VERDICTS["models_missing"][1]
