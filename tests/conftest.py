@@ -177,3 +177,26 @@ def pushed_worker_image(worker_image, registry):
     from playbook.image import registry as registries
 
     return registries.push(worker_image.reference, registry, progress=False)
+
+
+# -- tiny pipelines of other families (tests/families.py), built once per session -------------------------
+
+@pytest.fixture(scope="session")
+def sdxl_model(tmp_path_factory):
+    from families import make_sdxl
+
+    return make_sdxl(tmp_path_factory.mktemp("families") / "tiny-sdxl")
+
+
+@pytest.fixture(scope="session")
+def pixart_model(tmp_path_factory):
+    from families import make_pixart_sigma
+
+    return make_pixart_sigma(tmp_path_factory.mktemp("families") / "tiny-pixart-sigma")
+
+
+@pytest.fixture(scope="session")
+def fp16_only_model(tmp_path_factory):
+    from families import make_fp16_variant_only
+
+    return make_fp16_variant_only(tmp_path_factory.mktemp("families") / "tiny-sd-fp16")

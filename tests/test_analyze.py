@@ -73,8 +73,40 @@ def test_the_fp16_variant_is_chosen_when_present_as_diffusers_loads_it(tiny_fp16
     assert {d for c in fp16.components for d in c.params_by_dtype} == {"F16"}
     assert fp16.params == plain.params and fp16.weights_disk_bytes < plain.weights_disk_bytes
     assert analyzed_sums(fp16) == loaded_sums(tiny_fp16, variant="fp16")
-    # a variant that is absent falls back to the plain files, as from_pretrained does
-    assert analyze.analyze(tiny_fp16, variant="bf16").files() == plain.files()
+    assert plain.variant is None and fp16.variant == "fp16"  # both sets held: plain unless asked
+    assert plain.variants == {"": ["text_encoder", "unet", "vae"], "fp16": ["text_encoder", "unet", "vae"]}
+
+
+def test_an_absent_variant_is_refused_naming_what_the_folder_holds(tiny_fp16):
+    from diffusers import StableDiffusionPipeline
+
+    with pytest.raises(ValueError, match="variant=bf16"):  # diffusers refuses it too
+        StableDiffusionPipeline.from_pretrained(tiny_fp16, local_files_only=True, variant="bf16")
+    with pytest.raises(ConfigError, match=r"no 'bf16' weight files \(it holds plain files: .*; fp16: .*\): set "
+                                          r"variant .*MODEL_VARIANT\) to 'fp16', or leave it unset"):
+        analyze.analyze(tiny_fp16, variant="bf16")
+
+
+def test_a_folder_without_weights_is_refused_never_reported_as_zero(tiny, tmp_path):
+    path = tmp_path / "m"
+    shutil.copytree(tiny, path)
+    for f in path.rglob("*.safetensors"):
+        f.unlink()
+    with pytest.raises(ConfigError, match=r"no weights to analyse \(it holds no weight files"):
+        analyze.analyze(path)
+
+
+def test_several_variants_and_no_plain_set_ask_for_one(tiny_fp16, tmp_path):
+    path = tmp_path / "m"
+    shutil.copytree(tiny_fp16, path)
+    for f in list(path.rglob("*.fp16.safetensors")):
+        shutil.copy(f, f.with_name(f.name.replace(".fp16.", ".bf16.")))
+    for f in path.rglob("*.safetensors"):
+        if f.name.count(".") == 1:
+            f.unlink()
+    with pytest.raises(ConfigError, match=r"several variants \(bf16: .*; fp16: .*\): choose one with variant"):
+        analyze.analyze(path)
+    assert analyze.analyze(path, variant="bf16").variant == "bf16"
 
 
 def test_sharded_weights_are_read_through_their_index(tiny, tmp_path):
@@ -121,7 +153,7 @@ def test_bad_inputs_name_the_field(tiny, tmp_path):
     with pytest.raises(ConfigError, match="dtype must be one of"):
         analyze.analyze(tiny, dtype="float8")
     with pytest.raises(ConfigError, match="width must be a positive"):
-        analyze.analyze(tiny, width=0)
+        analyze.analyze(tiny, width=-8)
 
 
 def test_sizes_vram_terms_and_pools(tiny):
@@ -132,7 +164,11 @@ def test_sizes_vram_terms_and_pools(tiny):
     assert big.vae_decode_estimate_gb == pytest.approx(8 * small.vae_decode_estimate_gb, rel=1e-3)
     assert big.vram_gb > small.vram_gb
     kinds = {t["term"]: t["kind"] for t in small.vram_terms()}
-    assert kinds["weights at load dtype"] == "exact" and list(kinds.values()).count("estimate") == 4
+    assert kinds["weights at load dtype"] == "exact" and list(kinds.values()).count("estimate") == 5
+    assert [t for t in kinds if t.startswith("weights: ")] == [
+        "weights: text_encoder (CLIPTextModel)", "weights: unet (UNet2DConditionModel)", "weights: vae (AutoencoderKL)"]
+    native = analyze.analyze(tiny)  # the demo's UNet sample_size 8 x VAE scale 8
+    assert (native.width, native.height) == (native.native_width, native.native_height) == (64, 64)
     assert all(p.vram_gb >= small.vram_gb * 1.2 for p in small.fitting_pools())
     data = json.loads(json.dumps(small.to_dict()))
     assert data["params"] == small.params and isinstance(data["bytes_to_upload"], int)

@@ -47,6 +47,18 @@ def test_read_ahead_reads_every_weight_file_once(tmp_path):
     assert boot.read_ahead(tmp_path / "missing").result(5) == 0
 
 
+def test_read_ahead_reads_only_the_variant_from_pretrained_loads(tmp_path):
+    for folder, names in {"unet": ["diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"],
+                          "text_encoder": ["model.safetensors"]}.items():
+        (tmp_path / folder).mkdir()
+        for name in names:
+            (tmp_path / folder / name).write_bytes(b"x")
+    plain = [p.relative_to(tmp_path).as_posix() for p in boot.weight_files(tmp_path)]
+    assert plain == ["text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors"]
+    fp16 = [p.relative_to(tmp_path).as_posix() for p in boot.weight_files(tmp_path, "fp16")]
+    assert fp16 == ["text_encoder/model.safetensors", "unet/diffusion_pytorch_model.fp16.safetensors"]
+
+
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     return make_demo_model(tmp_path_factory.mktemp("boot") / "tiny-sd")

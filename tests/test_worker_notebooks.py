@@ -32,5 +32,14 @@ def test_handler_notebook_shows_images_errors_and_test_input(tmp_path):
     assert "'width' = 65 is invalid" in glued["bad_request_error"]
     assert "'num_inference_steps' = 500" in glued["bad_request_error"]
     assert glued["unknown_action_error"] == "unknown action 'upscale'; allowed actions: generate, health_check"
-    assert glued["health"] == {"status": "ok", "device": "cpu", "dtype": "fp32", "model_loaded": True}
+    assert glued["health"] == {"status": "ok", "pipeline": "StableDiffusionPipeline", "variant": None,
+                               "default_size": "64x64", "device": "cpu", "dtype": "fp32", "model_loaded": True}
     assert glued["test_input_ok"] is True
+
+
+@pytest.mark.notebook
+def test_handler_notebook_serves_a_brought_model_at_its_native_size(pixart_model, tmp_path):
+    glued = run("03_handler", tmp_path, model_dir=str(pixart_model), width=0, height=0, num_images=1,
+                run_test_input=False)
+    assert glued["health"]["pipeline"] == "PixArtSigmaPipeline" and glued["health"]["default_size"] == "256x256"
+    assert glued["image_sizes"] == [[256, 256]]  # no size asked: the model's own

@@ -9,10 +9,11 @@ import json
 def register(sub) -> None:
     parser = sub.add_parser("analyze", help="files, bytes, parameters, VRAM, volume size and placement of a model")
     parser.add_argument("path", help="diffusers pipeline folder (with model_index.json)")
-    parser.add_argument("--variant", help="weights variant, e.g. fp16 (the plain files when absent)")
+    parser.add_argument("--variant", help="weights variant, e.g. fp16 (default: the plain files, or the folder's "
+                        "only variant when it holds no plain set)")
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), help="load dtype (default: as stored)")
-    parser.add_argument("--width", type=int, default=512, help="image width for the VRAM estimate")
-    parser.add_argument("--height", type=int, default=512, help="image height for the VRAM estimate")
+    parser.add_argument("--width", type=int, help="image width for the VRAM estimate (default: the model's native)")
+    parser.add_argument("--height", type=int, help="image height for the VRAM estimate (default: the model's native)")
     parser.add_argument("--batch", type=int, default=1, help="images per request for the VRAM estimate")
     parser.add_argument("--hf-repo", help="the model's public Hugging Face repo (makes a RunPod cached model possible)")
     parser.add_argument("--json", action="store_true", help="print the whole analysis as one JSON object")
@@ -56,7 +57,8 @@ def run_analyze(args) -> int:
               f"{row['dtypes']}")
     print("\nVRAM (GB):")
     for term in result.vram_terms():
-        print(f"  {term['gb']:>9.3f}  {term['term']} ({term['kind']})")
+        print(f"  {term['gb']:>9.3f}  {term['term']} ({term['kind']}"
+              + (f"; {term['calibration']})" if term["kind"] == "estimate" else ")"))
     print(f"\nnetwork volume: {result.volume_gb} GB (max(10, ceil(1.2 x bytes)); volumes grow but never shrink)")
     print(f"container disk: {result.container_disk_gb['network_volume']} GB with weights on a volume, "
           f"{result.container_disk_gb['bake']} GB baked")
@@ -82,12 +84,16 @@ def run_push(args) -> int:
     from playbook.storage import volume
     from playbook.weights import analyze
 
-    include = analyze.analyze(args.path, variant=args.variant).upload_files() if args.variant else None
+    analysis = analyze.analyze(args.path, variant=args.variant) if args.variant else None
+    include = analysis.upload_files() if analysis else None
     transfer = volume.Transfer(part_size_bytes=int(args.part_size_mb * volume.MB), parallel_parts=args.parallel_parts)
     report = volume.push(args.path, _location(args), args.dest, include=include, transfer=transfer)
     print(f"pushed {report.uploaded_files} of {report.files} files, {report.uploaded_bytes:,} bytes "
           f"({report.skipped_bytes:,} already there) in {report.seconds} s, {report.mb_per_s} MB/s; "
           f"{report.multipart_files} multipart, {report.retries} retries")
+    if analysis and analysis.variant:
+        print(f"the worker loads the {analysis.variant} files: only they were pushed, so it detects them "
+              f"(or set MODEL_VARIANT={analysis.variant} on the endpoint)")
     return 0
 
 

@@ -102,7 +102,8 @@ class Model(_Strict):
     source: str = Field(min_length=1, description="local model folder, or demo:<size>")
     dest: str = Field("models/model", pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
                       description="folder on the volume, under /runpod-volume")
-    variant: str | None = Field(None, description="e.g. fp16: push the <name>.fp16.safetensors files")
+    variant: str | None = Field(None, description="e.g. fp16: push the <name>.fp16.safetensors files and set "
+                                "the endpoint's MODEL_VARIANT (unset: the plain files, or the folder's only variant)")
     dtype: Literal["float32", "float16", "bfloat16"] | None = None
 
     @model_validator(mode="after")
@@ -174,6 +175,10 @@ class DeploymentSpec(_Strict):
         if self.model and self.env.get("MODEL_PATH", self.model.model_path()) != self.model.model_path():
             raise ValueError(f"env.MODEL_PATH ({self.env['MODEL_PATH']}) disagrees with [model] dest "
                              f"({self.model.model_path()}); remove env.MODEL_PATH, apply sets it")
+        variant = self.model.variant if self.model else None
+        if variant and self.env.get("MODEL_VARIANT", variant) != variant:
+            raise ValueError(f"env.MODEL_VARIANT ({excerpt(self.env['MODEL_VARIANT'])}) disagrees with [model] "
+                             f"variant ({excerpt(variant)}); remove env.MODEL_VARIANT, apply sets it")
         if self.volume and self.data_centers and self.volume.data_center not in self.data_centers:
             raise ValueError(
                 f"data_centers {self.data_centers} exclude the volume's data center "
@@ -192,6 +197,8 @@ class DeploymentSpec(_Strict):
         env: dict[str, str | Secret] = dict(self.env)
         if self.model:
             env["MODEL_PATH"] = self.model.model_path()
+            if self.model.variant:  # the worker loads the variant that was pushed
+                env["MODEL_VARIANT"] = self.model.variant
         for key, var in self.secrets.items():
             secret = lookup(var)
             if secret is None:

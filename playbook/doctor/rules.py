@@ -31,7 +31,8 @@ VERDICTS: dict[str, tuple[str, str]] = {
                            "Rebuild the image for linux/amd64 (`playbook build`) and push it again."),
     "models_missing": ("the model files are not where the worker looks (MODEL_PATH on the volume)",
                        "Upload the model to the network volume (or bake it in) and check MODEL_PATH and the "
-                       "volume attachment."),
+                       "volume attachment; for a folder of variant files (*.fp16.safetensors) set MODEL_VARIANT "
+                       "to the variant the worker's message names."),
     "stale_release": ("workers run an old release, or the endpoint ignores an edited template",
                       "PATCH the endpoint itself (image/env make a new release); template edits never reach an "
                       "existing endpoint."),
@@ -53,7 +54,8 @@ LOG_PATTERNS: list[tuple[str, re.Pattern]] = [(v, re.compile(p, re.I)) for v, p 
     ("cuda_mismatch", r"nvidia-container-cli: requirement error|unsatisfied condition: cuda|Found no NVIDIA "
                       r"driver|CUDA driver version is insufficient|device kernel image is invalid"),
     ("models_missing", r"model folder \S+ does not exist|is not a diffusers pipeline folder|model at MODEL_PATH="
-                       r"\S+ is not usable|no weights file|No such file or directory: '/runpod-volume"),
+                       r"\S+ is not usable|no weights file|No such file or directory: '/runpod-volume|"
+                       r"no file named .{0,200}found in directory|but no such modeling files are available"),
     ("out_of_memory", r"CUDA out of memory|OutOfMemoryError|Killed process .* out of memory"),
     ("init_timeout", r"exceeded the init timeout|init timeout"),
 )]

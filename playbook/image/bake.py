@@ -6,7 +6,8 @@ nothing bills while the endpoint is idle. The price: every weight change is a ne
 
 How: ``bake_model(base_image, model_folder)`` builds a thin image on top of an already built worker image:
 one ``COPY`` of the files ``from_pretrained`` reads (for ``variant``) into ``/models/<name>``, world-readable
-(``save_pretrained`` writes 0600, which a non-root container user cannot read), and ``ENV MODEL_PATH``.
+(``save_pretrained`` writes 0600, which a non-root container user cannot read), ``ENV MODEL_PATH`` and, when
+the files are a variant's (asked for, or the folder's only one), ``ENV MODEL_VARIANT``.
 The push manifest is baked beside the files, so the worker's fitness check compares sizes against it.
 """
 
@@ -36,11 +37,13 @@ class BakedImage:
     seconds: float
 
 
-def _context(folder: Path, include: list[str], name: str, base_image: str) -> tuple[io.BytesIO, int]:
+def _context(folder: Path, include: list[str], name: str, base_image: str,
+             variant: str | None = None) -> tuple[io.BytesIO, int]:
     entries = volume.local_manifest(folder, include)
     manifest = {"version": 1, "complete": True, "files": [e.__dict__ for e in entries]}
     dockerfile = (f"FROM {base_image}\nCOPY model/ {BAKED_ROOT}/{name}/\n"
-                  f"ENV MODEL_PATH={BAKED_ROOT}/{name}\n").encode()
+                  f"ENV MODEL_PATH={BAKED_ROOT}/{name}\n" + (f"ENV MODEL_VARIANT={variant}\n" if variant else "")
+                  ).encode()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         def add_bytes(arcname: str, data: bytes) -> None:
@@ -64,11 +67,12 @@ def bake_model(base_image: str, model_folder: Path | str, variant: str | None = 
     """Build ``tag`` (default ``<base repository>:<base tag>-baked-<name>``) = ``base_image`` + the model."""
     folder = Path(model_folder)
     name = name or folder.name
-    include = analyze.analyze(folder, variant=variant).upload_files()
+    analysis = analyze.analyze(folder, variant=variant)
+    include = analysis.upload_files()
     repo, _, base_tag = base_image.rpartition(":") if ":" in base_image.split("/")[-1] else (base_image, "", "latest")
     reference = tag or f"{repo}:{base_tag}-baked-{name}"
     start = time.perf_counter()
-    context, size = _context(folder, include, name, base_image)
+    context, size = _context(folder, include, name, base_image, analysis.variant)
     client = dockerhost.client()
     image_id = None
     for chunk in client.api.build(fileobj=context, custom_context=True, tag=reference, rm=True, forcerm=True,

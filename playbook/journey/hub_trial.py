@@ -81,7 +81,8 @@ def _check_images(job_input: dict, output: dict) -> list[str]:
     from PIL import Image
 
     fmt = job_input.get("output_format", "png")
-    size = (job_input.get("width", 512), job_input.get("height", 512))
+    # without a size the worker draws the model's native one, which the output reports
+    size = (job_input.get("width", output.get("width")), job_input.get("height", output.get("height")))
     images = output["images"]
     problems = []
     if len(images) != job_input.get("num_images", 1):

@@ -229,6 +229,14 @@ def model_path_on_volume(model_dir: str | Path | None = None) -> str:
     return settings.model_dir(settings.VOLUME_MOUNT, model_name(model_dir))
 
 
+def model_env(env: dict, model_dir: str | Path | None, variant: str | None) -> dict:
+    """The endpoint's env for the model pushed: MODEL_PATH on the volume and, when the files pushed are a
+    variant's, MODEL_VARIANT (an older MODEL_VARIANT is dropped: the worker loads what was pushed)."""
+    out = {k: v for k, v in env.items() if k != "MODEL_VARIANT"}
+    out["MODEL_PATH"] = model_path_on_volume(model_dir)
+    return {**out, "MODEL_VARIANT": variant} if variant else out
+
+
 def apply(spec: DeploymentSpec, client: ControlClient, progress: bool = True) -> tuple[ApplyResult, bool]:
     """Apply the journey's spec (with a notebook's own changes, e.g. its scaling) and record the endpoint.
 

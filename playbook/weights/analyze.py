@@ -6,25 +6,30 @@ and needs the memory it is trying to measure. A safetensors file starts with an 
 length and a JSON header naming every tensor's dtype, shape and byte range, so everything except the
 activations can be read exactly from a few KB per file.
 
-How: ``analyze(path, variant="fp16", dtype="float16", width=512, height=512, batch=1)`` reads the
-``model_index.json`` of a diffusers pipeline folder, picks for each component the exact weight files
-``from_pretrained`` would read (``<name>.<variant>.safetensors`` or its sharded index when the variant
-exists, else the plain files), and sums bytes and parameters per component and dtype. The VRAM figure
-is weights at the load dtype (exact) + activations of the UNet or of the VAE decode, whichever is larger
-(an estimate) + the CUDA context (an estimate). ``analysis.placements()`` is the placement table
-(``playbook.weights.placement``).
+How: ``analyze(path, variant="fp16", dtype="float16", width=None, height=None, batch=1)`` reads the
+``model_index.json`` of a diffusers pipeline folder, finds the variants its weight files come in
+(``<name>.<variant>.safetensors``), picks for each component the exact weight files ``from_pretrained``
+would read (the variant's single file or sharded index when the component has it, else the plain files),
+and sums bytes and parameters per component and dtype. Without ``variant`` the plain files are analysed,
+or, when the folder holds a single variant and no complete plain set (``save_pretrained(variant="fp16")``),
+that variant, as the worker auto-detects it; an absent variant, several candidate variants or a folder
+without weights is a ConfigError naming the variants held and the setting to use. The VRAM figure
+(``playbook.weights.vram``) is at the model's native size unless ``width``/``height`` are given.
+``analysis.placements()`` is the placement table (``playbook.weights.placement``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from playbook.core import html
 from playbook.core.errors import ConfigError
+from playbook.weights import vram
 
 # Bytes per element of each safetensors dtype.
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I64": 8, "I32": 4,
@@ -32,18 +37,23 @@ DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2":
 FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
 # The load dtype as torch names it -> safetensors' name. None keeps each tensor's stored dtype.
 LOAD_DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "fp32": "F32", "fp16": "F16", "bf16": "BF16"}
+# transformers keeps these modules in fp32 when a model loads in fp16 (its classes' _keep_in_fp32_modules)
+KEEP_IN_FP32 = {cls: ("wo",) for cls in ("T5EncoderModel", "T5ForConditionalGeneration", "UMT5EncoderModel",
+                                         "MT5EncoderModel")}
 WEIGHT_NAMES = ("diffusion_pytorch_model", "model")  # diffusers' and transformers' weight file stems
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
 
-# Estimates (not exact; see vram_terms): CUDA context + cuBLAS/cuDNN workspaces, and how many live
-# activation tensors of the widest feature map a UNet step / a VAE decode keeps at its peak. Calibrated on an
-# H200 (`benchmarks/gpu_check.py --terms`, benchmarks/baselines/gpu_check_h200.txt: an SD-1.5-shaped pipeline,
-# SDPA attention, fp16 and fp32, 512-1024 px, batch 1-4): the largest factors measured were 26.6 (UNet) and 9.5
-# (VAE decode), the context 0.74 GB. The factors keep about 20 % above those: other cards and attention kernels
-# differ, and the allocator reserves more than it hands out.
-CUDA_CONTEXT_GB = 0.75
-UNET_ACTIVATION_FACTOR = 32
-VAE_ACTIVATION_FACTOR = 12
+# The estimate's factors live in playbook.weights.vram (which says which are GPU-calibrated).
+CUDA_CONTEXT_GB = vram.CUDA_CONTEXT_GB
+UNET_ACTIVATION_FACTOR = vram.UNET_ACTIVATION_FACTOR
+VAE_ACTIVATION_FACTOR = vram.VAE_ACTIVATION_FACTOR
+# A weight file of a variant: <stem>[-00001-of-00002].<variant>.<safetensors|bin>, and its shard index.
+VARIANT_FILE = re.compile(r"^(?:diffusion_pytorch_model|model|pytorch_model)(?:-\d+-of-\d+)?\.([A-Za-z0-9_]+)"
+                          r"(?:-\d+-of-\d+)?\.(?:safetensors|bin)$")
+VARIANT_INDEX = re.compile(r"^(?:diffusion_pytorch_model|model|pytorch_model)\.(?:safetensors|bin)\.index"
+                           r"\.([A-Za-z0-9_]+)\.json$")
+PLAIN_FILE = re.compile(r"^(?:diffusion_pytorch_model|model|pytorch_model)(?:-\d+-of-\d+)?\.(?:safetensors|bin)$"
+                        r"|^(?:diffusion_pytorch_model|model|pytorch_model)\.(?:safetensors|bin)\.index\.json$")
 VOLUME_MIN_GB = 10
 VOLUME_MARGIN = 1.2
 CONTAINER_DISK_BASE_GB = 10  # the spec's default container disk: OS, Python, torch wheels unpack, temp files
@@ -56,6 +66,7 @@ class WeightFile:
     path: str  # relative to the model folder
     size_bytes: int
     params_by_dtype: dict[str, int]
+    kept_fp32: int = 0  # floating elements of modules the class keeps in fp32 when loaded in fp16
 
 
 @dataclass(frozen=True)
@@ -88,8 +99,9 @@ class Component:
         """Bytes of the tensors once loaded: floating tensors cast to ``load_dtype``. Without a dtype,
         diffusers models load as float32 (torch's default) while transformers 5 keeps the stored dtype."""
         target = LOAD_DTYPES.get(load_dtype) if load_dtype else ("F32" if self.library == "diffusers" else None)
+        kept = sum(f.kept_fp32 for f in self.files) * (DTYPE_BYTES["F32"] - DTYPE_BYTES["F16"])
         return sum(n * DTYPE_BYTES[target if target and d in FLOAT_DTYPES else d]
-                   for d, n in self.params_by_dtype.items())
+                   for d, n in self.params_by_dtype.items()) + (kept if target == "F16" else 0)
 
 
 @dataclass(frozen=True)
@@ -97,18 +109,23 @@ class Analysis:
     """What a model folder holds and needs. Bytes and parameters are exact; ``*_estimate_gb`` are not."""
 
     path: str
-    variant: str | None
+    variant: str | None  # the variant analysed (None: the plain files)
     dtype: str | None
-    width: int
+    width: int  # the size the VRAM estimate is for (default: the model's native size)
     height: int
     batch: int
     components: list[Component]
     other_files_bytes: int  # configs, tokenizer files: read by from_pretrained, tiny
     weights_gpu_bytes: int  # exact: tensors at the load dtype
-    unet_activation_estimate_gb: float
+    unet_activation_estimate_gb: float  # the denoiser's (UNet or transformer) activations
     vae_decode_estimate_gb: float
     cuda_context_estimate_gb: float = CUDA_CONTEXT_GB
     other_files: list[str] = field(default_factory=list)  # relative paths of the non-weight files
+    pipeline_class: str = ""
+    variants: dict[str, list[str]] = field(default_factory=dict)  # variant held -> components holding it
+    native_width: int = 512
+    native_height: int = 512
+    estimate: vram.Estimate | None = None
 
     @property
     def weights_disk_bytes(self) -> int:
@@ -125,9 +142,12 @@ class Analysis:
 
     @property
     def vram_gb(self) -> float:
-        """Inference peak: weights (exact) + the larger activation term (estimate) + CUDA context (estimate)."""
-        return round(self.weights_gpu_bytes / 1e9 + max(self.unet_activation_estimate_gb,
-                                                         self.vae_decode_estimate_gb)
+        """Inference peak: weights (exact) + the largest activation term (estimate; the VAE decode's with
+        its fp32 weights when upcast) + CUDA context (estimate)."""
+        e = self.estimate
+        vae = self.vae_decode_estimate_gb + (e.vae_upcast_weights_gb if e else 0.0)
+        text = e.text_encoders_gb if e else 0.0
+        return round(self.weights_gpu_bytes / 1e9 + max(self.unet_activation_estimate_gb, vae, text)
                      + self.cuda_context_estimate_gb, 3)
 
     @property
@@ -170,14 +190,33 @@ class Analysis:
                 for c in self.components for d, n in sorted(c.params_by_dtype.items())]
 
     def vram_terms(self) -> list[dict]:
-        return [
-            {"term": "weights at load dtype", "gb": round(self.weights_gpu_bytes / 1e9, 6), "kind": "exact"},
-            {"term": "UNet activations (batch x2 for guidance)", "gb": self.unet_activation_estimate_gb,
-             "kind": "estimate"},
-            {"term": "VAE decode activations", "gb": self.vae_decode_estimate_gb, "kind": "estimate"},
-            {"term": "CUDA context and workspaces", "gb": self.cuda_context_estimate_gb, "kind": "estimate"},
-            {"term": "peak = weights + max(UNet, VAE) + context", "gb": self.vram_gb, "kind": "estimate"},
-        ]
+        """Each term of the peak with its kind (exact or estimate) and what it is calibrated on."""
+        e = self.estimate or vram.Estimate("unet", self.unet_activation_estimate_gb, vram.CALIBRATED,
+                                           self.vae_decode_estimate_gb, False, 0.0, 0.0, ())
+        exact = {"kind": "exact", "calibration": vram.EXACT}
+        terms = [{"term": f"weights: {c.name} ({c.class_name})", "gb": round(c.tensor_bytes(self.dtype) / 1e9, 6),
+                  **exact} for c in self.components if c.files]
+        terms.append({"term": "weights at load dtype", "gb": round(self.weights_gpu_bytes / 1e9, 6), **exact})
+        name = {"unet": "UNet", "transformer": "transformer"}.get(e.denoiser, "denoiser")
+        terms.append({"term": f"{name} activations (batch x2 for guidance)", "gb": self.unet_activation_estimate_gb,
+                      "kind": "estimate", "calibration": e.denoiser_calibration})
+        terms.append({"term": "VAE decode activations" + (" (fp32: the VAE's force_upcast)" if e.vae_upcast else ""),
+                      "gb": self.vae_decode_estimate_gb, "kind": "estimate", "calibration": vram.CALIBRATED})
+        if e.vae_upcast:
+            terms.append({"term": "VAE weights cast to fp32 for the decode", "gb": e.vae_upcast_weights_gb, **exact})
+        if e.text_encoders:
+            terms.append({"term": f"text encoder activations ({', '.join(e.text_encoders)}; the widest)",
+                          "gb": e.text_encoders_gb, "kind": "estimate", "calibration": vram.UNCALIBRATED})
+        terms.append({"term": "CUDA context and workspaces", "gb": self.cuda_context_estimate_gb, "kind": "estimate",
+                      "calibration": vram.CALIBRATED})
+        terms.append({"term": f"peak at {self.width}x{self.height} x {self.batch} = weights + max(activations) "
+                      "+ context", "gb": self.vram_gb, "kind": "estimate",
+                      "calibration": "sum of the terms above"})
+        return terms
+
+    def variants_line(self) -> str:
+        """Which weight files the folder holds, and which were analysed."""
+        return describe_variants(self.variants) + f"; analysed: {self.variant or 'the plain files'}"
 
     def to_dict(self) -> dict:
         """Everything as plain JSON types; bytes and parameters stay exact integers."""
@@ -192,8 +231,12 @@ class Analysis:
         return data
 
     def summary(self) -> dict:
-        return {"model": self.path, "variant": self.variant or "(none)", "dtype": self.dtype or "(as stored)",
-                "params": self.params, "weights_disk_bytes": self.weights_disk_bytes,
+        return {"model": self.path, "pipeline": self.pipeline_class or "(unknown)",
+                "variant": self.variant or "(none: the plain files)",
+                "weights in the folder": describe_variants(self.variants), "dtype": self.dtype or "(as stored)",
+                "native size": f"{self.native_width}x{self.native_height}",
+                "estimate for": f"{self.width}x{self.height} x {self.batch}", "params": self.params,
+                "weights_disk_bytes": self.weights_disk_bytes,
                 "bytes_to_upload": self.bytes_to_upload, "weights_gpu_bytes": self.weights_gpu_bytes,
                 "vram_gb (estimate)": self.vram_gb, "volume_gb": self.volume_gb,
                 "fitting pools": ", ".join(p.pool_id for p in self.fitting_pools()[:4])}
@@ -245,6 +288,17 @@ def tensor_counts(path: Path | str) -> dict[str, int]:
     return counts
 
 
+def kept_fp32(path: Path | str, class_name: str) -> int:
+    """Floating elements of the modules ``class_name`` keeps in fp32 when asked for fp16 (transformers'
+    ``_keep_in_fp32_modules``: T5's ``wo`` projections), from the header's tensor names."""
+    modules = KEEP_IN_FP32.get(class_name)
+    if not modules:
+        return 0
+    pattern = re.compile(rf"(^|\.)({'|'.join(modules)})(\.|$)")
+    return sum(math.prod(t["shape"]) for name, t in read_header(path).items()
+               if name != "__metadata__" and t["dtype"] in FLOAT_DTYPES and pattern.search(name))
+
+
 def weight_files(folder: Path, variant: str | None = None) -> list[Path]:
     """The safetensors files from_pretrained reads in one component folder: the variant's single file
     or shards when they exist, else the plain ones; [] for a component without weights."""
@@ -266,8 +320,56 @@ def weight_files(folder: Path, variant: str | None = None) -> list[Path]:
     return []
 
 
-def analyze(path: Path | str, variant: str | None = None, dtype: str | None = None, width: int = 512,
-            height: int = 512, batch: int = 1) -> Analysis:
+VARIANT_SETTINGS = ("variant (analyze --variant, volume push --variant, build --variant, the spec's [model] "
+                    "variant, the worker's MODEL_VARIANT)")
+
+
+def held_variants(root: Path, names: list[str]) -> dict[str, list[str]]:
+    """Which weight files each component folder holds: "" (the plain files) or a variant's name ->
+    the components that have them."""
+    held: dict[str, list[str]] = {}
+    for name in names:
+        folder = root / name
+        found = set()
+        for p in (folder.iterdir() if folder.is_dir() else []):
+            if PLAIN_FILE.match(p.name):
+                found.add("")
+            elif m := VARIANT_FILE.match(p.name) or VARIANT_INDEX.match(p.name):
+                found.add(m.group(1))
+        for v in sorted(found):
+            held.setdefault(v, []).append(name)
+    return dict(sorted(held.items()))
+
+
+def describe_variants(held: dict[str, list[str]]) -> str:
+    if not held:
+        return "no weight files"
+    return "; ".join(f"{v or 'plain files'}: {', '.join(names)}" for v, names in held.items())
+
+
+def choose_variant(root: Path, requested: str | None, held: dict[str, list[str]]) -> str | None:
+    """The variant from_pretrained should load: the one asked for (it must be there: diffusers refuses an
+    absent one), else the plain files when every weighted component has them, else the only variant."""
+    names = [v for v in held if v]
+    if requested:
+        if requested not in held or not requested:
+            fix = " or ".join(repr(v) for v in names)
+            fix = (f"set {VARIANT_SETTINGS} to {fix}" + (", or leave it unset for the plain files" if "" in held
+                                                          else "")) if names else f"leave {VARIANT_SETTINGS} unset"
+            raise ConfigError(f"{root} has no {requested!r} weight files (it holds {describe_variants(held)}): "
+                              f"{fix}.")
+        return requested
+    weighted = {n for names_ in held.values() for n in names_}
+    if not names or weighted <= set(held.get("", [])):
+        return None
+    if len(names) == 1:
+        return names[0]
+    raise ConfigError(f"{root} lacks plain weight files for some components and holds several variants "
+                      f"({describe_variants(held)}): choose one with {VARIANT_SETTINGS}, e.g. {names[0]!r}.")
+
+
+def analyze(path: Path | str, variant: str | None = None, dtype: str | None = None, width: int | None = None,
+            height: int | None = None, batch: int = 1) -> Analysis:
     """Analyze a diffusers pipeline folder without loading a tensor (see the module docstring)."""
     root = Path(path)
     index_path = root / "model_index.json"
@@ -277,46 +379,43 @@ def analyze(path: Path | str, variant: str | None = None, dtype: str | None = No
     if dtype is not None and dtype not in LOAD_DTYPES:
         raise ConfigError(f"dtype must be one of {', '.join(LOAD_DTYPES)}, not {str(dtype)[:40]!r}.")
     for name, value in (("width", width), ("height", height), ("batch", batch)):
-        if not isinstance(value, int) or value < 1:
+        if value is not None and (not isinstance(value, int) or value < 1):
             raise ConfigError(f"{name} must be a positive whole number, not {value!r}.")
     index = json.loads(index_path.read_text())
+    entries = {name: entry for name, entry in index.items() if not name.startswith("_") and isinstance(entry, list)
+               and len(entry) == 2 and entry[0] is not None}
+    held = held_variants(root, list(entries))
+    variant = choose_variant(root, variant or None, held)
     components, used = [], set()
-    for name, entry in index.items():
-        if name.startswith("_") or not isinstance(entry, list) or len(entry) != 2 or entry[0] is None:
-            continue
+    for name, entry in entries.items():
         folder = root / name
         files = weight_files(folder, variant) if folder.is_dir() else []
         used.update(files)
         config_path = folder / "config.json"
         config = json.loads(config_path.read_text()) if config_path.is_file() else {}
         components.append(Component(name, entry[0], entry[1], [
-            WeightFile(str(f.relative_to(root)), f.stat().st_size, tensor_counts(f)) for f in files], config))
+            WeightFile(str(f.relative_to(root)), f.stat().st_size, tensor_counts(f), kept_fp32(f, entry[1]))
+            for f in files], config))
+    if sum(c.params for c in components) == 0:
+        raise ConfigError(f"{root}: no weights to analyse (it holds {describe_variants(held)}; analysed: "
+                          f"{variant or 'the plain files'}). Point at a folder save_pretrained wrote"
+                          + (f", or set {VARIANT_SETTINGS} to one of {[v for v in held if v]}." if held else "."))
     others = sorted(p for p in root.rglob("*") if p.is_file() and p not in used and not _is_weight(p)
                     and not p.name.startswith("."))
     by_name = {c.name: c for c in components}
+    pipeline_class = str(index.get("_class_name", ""))
+    native_w, native_h = vram.native_size(by_name, pipeline_class)
+    width, height = width or native_w, height or native_h
     act_bytes = DTYPE_BYTES[LOAD_DTYPES[dtype]] if dtype else 4
-    unet_gb, vae_gb = _activations_gb(by_name, width, height, batch, act_bytes)
+    est = vram.estimate(by_name, pipeline_class, width, height, batch, act_bytes, dtype)
     return Analysis(str(root), variant, dtype, width, height, batch, components,
                     sum(p.stat().st_size for p in others), sum(c.tensor_bytes(dtype) for c in components),
-                    unet_gb, vae_gb, other_files=[p.relative_to(root).as_posix() for p in others])
+                    est.denoiser_gb, est.vae_decode_gb, other_files=[p.relative_to(root).as_posix() for p in others],
+                    pipeline_class=pipeline_class, variants=held, native_width=native_w, native_height=native_h,
+                    estimate=est)
 
 
 def _is_weight(p: Path) -> bool:
     """A weight file of some variant or format (read only when chosen, so not counted otherwise)."""
     return p.suffix in (".safetensors", ".bin", ".pt", ".ckpt", ".msgpack", ".h5", ".onnx") or (
         ".safetensors.index" in p.name)
-
-
-def _activations_gb(components: dict[str, Component], width: int, height: int, batch: int,
-                    act_bytes: int) -> tuple[float, float]:
-    """Estimates: the UNet's widest feature map at latent resolution (x2 for classifier-free guidance) and
-    the VAE decoder's last block at full resolution, each times a count of live tensors."""
-    vae = components.get("vae")
-    vae_channels = (vae.config.get("block_out_channels") if vae else None) or [128]
-    scale = 2 ** (len(vae_channels) - 1)
-    unet = components.get("unet") or components.get("transformer")
-    unet_channels = ((unet.config.get("block_out_channels") if unet else None) or [320])[0]
-    latent_pixels = (width // scale) * (height // scale)
-    unet_gb = batch * 2 * latent_pixels * unet_channels * act_bytes * UNET_ACTIVATION_FACTOR / 1e9
-    vae_gb = batch * width * height * vae_channels[0] * act_bytes * VAE_ACTIVATION_FACTOR / 1e9
-    return round(unet_gb, 4), round(vae_gb, 4)

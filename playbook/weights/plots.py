@@ -15,8 +15,9 @@ class HtmlBlock(str):
 
 
 def vram_table(analysis: Analysis) -> HtmlBlock:
-    return HtmlBlock(html.table([(t["term"], t["gb"], t["kind"]) for t in analysis.vram_terms()],
-                                ["VRAM term", "GB", "exact or estimate"], caption="VRAM at inference"))
+    return HtmlBlock(html.table([(t["term"], t["gb"], t["kind"], t["calibration"]) for t in analysis.vram_terms()],
+                                ["VRAM term", "GB", "exact or estimate", "calibrated on"],
+                                caption=f"VRAM at inference, {analysis.width}x{analysis.height} x {analysis.batch}"))
 
 
 def pools_table(analysis: Analysis, catalog=None, headroom: float = 0.2) -> HtmlBlock:

@@ -52,11 +52,28 @@ def import_in_background(module: str) -> Pending:
     return Pending(f"import {module}", importlib.import_module, module)
 
 
-def weight_files(model_path: str | Path) -> list[Path]:
+def _variant_of(name: str) -> str | None:
+    from imagegen.fitness import VARIANT_FILE
+
+    m = VARIANT_FILE.match(name)
+    return (m.group(1) or m.group(2)) if m else None
+
+
+def weight_files(model_path: str | Path, variant: str | None = None) -> list[Path]:
+    """The weight files from_pretrained will read: per folder the ``variant``'s when it has them, else
+    the plain ones (the other variants' files are not read ahead)."""
     root = Path(model_path)
     if not root.is_dir():
         return []
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+    folders: dict[Path, list[Path]] = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES):
+            folders.setdefault(p.parent, []).append(p)
+    chosen = []
+    for files in folders.values():
+        mine = [p for p in files if variant and _variant_of(p.name) == variant]
+        chosen += mine or [p for p in files if _variant_of(p.name) is None]
+    return chosen
 
 
 def _read_all(files: list[Path]) -> int:
@@ -72,6 +89,7 @@ def _read_all(files: list[Path]) -> int:
     return total
 
 
-def read_ahead(model_path: str | Path) -> Pending:
-    """Read every weight file under ``model_path`` once, in a thread; ``.result()`` is the bytes read."""
-    return Pending("read weights ahead", _read_all, weight_files(model_path))
+def read_ahead(model_path: str | Path, variant: str | None = None) -> Pending:
+    """Read the weight files of ``variant`` under ``model_path`` once, in a thread; ``.result()`` is the bytes
+    read."""
+    return Pending("read weights ahead", _read_all, weight_files(model_path, variant))

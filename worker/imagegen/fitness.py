@@ -6,17 +6,79 @@ module walks the pipeline folder the way diffusers will (``model_index.json`` na
 opens every safetensors file and compares the size its header promises with the size on disk, and
 returns plain sentences naming each missing, unreadable or truncated file and the expected path.
 No torch import: it runs in milliseconds.
+
+Variants: a folder saved with ``save_pretrained(variant="fp16")`` holds ``<name>.fp16.safetensors`` files,
+which ``from_pretrained`` reads only when asked for that variant. ``choose_variant`` decides what the worker
+loads: MODEL_VARIANT when set, else the plain files when every component has them, else the folder's only
+variant (auto-detected); anything else is a problem naming the variants the folder holds.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 MANIFEST_NAME = ".playbook-manifest.json"  # written beside the model by `playbook volume push`
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
+_STEMS = r"(?:diffusion_pytorch_model|model|pytorch_model)"
+PLAIN_FILE = re.compile(rf"^{_STEMS}(?:-\d+-of-\d+)?\.(?:safetensors|bin)$"
+                        rf"|^{_STEMS}\.(?:safetensors|bin)\.index\.json$")
+VARIANT_FILE = re.compile(rf"^{_STEMS}(?:-\d+-of-\d+)?\.([A-Za-z0-9_]+)(?:-\d+-of-\d+)?\.(?:safetensors|bin)$"
+                          rf"|^{_STEMS}\.(?:safetensors|bin)\.index\.([A-Za-z0-9_]+)\.json$")
+
+
+class VariantProblem(ValueError):
+    """The variant to load cannot be decided or is not in the folder; the message names the fix."""
+
+
+def held_variants(root: Path, names: list[str]) -> dict[str, list[str]]:
+    """"" (plain files) or a variant's name -> the components whose folder holds such weight files."""
+    held: dict[str, list[str]] = {}
+    for name in names:
+        folder = root / name
+        found = set()
+        for p in (folder.iterdir() if folder.is_dir() else []):
+            if PLAIN_FILE.match(p.name):
+                found.add("")
+            elif m := VARIANT_FILE.match(p.name):
+                found.add(m.group(1) or m.group(2))
+        for v in sorted(found):
+            held.setdefault(v, []).append(name)
+    return dict(sorted(held.items()))
+
+
+def describe_variants(held: dict[str, list[str]]) -> str:
+    return "; ".join(f"{v or 'plain files'}: {', '.join(n)}" for v, n in held.items()) or "no weight files"
+
+
+def choose_variant(model_path: str | Path, setting: str | None = None) -> str | None:
+    """The variant from_pretrained is to load (None: the plain files); raises VariantProblem."""
+    root = Path(model_path)
+    try:
+        spec = json.loads((root / "model_index.json").read_text())
+    except (OSError, ValueError):
+        return setting or None  # model_problems names the index
+    names = [k for k, v in spec.items() if not k.startswith("_") and isinstance(v, list) and v[0] is not None]
+    held = held_variants(root, names)
+    variants = [v for v in held if v]
+    setting = (setting or "").strip()
+    if setting and setting != "auto":
+        if setting not in variants:
+            raise VariantProblem(f"MODEL_VARIANT={setting} but {root} holds no {setting} weight files "
+                                 f"({describe_variants(held)}): set MODEL_VARIANT to "
+                                 f"{' or '.join(variants) or 'nothing'}"
+                                 f"{' or leave it unset for the plain files' if '' in held else ''}")
+        return setting
+    weighted = {n for comps in held.values() for n in comps}
+    if not variants or weighted <= set(held.get("", [])):
+        return None
+    if len(variants) == 1:
+        return variants[0]
+    raise VariantProblem(f"{root} lacks plain weight files for some components and holds several variants "
+                         f"({describe_variants(held)}): set MODEL_VARIANT to one of {', '.join(variants)}")
 
 
 def safetensors_problem(path: Path) -> str | None:
@@ -89,8 +151,9 @@ def component_problems(root: Path, name: str) -> list[str]:
     return problems
 
 
-def model_problems(model_path: str | Path) -> list[str]:
-    """Every reason the folder cannot be loaded as a diffusers pipeline; empty when it looks whole."""
+def model_problems(model_path: str | Path, variant: str | None = None) -> list[str]:
+    """Every reason the folder cannot be loaded as a diffusers pipeline (with MODEL_VARIANT ``variant``,
+    auto-detected when unset); empty when it looks whole."""
     root = Path(model_path)
     index = root / "model_index.json"
     if not root.is_dir():
@@ -104,6 +167,10 @@ def model_problems(model_path: str | Path) -> list[str]:
     except (OSError, ValueError) as exc:
         return [f"{index} is corrupt ({exc})"]
     problems = manifest_problems(root)
+    try:
+        choose_variant(root, variant)
+    except VariantProblem as exc:
+        problems.append(str(exc))
     for name, value in spec.items():
         if name.startswith("_") or not isinstance(value, list) or value[0] is None:
             continue

@@ -6,7 +6,11 @@ place and reported by the health action. Any pipeline folder with a ``model_inde
 (DiffusionPipeline reads the class from it), strictly from local files: a worker never downloads.
 
 Settings (environment): WORKER_DEVICE = auto | cuda | cpu; WORKER_DTYPE = auto | fp16 | bf16 | fp32
-(auto: fp16 on a GPU, fp32 on CPU).
+(auto: fp16 on a GPU, fp32 on CPU); MODEL_VARIANT = the weight files' variant (``fp16`` for
+``*.fp16.safetensors``; unset: auto-detected by ``fitness.choose_variant``).
+
+A request without a size gets the model's native one (``native_size``: the denoiser's ``sample_size`` x
+the VAE scale factor, as diffusers' pipelines default it: 512 for SD 1.5, 1024 for SDXL).
 """
 
 from __future__ import annotations
@@ -31,6 +35,16 @@ class Loaded:
     dtype: str  # fp16 | bf16 | fp32
     attention: list[str]
     load_s: float
+    variant: str | None = None  # the weight files' variant loaded (None: the plain files)
+    width: int = 512  # the model's native size: what a request without width/height gets
+    height: int = 512
+
+    def describe(self, model_path: str = "") -> str:
+        """One log line: what this worker serves."""
+        return (f"serving {type(self.pipe).__name__}{' from ' + model_path if model_path else ''}: variant "
+                f"{self.variant or '(plain files)'}, {self.dtype} on {self.device}, default size "
+                f"{self.width}x{self.height}, attention {', '.join(self.attention) or '(default)'}, "
+                f"loaded in {self.load_s:.2f} s")
 
 
 def choose_device(setting: str = "auto") -> str:
@@ -88,8 +102,21 @@ def quiet_torchvision_fallback() -> None:
         target.addFilter(_TorchvisionFallback())
 
 
-def load(model_path: str, device: str = "auto", dtype: str = "auto") -> Loaded:
-    """The pipeline at ``model_path`` on the chosen device and dtype (local files only)."""
+def native_size(pipe) -> tuple[int, int]:
+    """(width, height) the pipeline draws when given none: its ``default_sample_size`` (SDXL, SD3, FLUX) or
+    its denoiser's ``sample_size`` (SD, PixArt), times ``vae_scale_factor``."""
+    sample = getattr(pipe, "default_sample_size", None)
+    if sample is None:
+        denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
+        sample = getattr(getattr(denoiser, "config", None), "sample_size", None) or 64
+    h, w = (sample, sample) if isinstance(sample, int) else (sample[0], sample[-1])
+    scale = getattr(pipe, "vae_scale_factor", None) or 8
+    return int(w * scale), int(h * scale)
+
+
+def load(model_path: str, device: str = "auto", dtype: str = "auto", variant: str | None = None) -> Loaded:
+    """The pipeline at ``model_path`` on the chosen device and dtype, from the ``variant``'s weight files
+    (local files only)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     quiet_torchvision_fallback()
     import torch
@@ -102,11 +129,13 @@ def load(model_path: str, device: str = "auto", dtype: str = "auto") -> Loaded:
     start = time.perf_counter()
     device = choose_device(device)
     dtype = choose_dtype(device, dtype)
-    pipe = DiffusionPipeline.from_pretrained(model_path, dtype=getattr(torch, DTYPES[dtype]), local_files_only=True)
+    pipe = DiffusionPipeline.from_pretrained(model_path, dtype=getattr(torch, DTYPES[dtype]), local_files_only=True,
+                                             variant=variant or None)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     attention = use_sdpa(pipe)
-    return Loaded(pipe, device, dtype, attention, time.perf_counter() - start)
+    width, height = native_size(pipe)
+    return Loaded(pipe, device, dtype, attention, time.perf_counter() - start, variant or None, width, height)
 
 
 def seeds_for(seed: int | None, count: int) -> list[int]:

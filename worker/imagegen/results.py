@@ -34,8 +34,8 @@ class GenerateOutput(BaseModel):
     model_config = ConfigDict(extra="forbid", title="GenerateOutput")
 
     images: list[InlineImage | UrlImage] = Field(min_length=1, max_length=8)
-    width: int = Field(description="pixels")
-    height: int = Field(description="pixels")
+    width: int = Field(description="pixels (the model's native size when the request gave none)")
+    height: int = Field(description="pixels (the model's native size when the request gave none)")
     num_inference_steps: int
     output_format: Literal["png", "jpeg", "webp"]
     device: str = Field(description="cuda or cpu")
@@ -60,6 +60,10 @@ class HealthOutput(BaseModel):
     pipeline: str | None = Field(None, description="the diffusers pipeline class (model loaded)")
     device: str | None = None
     dtype: str | None = None
+    variant: str | None = Field(None, description="the weight files' variant loaded (MODEL_VARIANT or "
+                                "auto-detected); null: the plain files")
+    default_size: str | None = Field(None, description="WIDTHxHEIGHT a request without a size gets: the "
+                                     "model's native size (sample_size x vae_scale_factor)")
     attention: list[str] | None = Field(None, description="attention processor classes in use")
     load_s: float | None = Field(None, ge=0, description="seconds the pipeline took to load")
     warmup_s: float | None = Field(None, ge=0, description="seconds the warm-up generation at boot took")

@@ -22,6 +22,8 @@ from imagegen.excerpts import excerpt, listing
 
 ACTIONS = ("generate", "health_check")
 MIN_SIDE, MAX_SIDE = 64, 2048
+NATIVE = ("image {} in pixels; default: the model's native size, per model (sample_size x VAE scale factor: "
+          "512 for SD 1.5, 1024 for SDXL; the health check's default_size)")
 
 
 class GenerateInput(BaseModel):
@@ -32,8 +34,8 @@ class GenerateInput(BaseModel):
     action: Literal["generate"] = Field("generate", description="what to do; may be left out")
     prompt: str = Field(min_length=1, max_length=2000, description="what to draw")
     negative_prompt: str | None = Field(None, max_length=2000, description="what to avoid")
-    width: int = Field(512, ge=MIN_SIDE, le=MAX_SIDE, multiple_of=8, description="pixels")
-    height: int = Field(512, ge=MIN_SIDE, le=MAX_SIDE, multiple_of=8, description="pixels")
+    width: int | None = Field(None, ge=MIN_SIDE, le=MAX_SIDE, multiple_of=8, description=NATIVE.format("width"))
+    height: int | None = Field(None, ge=MIN_SIDE, le=MAX_SIDE, multiple_of=8, description=NATIVE.format("height"))
     num_inference_steps: int = Field(25, ge=1, le=100, description="denoising steps")
     guidance_scale: float = Field(7.5, ge=0.0, le=30.0, description="classifier-free guidance")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="image i uses seed + i; random when absent")

@@ -27,12 +27,14 @@ class WorkerSettings:
     device: str = "auto"
     dtype: str = "auto"
     warm_up: bool = True  # one tiny generation before the worker takes traffic (WORKER_WARMUP=0: off)
+    variant: str | None = None  # MODEL_VARIANT (e.g. fp16); unset: auto-detected from the files
 
     @classmethod
     def from_env(cls) -> WorkerSettings:
         return cls(os.environ.get("MODEL_PATH", DEFAULT_MODEL_PATH),
                    os.environ.get("WORKER_DEVICE", "auto").lower(), os.environ.get("WORKER_DTYPE", "auto").lower(),
-                   os.environ.get("WORKER_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off"))
+                   os.environ.get("WORKER_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off"),
+                   os.environ.get("MODEL_VARIANT", "").strip() or None)
 
 
 @dataclass
@@ -48,17 +50,21 @@ class Worker:
         """Check the model files, then load the pipeline once; record (never raise) what went wrong."""
         settings = settings or WorkerSettings.from_env()
         worker = cls(settings)
-        problems = fitness.model_problems(settings.model_path)
+        problems = fitness.model_problems(settings.model_path, settings.variant)
         if problems:
             worker.problem = fitness.unfit_message(settings.model_path, problems)
             return worker
-        ahead = boot.read_ahead(settings.model_path)  # the weights' bytes stream in while torch imports
+        variant = fitness.choose_variant(settings.model_path, settings.variant)
+        ahead = boot.read_ahead(settings.model_path, variant)  # the weights' bytes stream in while torch imports
         try:
-            worker.loaded = pipeline.load(settings.model_path, settings.device, settings.dtype)
+            worker.loaded = pipeline.load(settings.model_path, settings.device, settings.dtype, variant)
         except Exception as exc:  # noqa: BLE001 - reported by the fitness check and every job
-            worker.problem = (f"could not load the pipeline at MODEL_PATH={settings.model_path}: "
+            worker.problem = (f"could not load the pipeline at MODEL_PATH={settings.model_path} (variant "
+                              f"{variant or 'none: the plain files'}; MODEL_VARIANT sets it): "
                               f"{type(exc).__name__}: {exc}")
         ahead.result()
+        if worker.loaded:
+            print(worker.loaded.describe(settings.model_path), flush=True)
         if worker.loaded and settings.warm_up:
             worker.warm_up()
         return worker
@@ -67,9 +73,9 @@ class Worker:
         """One tiny generation, so the first real job does not pay for lazy initialisation (kernels,
         allocator, first-call code paths); a FlashBoot snapshot then holds a warm process. A failure
         here is left to the real jobs to report: warm-up only saves time."""
-        side = 512 if self.loaded.device == "cuda" else 64  # CUDA kernels are picked per shape
-        request = schema.parse_generate({"prompt": "warm-up", "width": side, "height": side,
-                                         "num_inference_steps": 2, "seed": 0})
+        # CUDA kernels are picked per shape: warm the size a request without one gets (tiny on a CPU)
+        size = {} if self.loaded.device == "cuda" else {"width": 64, "height": 64}
+        request = schema.parse_generate({"prompt": "warm-up", **size, "num_inference_steps": 2, "seed": 0})
         start = time.perf_counter()
         try:
             pairs = pipeline.generate(self.loaded, request)
@@ -111,7 +117,8 @@ class Worker:
             raise
         inference_s = time.perf_counter() - start
         images = outputs.images_result(pairs, request.output_format, str(job.get("id", "local")))
-        return {"images": images, "width": request.width, "height": request.height,
+        width, height = pairs[0][0].size if pairs else (request.width, request.height)
+        return {"images": images, "width": width, "height": height,
                 "num_inference_steps": request.num_inference_steps, "output_format": request.output_format,
                 "device": self.loaded.device, "dtype": self.loaded.dtype, "inference_s": round(inference_s, 3)}
 
@@ -121,7 +128,8 @@ class Worker:
                 "jobs_failed": self.served["failed"], "versions": pipeline.versions(), **pipeline.memory()}
         if self.loaded:
             info.update(pipeline=type(self.loaded.pipe).__name__, device=self.loaded.device,
-                        dtype=self.loaded.dtype, attention=self.loaded.attention,
+                        dtype=self.loaded.dtype, variant=self.loaded.variant,
+                        default_size=f"{self.loaded.width}x{self.loaded.height}", attention=self.loaded.attention,
                         load_s=round(self.loaded.load_s, 3),
                         warmup_s=None if self.warmup_s is None else round(self.warmup_s, 3))
         else:
@@ -151,7 +159,8 @@ def _is_cuda_oom(exc: BaseException) -> bool:
 def _oom_message(request, loaded) -> str:
     free = pipeline.memory()
     where = f" ({free['vram_free_gb']} of {free['vram_total_gb']} GB free now)" if free else ""
-    return (f"CUDA out of memory for {request.width}x{request.height} x {request.num_images} image(s) "
+    width, height = request.width or loaded.width, request.height or loaded.height
+    return (f"CUDA out of memory for {width}x{height} x {request.num_images} image(s) "
             f"(width x height x num_images) at {request.num_inference_steps} steps in {loaded.dtype}{where}. "
             "The cache was emptied and the worker keeps serving: ask for fewer or smaller images, "
             "or deploy on a GPU with more VRAM.")
