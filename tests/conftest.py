@@ -13,7 +13,10 @@ import pytest
 
 # -- tiers: `make test-fast` runs `-m "not slow"` ----------------------------------------------------------
 
-SLOW_FIXTURES = {"platform", "rp_serve_api", "executed_notebook", "docker_daemon", "worker_image", "registry"}
+JOURNEY_FIXTURES = {"journey_run", "executed_notebook"}
+JOURNEY_TIMEOUT_S = 2400
+SLOW_FIXTURES = {"platform", "rp_serve_api", "executed_notebook", "journey_run", "docker_daemon", "worker_image",
+                 "registry"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -28,6 +31,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
         if "cloud_image" in item.keywords and not run_cloud:
             item.add_marker(skip_cloud)
+        if JOURNEY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            # the first test to ask for the journey runs all nine notebooks (~7 min on 2 idle cores)
+            item.add_marker(pytest.mark.timeout(JOURNEY_TIMEOUT_S))
 
 
 @pytest.fixture(scope="session", autouse=True)
