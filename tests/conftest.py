@@ -16,7 +16,10 @@ import tools
 
 # -- tiers: `make test-fast` runs `-m "not slow"` ----------------------------------------------------------
 
-SLOW_FIXTURES = {"platform", "rp_serve_api", "executed_notebook", "docker_daemon", "worker_image", "registry"}
+JOURNEY_FIXTURES = {"journey_run", "executed_notebook"}
+JOURNEY_TIMEOUT_S = 2400
+SLOW_FIXTURES = {"platform", "rp_serve_api", "executed_notebook", "journey_run", "docker_daemon", "worker_image",
+                 "registry"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -32,6 +35,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
         if "cloud_image" in item.keywords and not run_cloud:
             item.add_marker(skip_cloud)
+        if JOURNEY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            # the first test to ask for the journey runs all nine notebooks (~7 min on 2 idle cores)
+            item.add_marker(pytest.mark.timeout(JOURNEY_TIMEOUT_S))
     gpu_items = [item for item in items if item.get_closest_marker("gpu")]
     if gpu_items and not _cuda_available():
         for item in gpu_items:
@@ -75,21 +81,39 @@ def platform(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def executed_notebook():
-    """Run a notebook (by name or prefix) once per session with its default parameters; later calls
-    return the same result, so the generic run in test_notebooks.py and the tests that check a
-    notebook's glued values share one execution."""
-    from playbook.core.config import build_dir
+def journey_run(tmp_path_factory):
+    """The journey, once per session: every notebook in order (00-08) on one local platform, in a build
+    folder of its own, with "your own model" brought in through the ``model_dir`` parameter (a demo-sized
+    model in a folder of another name, as ``playbook notebooks -p model_dir=...`` does). Returns the runs by
+    two-digit prefix, the model folder, and the journey's local state after 08 (which must be empty)."""
     from playbook.journey import notebooks
+    from playbook.journey import state as journey
+    from playbook.weights.demo_model import make_demo_model
 
-    results = {}
+    build = tmp_path_factory.mktemp("journey-build")
+    old = os.environ.get("PLAYBOOK_BUILD_DIR")
+    os.environ["PLAYBOOK_BUILD_DIR"] = str(build)
+    try:
+        model = make_demo_model(tmp_path_factory.mktemp("models") / "my-model")
+        runs = notebooks.run_all(notebooks.all_notebooks(), out_dir=build / "notebooks",
+                                 parameters=notebooks.parse_parameters([f"model_dir={model}"]))
+        return {r.name[:2]: r for r in runs}, model, journey.state("local")
+    finally:
+        if old is None:
+            os.environ.pop("PLAYBOOK_BUILD_DIR", None)
+        else:
+            os.environ["PLAYBOOK_BUILD_DIR"] = old
 
-    def run(name: str) -> notebooks.NotebookRun:
-        [path] = notebooks.select([name])
-        if path.stem not in results:
-            results[path.stem] = notebooks.run_notebook(path, out_dir=build_dir() / "test-notebooks")
-        result = results[path.stem]
-        assert result.ok, f"{path.name} failed: {result.error} (executed copy: {result.executed})"
+
+@pytest.fixture(scope="session")
+def executed_notebook(journey_run):
+    """A notebook (by two-digit prefix or name) as the session's one journey ran it: every test that asserts on
+    an executed notebook reads that run's copy, so the journey runs once per test session."""
+    runs = journey_run[0]
+
+    def run(name: str):
+        result = runs[name[:2]]
+        assert result.ok, f"{result.name} failed: {result.error} (executed copy: {result.executed})"
         return result
 
     return run

@@ -8,34 +8,14 @@ from __future__ import annotations
 import pytest
 
 from playbook.journey import notebooks
-from playbook.journey import state as journey
-from playbook.weights.demo_model import make_demo_model
-
-# "your own model": another folder name, another size. The medium demo model (~431 MB) costs little more than the
-# small one on a 2-core CPU machine: the whole chain (00-08) took 435 s with it and 486 s with "small" (same day,
-# shared cores), because the jobs run at 64 x 64 with 2 steps and each worker loads the weights once.
-JOURNEY_MODEL_SIZE = "medium"
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    import os
-
-    build = tmp_path_factory.mktemp("journey-build")
-    old = os.environ.get("PLAYBOOK_BUILD_DIR")
-    os.environ["PLAYBOOK_BUILD_DIR"] = str(build)
-    try:
-        model = make_demo_model(tmp_path_factory.mktemp("models") / "my-model", size=JOURNEY_MODEL_SIZE)
-        runs = notebooks.run_all(notebooks.all_notebooks(), out_dir=build / "notebooks",
-                                 parameters=notebooks.parse_parameters([f"model_dir={model}"]))
-        by_name = {r.name[:2]: r for r in runs}
-        # the journey's state as 08 found it before its teardown; after it, the state must be empty
-        yield by_name, by_name["08"].glued.get("journey_state", {}), model, journey.state("local")
-    finally:
-        if old is None:
-            os.environ.pop("PLAYBOOK_BUILD_DIR", None)
-        else:
-            os.environ["PLAYBOOK_BUILD_DIR"] = old
+def chain(journey_run):
+    """The session's one journey (tests/conftest.py): runs by prefix, 08's view of the journey's state before its
+    teardown, the model brought in, and the local state after 08."""
+    by_name, model, after = journey_run
+    return by_name, by_name["08"].glued.get("journey_state", {}), model, after
 
 
 @pytest.mark.notebook

@@ -1,5 +1,5 @@
-"""Notebooks 02 and 05 publish their key results with glue(); assert on them (one execution per session,
-shared with tests/test_notebooks.py through the executed_notebook fixture)."""
+"""Notebooks 02 and 05 publish their key results with glue(); assert on them (the session's one journey, through
+the executed_notebook fixture)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def test_storage_and_gpu_notebook_picks_a_pool_and_fills_the_volume(executed_not
 @pytest.mark.notebook
 def test_deploy_notebook_is_idempotent_and_rolls_a_release(executed_notebook):
     values = executed_notebook("05").glued
-    assert values["first_plan"] == {"create": 2} and values["endpoint_created"] is True
+    # in the journey 02 made the volume already: 05's first plan creates the endpoint alone
+    assert values["first_plan"].get("create") == 1 and values["endpoint_created"] is True
     assert values["first_job"]["status"] == "COMPLETED" and values["first_job"]["execution_ms"] > 0
     assert values["second_apply_changed"] is False
     assert [r["version"] for r in values["releases"]] == [2, 1]
