@@ -4,10 +4,10 @@ S3 API and against moto's server (an S3 we did not write), plus RunPod's refusal
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 import requests
+import s3_helpers
 
 from playbook import demo_model, volume
 from playbook.errors import ConfigError, PlatformError
@@ -24,11 +24,7 @@ def model(tmp_path_factory):
 
 
 def new_volume(plat, dc: str = "EU-RO-1") -> str:
-    r = requests.post(f"{plat.target.control_api_url}/network-volumes", timeout=10,
-                      json={"name": "weights", "size": 10, "dataCenter": dc},
-                      headers={"Authorization": f"Bearer {plat.api_key}"})
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
+    return s3_helpers.local_volume(plat, dc)
 
 
 @pytest.fixture
@@ -38,26 +34,13 @@ def local_loc(platform):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def moto_server():
-    import moto.s3.models
-    from moto.server import ThreadedMotoServer
-
-    old = moto.s3.models.S3_UPLOAD_PART_MIN_SIZE
-    moto.s3.models.S3_UPLOAD_PART_MIN_SIZE = 1  # RunPod does not enforce S3's 5 MB minimum part
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    moto.s3.models.S3_UPLOAD_PART_MIN_SIZE = old
+    with s3_helpers.moto_server() as url:
+        yield url
 
 
 @pytest.fixture
 def moto_loc(moto_server, request):
-    import boto3
-
-    bucket = f"vol-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="user_x",
-                 aws_secret_access_key="rps_y").create_bucket(Bucket=bucket)
+    bucket = s3_helpers.moto_bucket(moto_server)
     return volume.VolumeLocation(moto_server, "EU-RO-1", bucket, Secret("user_x"), Secret("rps_y"))
 
 

@@ -63,17 +63,17 @@ def page(store: Store, prefix: str, delimiter: str, after: str, max_keys: int):
         if not key.startswith(prefix) or key <= after:
             continue
         rest = key[len(prefix):]
-        item = key
-        if delimiter and delimiter in rest:
+        item, rolled = key, bool(delimiter) and delimiter in rest
+        if rolled:
             item = prefix + rest[:rest.index(delimiter) + len(delimiter)]
             if item <= after or (prefixes and prefixes[-1] == item):
                 continue
         if len(objects) + len(prefixes) >= max_keys:
             return objects, prefixes, True, last
-        if item == key:
-            objects.append((key, path))
-        else:
+        if rolled:
             prefixes.append(item)
+        else:
+            objects.append((key, path))
         last = item
     return objects, prefixes, False, last
 

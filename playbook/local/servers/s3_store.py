@@ -91,10 +91,7 @@ class Store:
     def exists(self, key: str) -> Path | None:
         """The object's path if ``key`` names an object: a file, or a folder listed as ``dir/`` (empty, or
         made as a ``dir/`` object)."""
-        try:
-            path = self.path(key)
-        except S3Error:
-            return None
+        path = self.path(key)
         if key.endswith("/"):
             return path if path.is_dir() and (self._record(key) or not any(path.iterdir())) else None
         return path if path.is_file() else None
@@ -153,7 +150,6 @@ class Store:
     def delete(self, key: str) -> None:
         """Delete the object ``key`` (a missing one is no error, as on S3), then the folders above it that
         only held it and were not made as ``dir/`` objects."""
-        self.path(key)  # refuse keys no file can have
         path = self.exists(key)
         if path is None:
             return

@@ -162,6 +162,7 @@ def _copy_source(request: web.Request, stores) -> tuple[Store, str, Path]:
 
 
 async def copy_object(state, request, store: Store, bucket, key, stores):
+    path = store.check_writable(key)
     src_store, src_key, src = _copy_source(request, stores)
     directive = request.headers.get("x-amz-metadata-directive", "COPY")
     if directive not in ("COPY", "REPLACE"):
@@ -175,7 +176,6 @@ async def copy_object(state, request, store: Store, bucket, key, stores):
                       "other on a network volume.")
     etag = src_store.etag(src_key, src)
     headers = src_store.headers(src_key, src) if directive == "COPY" else stored_headers(request.headers)
-    path = store.check_writable(key)
     if key.endswith("/"):
         path.mkdir(parents=True, exist_ok=True)
         store.remember(key, path, EMPTY_ETAG, headers)
