@@ -23,7 +23,7 @@ from email.utils import formatdate
 import pytest
 import s3_helpers
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -112,11 +112,12 @@ def object_view(answer: dict) -> dict:
     return view
 
 
-def listing_view(page: dict) -> dict:
-    return {"Contents": [(o["Key"], o["Size"], o["ETag"]) for o in page.get("Contents", [])],
-            "CommonPrefixes": [p["Prefix"] for p in page.get("CommonPrefixes", [])],
-            "IsTruncated": page.get("IsTruncated"), "KeyCount": page.get("KeyCount"),
-            "HasNextMarker": "NextMarker" in page}
+def listing_view(page: dict, v1: bool = False) -> dict:
+    contents = [(o["Key"], o["Size"], o["ETag"]) for o in page.get("Contents", [])]
+    prefixes = [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+    count = len(contents) + len(prefixes) if v1 else page.get("KeyCount")  # v1 answers no KeyCount
+    return {"Contents": contents, "CommonPrefixes": prefixes, "IsTruncated": page.get("IsTruncated"),
+            "KeyCount": count}
 
 
 def raw_listings(s3):
@@ -153,6 +154,8 @@ class Servers:
 class Differential(RuleBasedStateMachine):
     platform = moto_url = None  # set by the test
 
+    calls = 0  # boto3 calls made, all runs together
+
     @initialize()
     def start(self):
         self.s = Servers(self.platform, self.moto_url)
@@ -174,10 +177,14 @@ class Differential(RuleBasedStateMachine):
         if refusal is None:
             return False
         got = outcome(lambda: call(self.s.local, self.s.local_bucket))
+        self.s.calls += 1
         if got[0] is False and got[2] == str(got[1]):  # HEAD: the status alone (no body carries the code)
             refusal = (refusal[0], str(refusal[0]))
         assert got[0] is False and got[1:] == refusal, (key, got, refusal)
         return True
+
+    def teardown(self):
+        Differential.calls += self.s.calls
 
     def agree(self, answers, what):
         local, moto = answers
@@ -260,32 +267,31 @@ class Differential(RuleBasedStateMachine):
           page_size=st.sampled_from([1, 2, 3, 1000]), start=st.one_of(st.none(), KEY_SEGMENT),
           v1=st.booleans())
     def list_all(self, prefix, delimiter, page_size, start, v1):
-        """Follow the pages to the end on both sides (token or marker), comparing each page."""
+        """Follow the pages to the end on both sides, comparing each page. The local side lists with v2
+        or v1 (following NextMarker, else the last key, as boto3's paginator does); moto always lists
+        with v2, because moto 5.2.5's v1 leaves CommonPrefixes out of MaxKeys and Marker (S3 pages v1 and
+        v2 alike: KeyCount, keys plus prefixes, never exceeds MaxKeys)."""
         args = {"Prefix": prefix, "MaxKeys": page_size, **({"Delimiter": delimiter} if delimiter else {})}
-        if start is not None:
-            args["Marker" if v1 else "StartAfter"] = start
-        tokens = [None, None]
+        local_token = moto_token = None
         for _ in range(60):
-            pages = []
-            for i, (s3, bucket) in enumerate(((self.s.local, self.s.local_bucket), (self.s.moto, self.s.moto_bucket))):
-                more = {"ContinuationToken": tokens[i]} if tokens[i] and not v1 else {}
-                if v1 and tokens[i]:
-                    more = {"Marker": tokens[i]}
-                got = outcome(s3.list_objects if v1 else s3.list_objects_v2, Bucket=bucket, **args, **more)
-                self.s.calls += 1
-                pages.append(got)
-            views = [(p[0], listing_view(p[1])) if p[0] else p for p in pages]
-            if v1:
-                for view in views:
-                    if view[0]:
-                        view[1].pop("KeyCount")
-            self.agree(views, f"{'ListObjects' if v1 else 'ListObjectsV2'} {args}")
-            if not pages[0][0] or not pages[0][1].get("IsTruncated"):
+            local_more = ({"Marker": local_token or start} if local_token or start is not None else {}) if v1 else \
+                ({"ContinuationToken": local_token} if local_token else {"StartAfter": start} if start else {})
+            moto_more = {"ContinuationToken": moto_token} if moto_token else {"StartAfter": start} if start else {}
+            local = outcome(self.s.local.list_objects if v1 else self.s.local.list_objects_v2,
+                            Bucket=self.s.local_bucket, **args, **local_more)
+            moto = outcome(self.s.moto.list_objects_v2, Bucket=self.s.moto_bucket, **args, **moto_more)
+            self.s.calls += 2
+            views = [(got[0], listing_view(got[1], v1=v1)) if got[0] else got for got in (local, moto)]
+            self.agree(views, f"{'ListObjects' if v1 else 'ListObjectsV2'} {args} {local_more}")
+            if not local[0]:
                 return
-            if v1:  # boto3's paginator: NextMarker, else the last key
-                tokens = [p[1].get("NextMarker") or p[1]["Contents"][-1]["Key"] for p in pages]
-            else:
-                tokens = [p[1]["NextContinuationToken"] for p in pages]
+            if v1:  # S3 answers NextMarker only with a delimiter; boto3 then continues from the last key
+                assert ("NextMarker" in local[1]) == bool(local[1]["IsTruncated"] and delimiter), local[1]
+            if not local[1]["IsTruncated"]:
+                return
+            moto_token = moto[1]["NextContinuationToken"]
+            local_token = (local[1].get("NextMarker") or local[1]["Contents"][-1]["Key"]) if v1 else \
+                local[1]["NextContinuationToken"]
         raise AssertionError(f"listing {args} did not end after 60 pages")
 
     # -- multipart ------------------------------------------------------------------------------------
@@ -395,11 +401,66 @@ def moto_url():
 def test_local_s3_answers_as_moto_does(platform, moto_url):
     Differential.platform, Differential.moto_url = platform, moto_url
     run_state_machine_as_test(Differential, settings=settings(
-        max_examples=int(os.environ.get("DIFFN", 60)), stateful_step_count=40, deadline=None, derandomize=os.environ.get("DIFFR") is None, database=None, phases=[Phase.explicit, Phase.generate] + ([Phase.shrink] if not os.environ.get("DIFFNS") else []),
+        max_examples=60, stateful_step_count=40, deadline=None, derandomize=True, database=None,
         suppress_health_check=list(HealthCheck)))
+    print(f"{Differential.calls} boto3 calls")
+    assert Differential.calls >= 2000  # "a few thousand" per run: the generated sequences are not trivial
 
 
 def test_unserved_calls_cover_runpods_table():
     """Every operation RunPod's table lists as refused has a boto3 call the state machine sends."""
     refused = {name for name, diff in s3_rules.RUNPOD_DIFFERENCES.items() if diff.answer.startswith("501")}
     assert refused - {"CreateBucket", "DeleteBucket", "PresignedURL"} <= set(UNSERVED_CALLS)  # those: test_volume
+
+
+# -- boto3's transfer manager with its defaults (8 MiB threshold and parts, ranged parallel downloads) ----
+
+MIB = 1 << 20
+
+
+def transfer_etag(path, part_bytes: int = 8 * MIB) -> str:
+    """S3's ETag of what boto3's transfer manager uploads: a plain MD5 below its 8 MiB threshold, else a
+    multipart upload in 8 MiB parts: the MD5 of the parts' MD5s, then -N."""
+    data = path.read_bytes()
+    if len(data) < part_bytes:
+        return f'"{hashlib.md5(data).hexdigest()}"'
+    digests = b"".join(hashlib.md5(data[i:i + part_bytes]).digest() for i in range(0, len(data), part_bytes))
+    return f'"{hashlib.md5(digests).hexdigest()}-{len(digests) // 16}"'
+
+
+def round_trip(s3, bucket: str, source, tmp_path) -> str:
+    """upload_file then download_file with boto3's defaults; the ETag after checking the bytes."""
+    key = f"models/{source.name} +%.bin"
+    s3.upload_file(str(source), bucket, key)
+    back = tmp_path / f"back-{source.name}"
+    s3.download_file(bucket, key, str(back))
+    assert back.read_bytes() == source.read_bytes()
+    back.unlink()
+    return s3.head_object(Bucket=bucket, Key=key)["ETag"]
+
+
+@pytest.mark.parametrize("size", [8 * MIB - 1, 8 * MIB, 8 * MIB + 1, 16 * MIB + 5])
+def test_upload_file_and_download_file_with_boto3_defaults_as_on_moto(platform, moto_url, tmp_path, size):
+    source = tmp_path / f"weights-{size}"
+    source.write_bytes(os.urandom(size))
+    local = round_trip(s3_helpers.local_client(platform), s3_helpers.local_volume(platform), source, tmp_path)
+    moto = round_trip(s3_helpers.client(moto_url, "user_x", "rps_y"), s3_helpers.moto_bucket(moto_url), source,
+                      tmp_path)
+    assert local == moto == transfer_etag(source)
+
+
+def test_a_200_mb_file_round_trips_with_boto3_defaults(platform, tmp_path):
+    """The issue's bar: 200 MB up and down with upload_file/download_file and no settings of ours, the
+    client as boto3 makes it (default checksums included), the ETag as S3 defines it for 8 MiB parts."""
+    import boto3
+
+    from playbook import volume
+
+    source = tmp_path / "unet.safetensors"
+    with source.open("wb") as f:
+        for _ in range(200):
+            f.write(os.urandom(10**6))
+    s3 = boto3.client("s3", endpoint_url=volume.s3_endpoint_url(platform.target, s3_helpers.REGION),
+                      region_name=s3_helpers.REGION, aws_access_key_id=volume.LOCAL_ACCESS_KEY,
+                      aws_secret_access_key=platform.api_key)
+    assert round_trip(s3, s3_helpers.local_volume(platform), source, tmp_path) == transfer_etag(source)

@@ -123,6 +123,35 @@ def test_injected_524_and_502_are_retried(model, platform):  # noqa: F811
     assert volume.verify(loc, DEST, hashes=True).ok
 
 
+def test_push_survives_runpods_field_troubles(model, platform):  # noqa: F811
+    """RunPod's known troubles (DESIGN.md 2b), injected: CompleteMultipartUpload that answers 524 although
+    the object lands, an upload answered as complete whose object then answers 404 (a PutObject and a
+    multipart one), and 502s on the HeadObject that confirms each file."""
+    loc = volume.location(platform.target, new_volume(platform), "EU-RO-1")
+    platform.s3.faults.inject(524, op="CompleteMultipartUpload", when="after")
+    platform.s3.faults.inject(200, op="PutObject", when="lost")
+    platform.s3.faults.inject(200, op="CompleteMultipartUpload", when="lost")
+    platform.s3.faults.inject(502, op="HeadObject", times=2)
+    report = volume.push(model, loc, DEST, transfer=SMALL, progress=False)
+    assert platform.s3.faults.injected == 5
+    assert report.retries >= 5  # 524 on Complete, two 502s, two uploads made again after the 404s
+    assert volume.verify(loc, DEST, hashes=True).raise_for_problems().ok
+
+
+def test_a_file_lost_on_every_upload_fails_the_push_and_verify_names_it(model, platform):  # noqa: F811
+    loc = volume.location(platform.target, new_volume(platform), "EU-RO-1")
+    lost = {"op": "PutObject", "when": "lost", "times": volume.LANDING_ATTEMPTS}
+    r = requests.post(f"{platform.url}/local/s3/faults", json=lost, headers={"Authorization": platform.api_key},
+                      timeout=10)
+    assert r.ok, r.text
+    with pytest.raises(PlatformError, match=r"has None bytes after 3 uploads.*volume verify"):
+        volume.push(model, loc, DEST, transfer=SMALL, progress=False)
+    report = volume.verify(loc, DEST)  # the manifest written on the way out says the push did not finish
+    assert not report.ok and not report.manifest_complete
+    again = volume.push(model, loc, DEST, transfer=SMALL, progress=False)
+    assert again.uploaded_files >= 1 and volume.verify(loc, DEST, hashes=True).ok
+
+
 def test_faults_past_the_attempt_limit_fail_with_the_status(model, platform):  # noqa: F811
     loc = volume.location(platform.target, new_volume(platform), "EU-RO-1")
     r = requests.post(f"{platform.url}/local/s3/faults", json={"status": 502, "op": "PutObject", "times": 3},
@@ -137,7 +166,8 @@ def test_a_wrong_key_gets_a_clear_error(model, platform):  # noqa: F811
     vid = new_volume(platform)
     good = volume.location(platform.target, vid, "EU-RO-1")
     wrong_secret = volume.VolumeLocation(good.endpoint_url, "EU-RO-1", vid, good.access_key, Secret("rps_wrong"))
-    with pytest.raises(PlatformError, match=r"refused the key pair \(SignatureDoesNotMatch\).*RUNPOD_S3_SECRET"):
+    with pytest.raises(PlatformError, match=r"refused the key pair \(SignatureDoesNotMatch\).*RUNPOD_S3_SECRET.*"
+                       "playbook local env"):
         volume.push(model, wrong_secret, DEST, progress=False)
     unknown = volume.VolumeLocation(good.endpoint_url, "EU-RO-1", vid, Secret("user_nobody"), good.secret_key)
     with pytest.raises(PlatformError, match="InvalidAccessKeyId"):

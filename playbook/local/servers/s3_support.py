@@ -163,6 +163,13 @@ class FaultSwitch:
                     return fault
         return None
 
+    def _give_back(self, fault: Fault) -> None:
+        with self._lock:
+            self.injected -= 1
+            fault.times += 1
+            if fault not in self._faults:
+                self._faults.insert(0, fault)
+
     async def around(self, op: str, serve, lose) -> web.StreamResponse:
         """Serve ``op`` through the next fault for it, if any."""
         fault = self.take(op)
@@ -170,7 +177,11 @@ class FaultSwitch:
             return await serve()
         if fault.when == "instead":
             return _fault_response(fault.status)
-        response = await serve()
+        try:
+            response = await serve()
+        except S3Error:  # the operation failed on its own: the fault waits for one that succeeds
+            self._give_back(fault)
+            raise
         if fault.when == "after":
             return _fault_response(fault.status)
         lose()

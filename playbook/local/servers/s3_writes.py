@@ -23,7 +23,7 @@ from aiohttp import web
 
 from playbook.excerpts import excerpt
 from playbook.local.servers.control_api.volumes import volume_folder
-from playbook.local.servers.s3_store import EMPTY_ETAG, Store, stored_headers
+from playbook.local.servers.s3_store import EMPTY_ETAG, Store, md5_etag, stored_headers
 from playbook.local.servers.s3_support import S3Error, tag, xml_response
 
 CHUNK = 1 << 20
@@ -174,7 +174,7 @@ async def copy_object(state, request, store: Store, bucket, key, stores):
     if key.endswith("/") != src_key.endswith("/"):
         raise S3Error(400, "InvalidArgument", "A folder (key ending in '/') and a file cannot be copied onto each "
                       "other on a network volume.")
-    etag = src_store.etag(src_key, src)
+    etag = src_store.etag(src_key, src)  # a copy is one new object: a multipart source's ETag becomes an MD5
     headers = src_store.headers(src_key, src) if directive == "COPY" else stored_headers(request.headers)
     if key.endswith("/"):
         path.mkdir(parents=True, exist_ok=True)
@@ -183,6 +183,7 @@ async def copy_object(state, request, store: Store, bucket, key, stores):
         staged = stage(state)
         try:
             await asyncio.get_running_loop().run_in_executor(None, shutil.copyfile, src, staged)
+            etag = etag if "-" not in etag else md5_etag(staged)
             place(store, key, path, staged, etag, headers)
         finally:
             staged.unlink(missing_ok=True)
