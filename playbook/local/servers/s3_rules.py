@@ -146,11 +146,14 @@ def resolve(method: str, bucket: str, key: str, query, headers) -> str:
         name = "CreateBucket" if method == "PUT" else "DeleteBucket"
         raise _not_implemented(name, "Create or delete a network volume with the REST API (/v2/network-volumes).")
     choices = SERVED.get((method, level))
+    where = f"{method} on {'an' if level == 'object' else 'a'} {level}"
     if choices is None:
-        raise _not_implemented(f"{method} on a {level}")
+        raise _not_implemented(where)
     op = next((name for name, selecting in choices if selecting <= set(query)), None)
     if op is None:
-        raise _not_implemented(f"{method} on a {level} without {' or '.join(sorted(choices[0][1]))}")
+        unknown = sorted(set(query) - {"x-id"})
+        raise _not_implemented(f"{where} with ?{unknown[0]}" if unknown else
+                               f"{where} without ?{' or ?'.join(sorted(choices[0][1]))}")
     if op == "PutObject" and "x-amz-copy-source" in headers:
         op = "CopyObject"
     if op == "UploadPart" and "x-amz-copy-source" in headers:
