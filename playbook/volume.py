@@ -5,8 +5,9 @@ a volume without a pod, through an S3-compatible API per data center (DESIGN.md 
 ``https://s3api-<dc>.runpod.io/``, bucket = the volume id, region = the data-center id, key = the path a
 worker sees under ``/runpod-volume``. Its quirks shape this module: PutObject only below 500 MB (larger
 files go multipart), 502/524 answers under load (retried here with backoff), CompleteMultipartUpload that
-can time out although the object lands (confirmed with HeadObject), and boto3's new default checksums
-(switched to ``when_required``).
+can time out although the object lands (confirmed with HeadObject), uploads reported complete whose object
+then answers 404 (every file is checked with HeadObject and uploaded again when its size is wrong), and
+boto3's new default checksums (switched to ``when_required``).
 
 How: ``loc = volume.location(target, volume_id, "EU-RO-1")`` (the S3 key pair comes from
 RUNPOD_S3_ACCESS_KEY_ID / RUNPOD_S3_SECRET_ACCESS_KEY in the environment or .env; the local platform
