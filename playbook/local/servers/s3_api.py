@@ -19,6 +19,7 @@ keep one ETag each (``s3_store``); reads follow S3's conditions and ranges (``s3
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -110,8 +111,9 @@ async def _serve(state: S3State, request: web.Request, op: str, dc: str, bucket:
     store = _store(state, dc, bucket)
     if op in ("GetObject", "HeadObject"):
         return await read_object(request, store, key)
-    if op in ("ListObjectsV2", "ListObjects"):
-        return s3_listing.list_objects(store, request, bucket, v2=op == "ListObjectsV2")
+    if op in ("ListObjectsV2", "ListObjects"):  # in a thread: a file a worker wrote is hashed for its ETag
+        return await asyncio.get_running_loop().run_in_executor(None, s3_listing.list_objects, store, request,
+                                                                bucket, op == "ListObjectsV2")
     if op == "CopyObject":
         return await s3_writes.copy_object(state, request, store, bucket, key,
                                            lambda name: s3_writes.store_of(state.volumes(), name))

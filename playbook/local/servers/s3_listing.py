@@ -20,6 +20,7 @@ from urllib.parse import quote_plus
 
 from aiohttp import web
 
+from playbook.excerpts import excerpt
 from playbook.local.servers.s3_store import Store
 from playbook.local.servers.s3_support import S3Error, tag, xml_response
 
@@ -32,10 +33,17 @@ def all_keys(store: Store) -> list[tuple[str, Path]]:
     for root, _dirs, files in os.walk(store.folder):
         rel = Path(root).relative_to(store.folder).as_posix()
         prefix = "" if rel == "." else rel + "/"
-        if prefix and store.exists(prefix) is not None:
+        if prefix and _listed_folder(store, prefix):
             keys.append((prefix, Path(root)))
         keys.extend((prefix + f, Path(root) / f) for f in files)
     return sorted(keys)
+
+
+def _listed_folder(store: Store, key: str) -> bool:
+    try:
+        return store.exists(key) is not None
+    except S3Error:  # a folder a worker made deeper than S3's 1024-byte keys: not an object
+        return False
 
 
 def _token(value: str) -> str:
@@ -52,7 +60,7 @@ def _untoken(token: str) -> str:
 def _int_param(query, name: str, default: int) -> int:
     raw = query.get(name, str(default))
     if not raw.isdigit():
-        raise S3Error(400, "InvalidArgument", f"{name} must be a non-negative integer, not {raw[:40]!r}.")
+        raise S3Error(400, "InvalidArgument", f"{name} must be a non-negative integer, not {excerpt(raw, 40)}.")
     return min(int(raw), MAX_KEYS)
 
 

@@ -97,7 +97,8 @@ async def read_object(request: web.Request, store: Store, key: str) -> web.Strea
     if path is None:
         raise S3Error(404, "NoSuchKey", "The specified key does not exist.")
     size = 0 if key.endswith("/") else path.stat().st_size
-    headers = object_headers(store, key, path, size)
+    loop = asyncio.get_running_loop()  # in a thread: a file a worker wrote is hashed for its ETag
+    headers = await loop.run_in_executor(None, object_headers, store, key, path, size)
     if check_conditions(request.headers, headers["ETag"], store.modified_s(key, path)) == 304:
         return web.Response(status=304, headers={k: headers[k] for k in ("ETag", "Last-Modified")})
     span = byte_range(request.headers.get("Range"), size)
@@ -113,7 +114,6 @@ async def read_object(request: web.Request, store: Store, key: str) -> web.Strea
         await response.prepare(request)
         return response
     await response.prepare(request)
-    loop = asyncio.get_running_loop()
     try:
         with path.open("rb") as f:
             f.seek(first)

@@ -61,12 +61,12 @@ class Store:
             raise S3Error(400, "KeyTooLongError", f"Your key is longer than {MAX_KEY_BYTES} bytes.")
         segments = key.removesuffix("/").split("/")
         if not key or "\x00" in key or any(s in ("", ".", "..") for s in segments):
-            raise S3Error(400, "InvalidArgument", f"The key {excerpt(key, 200)!r} cannot name a file on a network "
+            raise S3Error(400, "InvalidArgument", f"The key {excerpt(key, 200)} cannot name a file on a network "
                           "volume: keys are paths there, so empty, '.' and '..' segments and a leading '/' are "
                           "refused.")
         long = [s for s in segments if len(s.encode()) > MAX_NAME_BYTES]
         if long:
-            raise S3Error(400, "KeyTooLongError", f"The key segment {excerpt(long[0], 60)!r} is longer than "
+            raise S3Error(400, "KeyTooLongError", f"The key segment {excerpt(long[0], 60)} is longer than "
                           f"{MAX_NAME_BYTES} bytes, the longest file name a network volume can store.")
         return self.folder.joinpath(*segments)
 
@@ -85,7 +85,7 @@ class Store:
 
     @staticmethod
     def _conflict(key: str, why: str) -> S3Error:
-        return S3Error(409, "KeyConflict", f"The key {excerpt(key, 200)!r} cannot be stored: {why}. A network "
+        return S3Error(409, "KeyConflict", f"The key {excerpt(key, 200)} cannot be stored: {why}. A network "
                        "volume is a file system, where a path is either a file or a folder.")
 
     def exists(self, key: str) -> Path | None:

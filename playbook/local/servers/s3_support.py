@@ -142,7 +142,7 @@ class FaultSwitch:
 
     def inject(self, status: int, op: str | None = None, times: int = 1, when: str = "instead") -> None:
         if when not in FAULT_WHEN:
-            raise ValueError(f"fault 'when' must be one of {', '.join(FAULT_WHEN)}, not {when!r}")
+            raise ValueError(f"fault 'when' must be one of {', '.join(FAULT_WHEN)}, not {excerpt(str(when), 40)}")
         if when != "lost" and status not in FAULT_STATUSES:
             raise ValueError(f"fault status must be one of {', '.join(map(str, FAULT_STATUSES))}, not {status}")
         with self._lock:

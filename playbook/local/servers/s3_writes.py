@@ -132,7 +132,7 @@ async def put_object(state, request, store: Store, bucket, key):
     check_write_conditions(request, store, key)
     if key.endswith("/"):  # a folder: RunPod's volumes are file systems
         if (request.content_length or 0) > 0:
-            raise S3Error(400, "InvalidArgument", f"The key {excerpt(key, 200)!r} ends in '/', which names a folder "
+            raise S3Error(400, "InvalidArgument", f"The key {excerpt(key, 200)} ends in '/', which names a folder "
                           "on a network volume; a folder cannot hold bytes.")
         path.mkdir(parents=True, exist_ok=True)
         store.remember(key, path, EMPTY_ETAG, stored_headers(request.headers))
