@@ -6,7 +6,9 @@ the key pair's refusal message."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import zlib
 from urllib.parse import quote
 
 import pytest
@@ -151,6 +153,28 @@ def test_a_wrong_secret_is_told_which_pair_the_local_platform_expects(platform, 
     message = err.value.response["Error"]["Message"]
     assert "RUNPOD_S3_ACCESS_KEY_ID=user_local" in message and "playbook local env" in message
     assert "RunPod's console" not in message.split("on RunPod")[0]
+
+
+def test_content_md5_and_checksums_are_checked_as_s3_checks_them(vol):
+    bucket, s3 = vol
+    body = b"weights"
+    good = base64.b64encode(hashlib.md5(body).digest()).decode()
+    assert s3.put_object(Bucket=bucket, Key="md5/ok", Body=body, ContentMD5=good)["ETag"] == \
+        f'"{hashlib.md5(body).hexdigest()}"'
+    for header, code in ((base64.b64encode(hashlib.md5(b"other").digest()).decode(), "BadDigest"),
+                         ("not-base64!", "InvalidDigest")):
+        with pytest.raises(ClientError) as err:
+            s3.put_object(Bucket=bucket, Key="md5/bad", Body=body, ContentMD5=header)
+        assert err.value.response["Error"]["Code"] == code
+    crc = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    s3.put_object(Bucket=bucket, Key="crc/ok", Body=body, ChecksumCRC32=crc)
+    with pytest.raises(ClientError, match="BadDigest"):
+        s3.put_object(Bucket=bucket, Key="crc/bad", Body=body, ChecksumCRC32="AAAAAA==")
+    with pytest.raises(ClientError, match="when_required"):
+        s3.put_object(Bucket=bucket, Key="crc/c", Body=body, ChecksumCRC32C="AAAAAA==")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="md5/")["Contents"]]
+    keys += [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="crc/")["Contents"]]
+    assert keys == ["md5/ok", "crc/ok"]  # nothing refused landed
 
 
 def test_a_folder_key_cannot_hold_bytes_and_a_collision_is_409(vol):

@@ -1,6 +1,6 @@
 """PutObject, CopyObject and DeleteObject of the local S3 API, and the body handling they share with
 UploadPart: bodies stream to a staging file outside the volume, are checked (size limit, declared
-SHA-256, ``x-amz-checksum-*``), and land in one rename, so a refused or broken upload changes nothing.
+SHA-256, Content-MD5, ``x-amz-checksum-*``), and land in one rename, so a refused or broken upload changes nothing.
 
 Conditional writes are served as S3 serves them: ``If-None-Match: *`` refuses to overwrite (412), and
 ``If-Match: <etag>`` writes only over that version (412 on another ETag, 404 when there is no object).
@@ -93,11 +93,27 @@ async def receive(request: web.Request, target: Path, limit: int) -> tuple[str, 
                 await loop.run_in_executor(None, consume, chunk)
         if len(declared) == 64 and declared != sha.hexdigest():
             raise S3Error(400, "XAmzContentSHA256Mismatch", "The body does not match x-amz-content-sha256.")
+        _check_content_md5(request.headers.get("Content-MD5"), md5.digest())
         checksum.check()
     except BaseException:
         target.unlink(missing_ok=True)
         raise
     return md5.hexdigest(), size
+
+
+def _check_content_md5(header: str | None, digest: bytes) -> None:
+    """S3 checks Content-MD5 when a client sends it: InvalidDigest when it is not a base64 MD5, BadDigest
+    when the body's differs."""
+    if header is None:
+        return
+    try:
+        declared = base64.b64decode(header.strip(), validate=True)
+    except ValueError:
+        declared = b""
+    if len(declared) != 16:
+        raise S3Error(400, "InvalidDigest", "The Content-MD5 you specified was invalid.")
+    if declared != digest:
+        raise S3Error(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
 
 
 def place(store: Store, key: str, path: Path, staged: Path, etag: str, headers: dict[str, str]) -> None:
