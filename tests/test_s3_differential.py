@@ -37,7 +37,7 @@ from local_support import platform_with_own_build_dir
 from playbook.local.servers import s3_rules
 
 KEY_SEGMENT = st.text(alphabet="ab %+é~&.", min_size=1, max_size=3)
-SMALL_SIZES = st.one_of(st.sampled_from([0, 1, 2, 5, 16, 255, 256, 1023, 1024]), st.integers(0, 2048))
+SMALL_SIZES = st.one_of(st.sampled_from([0, 1, 2, 5, 16, 255, 256, 1023, 1024, 2000, 2001]), st.integers(0, 2100))
 CONTENT_TYPES = st.sampled_from([None, "text/plain", "application/json"])
 METADATA = st.sampled_from([{}, {"origin": "test"}, {"who": "a b+c"}])
 # a boto3 call for each feature of RunPod's table that the local API refuses (s3_rules.RUNPOD_DIFFERENCES)
@@ -63,6 +63,7 @@ UNSERVED_CALLS = {
     "ConditionalCopy": lambda s3, b, k: s3.copy_object(Bucket=b, Key=k + "-c", CopySource={"Bucket": b, "Key": k},
                                                        CopySourceIfMatch='"x"'),
 }
+SCALED_LIMIT = 2000  # RunPod's 500 MB PutObject and part limits, scaled to the sizes generated here
 PAST, FUTURE = formatdate(946684800, usegmt=True), formatdate(4102444800, usegmt=True)  # 2000 and 2100
 
 
@@ -164,16 +165,19 @@ class Differential(RuleBasedStateMachine):
 
     # -- what a generated key must get instead of S3's answer ------------------------------------------
 
-    def expected_refusal(self, key: str, write: bool) -> tuple[int, str] | None:
+    def expected_refusal(self, key: str, write: bool, size: int = 0) -> tuple[int, str] | None:
         if refused_key(key):
             return (400, "InvalidArgument")
         if write and conflicts(key, self.existing):
             return (409, "KeyConflict")
+        if size > SCALED_LIMIT:  # RUNPOD_DIFFERENCES PutObjectSize and PartSize, scaled down
+            return (400, "EntityTooLarge")
         return None
 
-    def local_only(self, key: str, write: bool, call) -> bool:
-        """When the local API must refuse ``key``, check that it does (and moto is not asked)."""
-        refusal = self.expected_refusal(key, write)
+    def local_only(self, key: str, write: bool, call, size: int = 0) -> bool:
+        """When the local API must refuse ``key`` (or a body of ``size``), check that it does (and moto is
+        not asked)."""
+        refusal = self.expected_refusal(key, write, size)
         if refusal is None:
             return False
         got = outcome(lambda: call(self.s.local, self.s.local_bucket))
@@ -203,7 +207,7 @@ class Differential(RuleBasedStateMachine):
             extra["IfNoneMatch"] = "*"
         elif condition == "IfMatch":
             extra["IfMatch"] = self.existing.get(key, '"0123456789abcdef0123456789abcdef"')
-        if self.local_only(key, True, lambda s3, b: s3.put_object(Bucket=b, Key=key, Body=body, **extra)):
+        if self.local_only(key, True, lambda s3, b: s3.put_object(Bucket=b, Key=key, Body=body, **extra), len(body)):
             return
         answer = self.agree(self.s.both("put_object", Key=key, Body=body, view=lambda a: a["ETag"], **extra),
                             f"PutObject {key!r}")
@@ -314,6 +318,9 @@ class Differential(RuleBasedStateMachine):
     def upload_part(self, data, number, size):
         upload = data.draw(st.sampled_from(self.uploads))
         body = os.urandom(size)
+        if self.local_only(upload["key"], False, lambda s3, b: s3.upload_part(
+                Bucket=b, Key=upload["key"], UploadId=upload["ids"][0], PartNumber=number, Body=body), size):
+            return
         answer = self.agree(self.s.both("upload_part", PartNumber=number, Body=body, view=lambda a: a["ETag"],
                                         **self.upload_args(upload)), f"UploadPart {number}")
         assert answer[0] and answer[1] == f'"{hashlib.md5(body).hexdigest()}"'
@@ -400,9 +407,13 @@ def moto_url():
 
 def test_local_s3_answers_as_moto_does(platform, moto_url):
     Differential.platform, Differential.moto_url = platform, moto_url
-    run_state_machine_as_test(Differential, settings=settings(
-        max_examples=60, stateful_step_count=40, deadline=None, derandomize=True, database=None,
-        suppress_health_check=list(HealthCheck)))
+    platform.s3.max_put_bytes = platform.s3.max_part_bytes = SCALED_LIMIT
+    try:
+        run_state_machine_as_test(Differential, settings=settings(
+            max_examples=60, stateful_step_count=40, deadline=None, derandomize=True, database=None,
+            suppress_health_check=list(HealthCheck)))
+    finally:
+        platform.s3.max_put_bytes = platform.s3.max_part_bytes = s3_rules.MAX_OBJECT_BYTES
     print(f"{Differential.calls} boto3 calls")
     assert Differential.calls >= 2000  # "a few thousand" per run: the generated sequences are not trivial
 
