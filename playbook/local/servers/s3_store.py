@@ -31,6 +31,11 @@ STORED_HEADERS = ("Content-Type", "Content-Encoding", "Content-Disposition", "Co
 MAX_KEY_BYTES, MAX_NAME_BYTES = 1024, 255  # S3's key limit; the file system's name limit
 
 
+def records_dir(volume_id: str) -> Path:
+    """Where a volume's object records (ETags, stored headers, dir/ objects) are kept, outside the volume."""
+    return build_dir() / "s3-objects" / volume_id
+
+
 def md5_etag(path: Path) -> str:
     digest = hashlib.md5()
     with path.open("rb") as f:
@@ -51,7 +56,7 @@ class Store:
 
     def __init__(self, volume_id: str, folder: Path):
         self.folder = folder
-        self.records = build_dir() / "s3-objects" / volume_id
+        self.records = records_dir(volume_id)
 
     # -- keys ---------------------------------------------------------------------------------------
 
