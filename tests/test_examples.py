@@ -79,7 +79,16 @@ def test_playbook_local_env_prints_the_variables_the_examples_read(tmp_path, mon
     monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path / "build"))
     with local.start(record=True, log_dir=tmp_path / "logs") as platform:
         assert main(["local", "env", "--endpoint", "abc"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines == [f"export RUNPOD_API_KEY={platform.api_key}",
-                     f"export RUNPOD_ENDPOINT_BASE_URL={platform.target.job_api_url}",
-                     "export RUNPOD_ENDPOINT_ID=abc"]
+        lines = capsys.readouterr().out.splitlines()
+        assert [line for line in lines if not line.startswith("#")] == [
+            f"export RUNPOD_API_KEY={platform.api_key}",
+            f"export RUNPOD_ENDPOINT_BASE_URL={platform.target.job_api_url}", "export RUNPOD_ENDPOINT_ID=abc",
+            "export RUNPOD_S3_ACCESS_KEY_ID=user_local",
+            f"export RUNPOD_S3_SECRET_ACCESS_KEY={platform.api_key}"]
+        # the pair and the endpoint printed are what the local S3 API accepts, as boto3 uses them
+        endpoint = f"{platform.url}/s3api/eu-ro-1"
+        assert any(endpoint in line for line in lines if line.startswith("#"))
+        import s3_helpers
+
+        s3 = s3_helpers.client(endpoint, "user_local", platform.api_key)
+        assert s3.list_buckets()["Buckets"] == []

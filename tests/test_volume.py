@@ -4,15 +4,15 @@ S3 API and against moto's server (an S3 we did not write), plus RunPod's refusal
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 import requests
+import s3_helpers
+from playbook.storage.model_plan import demo_model
 
 from playbook.core.errors import ConfigError, PlatformError
 from playbook.core.secrets import Secret
 from playbook.storage import volume
-from playbook.weights import demo_model
 
 SMALL = volume.Transfer(part_size_bytes=100_000, multipart_threshold_bytes=200_000, backoff_s=0.01,
                         backoff_max_s=0.05)
@@ -25,11 +25,7 @@ def model(tmp_path_factory):
 
 
 def new_volume(plat, dc: str = "EU-RO-1") -> str:
-    r = requests.post(f"{plat.target.control_api_url}/network-volumes", timeout=10,
-                      json={"name": "weights", "size": 10, "dataCenter": dc},
-                      headers={"Authorization": f"Bearer {plat.api_key}"})
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
+    return s3_helpers.local_volume(plat, dc)
 
 
 @pytest.fixture
@@ -39,26 +35,13 @@ def local_loc(platform):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def moto_server():
-    import moto.s3.models
-    from moto.server import ThreadedMotoServer
-
-    old = moto.s3.models.S3_UPLOAD_PART_MIN_SIZE
-    moto.s3.models.S3_UPLOAD_PART_MIN_SIZE = 1  # RunPod does not enforce S3's 5 MB minimum part
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    moto.s3.models.S3_UPLOAD_PART_MIN_SIZE = old
+    with s3_helpers.moto_server() as url:
+        yield url
 
 
 @pytest.fixture
 def moto_loc(moto_server, request):
-    import boto3
-
-    bucket = f"vol-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="user_x",
-                 aws_secret_access_key="rps_y").create_bucket(Bucket=bucket)
+    bucket = s3_helpers.moto_bucket(moto_server)
     return volume.VolumeLocation(moto_server, "EU-RO-1", bucket, Secret("user_x"), Secret("rps_y"))
 
 
@@ -141,6 +124,35 @@ def test_injected_524_and_502_are_retried(model, platform):  # noqa: F811
     assert volume.verify(loc, DEST, hashes=True).ok
 
 
+def test_push_survives_runpods_field_troubles(model, platform):  # noqa: F811
+    """RunPod's known troubles (docs/runpod-facts.md §5), injected: CompleteMultipartUpload that answers 524 although
+    the object lands, an upload answered as complete whose object then answers 404 (a PutObject and a
+    multipart one), and 502s on the HeadObject that confirms each file."""
+    loc = volume.location(platform.target, new_volume(platform), "EU-RO-1")
+    platform.s3.faults.inject(524, op="CompleteMultipartUpload", when="after")
+    platform.s3.faults.inject(200, op="PutObject", when="lost")
+    platform.s3.faults.inject(200, op="CompleteMultipartUpload", when="lost")
+    platform.s3.faults.inject(502, op="HeadObject", times=2)
+    report = volume.push(model, loc, DEST, transfer=SMALL, progress=False)
+    assert platform.s3.faults.injected == 5
+    assert report.retries >= 5  # 524 on Complete, two 502s, two uploads made again after the 404s
+    assert volume.verify(loc, DEST, hashes=True).raise_for_problems().ok
+
+
+def test_a_file_lost_on_every_upload_fails_the_push_and_verify_names_it(model, platform):  # noqa: F811
+    loc = volume.location(platform.target, new_volume(platform), "EU-RO-1")
+    lost = {"op": "PutObject", "when": "lost", "times": volume.LANDING_ATTEMPTS}
+    r = requests.post(f"{platform.url}/local/s3/faults", json=lost, headers={"Authorization": platform.api_key},
+                      timeout=10)
+    assert r.ok, r.text
+    with pytest.raises(PlatformError, match=r"has None bytes after 3 uploads.*volume verify"):
+        volume.push(model, loc, DEST, transfer=SMALL, progress=False)
+    report = volume.verify(loc, DEST)  # the manifest written on the way out says the push did not finish
+    assert not report.ok and not report.manifest_complete
+    again = volume.push(model, loc, DEST, transfer=SMALL, progress=False)
+    assert again.uploaded_files >= 1 and volume.verify(loc, DEST, hashes=True).ok
+
+
 def test_faults_past_the_attempt_limit_fail_with_the_status(model, platform):  # noqa: F811
     loc = volume.location(platform.target, new_volume(platform), "EU-RO-1")
     r = requests.post(f"{platform.url}/local/s3/faults", json={"status": 502, "op": "PutObject", "times": 3},
@@ -155,7 +167,8 @@ def test_a_wrong_key_gets_a_clear_error(model, platform):  # noqa: F811
     vid = new_volume(platform)
     good = volume.location(platform.target, vid, "EU-RO-1")
     wrong_secret = volume.VolumeLocation(good.endpoint_url, "EU-RO-1", vid, good.access_key, Secret("rps_wrong"))
-    with pytest.raises(PlatformError, match=r"refused the key pair \(SignatureDoesNotMatch\).*RUNPOD_S3_SECRET"):
+    with pytest.raises(PlatformError, match=r"refused the key pair \(SignatureDoesNotMatch\).*RUNPOD_S3_SECRET.*"
+                       "playbook local env"):
         volume.push(model, wrong_secret, DEST, progress=False)
     unknown = volume.VolumeLocation(good.endpoint_url, "EU-RO-1", vid, Secret("user_nobody"), good.secret_key)
     with pytest.raises(PlatformError, match="InvalidAccessKeyId"):

@@ -72,14 +72,22 @@ def run_logs(args) -> int:
 
 
 def run_env(args) -> int:
-    """The three variables the examples in examples/ read, pointing at the running local platform. The
-    key printed is the local platform's own loopback key, never a RunPod key."""
+    """The three variables the examples in examples/ read, pointing at the running local platform, then
+    its S3 endpoint for network volumes and the S3 key pair under the names the README gives RunPod's
+    (RUNPOD_S3_ACCESS_KEY_ID, RUNPOD_S3_SECRET_ACCESS_KEY). The keys printed are the local platform's own
+    loopback keys, never RunPod's."""
     import shlex
 
     from playbook.core.config import local_target
+    from playbook.storage import volume
 
     target = local_target()
     print(f"export RUNPOD_API_KEY={shlex.quote(target.api_key.reveal())}")
     print(f"export RUNPOD_ENDPOINT_BASE_URL={shlex.quote(target.job_api_url)}")
     print(f"export RUNPOD_ENDPOINT_ID={shlex.quote(args.endpoint)}")
+    example = volume.s3_endpoint_url(target, "EU-RO-1")
+    print(f"# network volumes over S3: endpoint {example.removesuffix('eu-ro-1')}<data center, lower case> "
+          f"(e.g. {example}), region = the data center, bucket = the volume id")
+    print(f"export {volume.ACCESS_KEY_ENV}={volume.LOCAL_ACCESS_KEY}")
+    print(f"export {volume.SECRET_KEY_ENV}={shlex.quote(target.api_key.reveal())}")
     return 0

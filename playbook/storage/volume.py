@@ -5,8 +5,9 @@ a volume without a pod, through an S3-compatible API per data center (docs/runpo
 ``https://s3api-<dc>.runpod.io/``, bucket = the volume id, region = the data-center id, key = the path a
 worker sees under ``/runpod-volume``. Its quirks shape this module: PutObject only below 500 MB (larger
 files go multipart), 502/524 answers under load (retried here with backoff), CompleteMultipartUpload that
-can time out although the object lands (confirmed with HeadObject), and boto3's new default checksums
-(switched to ``when_required``).
+can time out although the object lands (confirmed with HeadObject), uploads reported complete whose object
+then answers 404 (every file is checked with HeadObject and uploaded again when its size is wrong), and
+boto3's new default checksums (switched to ``when_required``).
 
 How: ``loc = volume.location(target, volume_id, "EU-RO-1")`` (the S3 key pair comes from
 RUNPOD_S3_ACCESS_KEY_ID / RUNPOD_S3_SECRET_ACCESS_KEY in the environment or .env; the local platform
@@ -39,6 +40,7 @@ LOCAL_ACCESS_KEY = "user_local"  # the local platform's S3 access key; its secre
 MANIFEST_NAME = ".playbook-manifest.json"
 PUT_LIMIT_BYTES = 500 * 10**6  # RunPod: PutObject below 500 MB, parts at most 500 MB
 RETRY_STATUS = {500, 502, 503, 504, 524}
+LANDING_ATTEMPTS = 3  # uploads of one file whose HeadObject size does not match before the push gives up
 MB = 10**6
 
 
@@ -235,8 +237,11 @@ class VolumeS3:
         code = err.get("Code") or str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code in ("SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "403") or status == 403:
+            where = ("RunPod console, Settings, S3 API Keys" if ".runpod.io" in self.loc.endpoint_url else
+                     f"the local platform expects {LOCAL_ACCESS_KEY} and its API key as the secret: "
+                     "`playbook local env` prints both")
             return PlatformError(f"the S3 API at {self.loc.endpoint_url} refused the key pair ({code}): check "
-                                 f"{ACCESS_KEY_ENV} and {SECRET_KEY_ENV} (RunPod console, Settings, S3 API Keys).")
+                                 f"{ACCESS_KEY_ENV} and {SECRET_KEY_ENV} ({where}).")
         if code == "NoSuchBucket":
             return PlatformError(f"network volume {self.loc.volume_id} was not found at {self.loc.endpoint_url}: "
                                  "the bucket is the volume id and the endpoint must be the volume's data center.")
@@ -283,11 +288,12 @@ class VolumeS3:
 
     # -- uploads --------------------------------------------------------------------------------------
 
-    def put_file(self, path: Path, key: str, advance: Callable[[int], None]) -> None:
+    def put_file(self, path: Path, key: str, advance: Callable[[int], None]) -> int:
         with path.open("rb") as f:
             data = f.read()
         self.call("put_object", key, Key=key, Body=data)
         advance(len(data))
+        return 0
 
     def multipart_file(self, path: Path, key: str, advance: Callable[[int], None]) -> int:
         """Upload ``path`` in parts, reusing the parts of an unfinished upload of the same key whose
@@ -341,6 +347,23 @@ class VolumeS3:
             if self.head_size(key) != size:
                 raise
         return reused
+
+    def upload_landed(self, path: Path, key: str, size: int, advance: Callable[[int], None]) -> int:
+        """Upload ``path`` and confirm with HeadObject that ``size`` bytes landed; upload again (up to
+        LANDING_ATTEMPTS times) when they did not: RunPod has answered success for uploads whose object
+        then answered 404. Returns the multipart parts reused."""
+        for _ in range(LANDING_ATTEMPTS):
+            if size >= self.transfer.multipart_threshold_bytes:
+                reused = self.multipart_file(path, key, advance)
+            else:
+                reused = self.put_file(path, key, advance)
+            landed = self.head_size(key)
+            if landed == size:
+                return reused
+            with self._lock:
+                self.retries += 1
+        raise PlatformError(f"{key} on volume {self.loc.volume_id} has {landed} bytes after {LANDING_ATTEMPTS} "
+                            f"uploads, expected {size}: push again, then check with playbook volume verify.")
 
     def _unfinished(self, key: str) -> tuple[str | None, dict[int, tuple[str, int]]]:
         uploads = [u for u in self.call("list_multipart_uploads", key, Prefix=key).get("Uploads", [])
@@ -405,15 +428,8 @@ def push(folder: Path | str, loc: VolumeLocation, dest: str, include: list[str] 
     try:
         for entry in todo:
             key, path = f"{dest}/{entry.path}", folder / entry.path
-            if entry.size_bytes >= session.transfer.multipart_threshold_bytes:
-                reused += session.multipart_file(path, key, advance)
-                multipart += 1
-            else:
-                session.put_file(path, key, advance)
-            landed = session.head_size(key)
-            if landed != entry.size_bytes:
-                raise PlatformError(f"{key} on volume {loc.volume_id} has {landed} bytes after upload, expected "
-                                    f"{entry.size_bytes}: push again.")
+            multipart += entry.size_bytes >= session.transfer.multipart_threshold_bytes
+            reused += session.upload_landed(path, key, entry.size_bytes, advance)
             done[entry.path] = entry
         complete = True
     finally:

@@ -23,6 +23,9 @@ from aiohttp import web
 
 from playbook.core.excerpts import excerpt
 
+LOCAL_PAIR = ("The local platform's S3 API expects access key RUNPOD_S3_ACCESS_KEY_ID=user_local and secret key "
+              "RUNPOD_S3_SECRET_ACCESS_KEY=<the platform's API key> (`playbook local env` prints both; on RunPod "
+              "the pair is made in the console, Settings, S3 API Keys).")
 MAX_SKEW_S = 3600  # RunPod: clock skew up to 1 h tolerated
 AUTH_RE = re.compile(r"AWS4-HMAC-SHA256\s+Credential=([^/]+)/(\d{8})/([^/]+)/s3/aws4_request,\s*"
                      r"SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})")
@@ -73,12 +76,11 @@ def check_signature(request: web.Request, keys: dict[str, str], region: str) -> 
                       "request with the S3 API key pair instead.")
     match = AUTH_RE.fullmatch(request.headers.get("Authorization", "").strip())
     if not match:
-        raise S3Error(403, "AccessDenied", "Requests must be signed with AWS Signature Version 4 using RunPod's "
-                      "S3 API key pair.")
+        raise S3Error(403, "AccessDenied", f"Requests must be signed with AWS Signature Version 4. {LOCAL_PAIR}")
     access_key, date, cred_region, signed, signature = match.groups()
     if access_key not in keys:
-        raise S3Error(403, "InvalidAccessKeyId", f"The access key {excerpt(access_key, 40)} does not exist: use the "
-                      "S3 API key made in RunPod's console (it starts with user_).")
+        raise S3Error(403, "InvalidAccessKeyId", f"The access key {excerpt(access_key, 40)} does not exist here: "
+                      f"{LOCAL_PAIR}")
     if cred_region.lower() != region.lower():
         raise S3Error(400, "AuthorizationHeaderMalformed", f"The region {excerpt(cred_region, 40)} is wrong; this "
                       f"endpoint expects the data center id {excerpt(region.upper())}.")
@@ -101,43 +103,56 @@ def check_signature(request: web.Request, keys: dict[str, str], region: str) -> 
                          hashlib.sha256(canonical.encode()).hexdigest()])
     expected = hmac.new(_sign_key(keys[access_key], date, cred_region), to_sign.encode(), hashlib.sha256)
     if not hmac.compare_digest(expected.hexdigest(), signature):
-        raise S3Error(403, "SignatureDoesNotMatch", "The request signature does not match: the secret key is "
-                      "wrong for this access key.")
+        raise S3Error(403, "SignatureDoesNotMatch", f"The request signature does not match: the secret key is "
+                      f"wrong for this access key. {LOCAL_PAIR}")
     return access_key
 
 
 @dataclass
 class Fault:
-    """Answer ``status`` to the next ``times`` requests of operation ``op`` (None: any operation)."""
+    """Trouble for the next ``times`` requests of operation ``op`` (None: any operation). ``when``:
+    ``instead`` answers ``status`` and does nothing (RunPod's 502/524 under load); ``after`` does the
+    operation, then answers ``status`` (CompleteMultipartUpload timing out although the object lands);
+    ``lost`` does the operation and answers its success, then the object is gone (an upload reported
+    complete that then answers 404)."""
 
     status: int
     op: str | None = None
     times: int = 1
+    when: str = "instead"
+
+
+FAULT_STATUSES = (500, 502, 503, 504, 524)
+FAULT_WHEN = ("instead", "after", "lost")
 
 
 class FaultSwitch:
     """The documented fault switch: ``platform.s3.faults.inject(524, op="UploadPart", times=2)`` makes the
     local S3 API answer 524 to the next two UploadPart requests, as RunPod's does under load; 502 likewise.
+    ``inject(524, op="CompleteMultipartUpload", when="after")`` completes the upload and answers 524;
+    ``inject(200, op="PutObject", when="lost")`` answers success and loses the object.
     The operations are S3's names (PutObject, UploadPart, CompleteMultipartUpload, HeadObject, ...).
-    Over HTTP: ``POST /local/s3/faults`` with ``{"status": 524, "op": "UploadPart", "times": 2}`` (the
-    platform's key in ``Authorization``); ``DELETE /local/s3/faults`` clears them."""
+    Over HTTP: ``POST /local/s3/faults`` with ``{"status": 524, "op": "UploadPart", "times": 2}`` (and
+    optionally ``"when"``; the platform's key in ``Authorization``); ``DELETE /local/s3/faults`` clears them."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
-        self.injected = 0  # how many answers were faults
+        self.injected = 0  # how many requests met a fault
 
-    def inject(self, status: int, op: str | None = None, times: int = 1) -> None:
-        if status not in (500, 502, 503, 504, 524):
-            raise ValueError(f"fault status must be one of 500, 502, 503, 504, 524, not {status}")
+    def inject(self, status: int, op: str | None = None, times: int = 1, when: str = "instead") -> None:
+        if when not in FAULT_WHEN:
+            raise ValueError(f"fault 'when' must be one of {', '.join(FAULT_WHEN)}, not {excerpt(str(when), 40)}")
+        if when != "lost" and status not in FAULT_STATUSES:
+            raise ValueError(f"fault status must be one of {', '.join(map(str, FAULT_STATUSES))}, not {status}")
         with self._lock:
-            self._faults.append(Fault(status, op, times))
+            self._faults.append(Fault(status, op, times, when))
 
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
 
-    def take(self, op: str) -> int | None:
+    def take(self, op: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
                 if fault.op in (None, op) and fault.times > 0:
@@ -145,5 +160,33 @@ class FaultSwitch:
                     self.injected += 1
                     if fault.times == 0:
                         self._faults.remove(fault)
-                    return fault.status
+                    return fault
         return None
+
+    def _give_back(self, fault: Fault) -> None:
+        with self._lock:
+            self.injected -= 1
+            fault.times += 1
+            if fault not in self._faults:
+                self._faults.insert(0, fault)
+
+    async def around(self, op: str, serve, lose) -> web.StreamResponse:
+        """Serve ``op`` through the next fault for it, if any."""
+        fault = self.take(op)
+        if fault is None:
+            return await serve()
+        if fault.when == "instead":
+            return _fault_response(fault.status)
+        try:
+            response = await serve()
+        except S3Error:  # the operation failed on its own: the fault waits for one that succeeds
+            self._give_back(fault)
+            raise
+        if fault.when == "after":
+            return _fault_response(fault.status)
+        lose()
+        return response
+
+
+def _fault_response(status: int) -> web.Response:
+    return web.Response(status=status, text=f"error code: {status} (injected by the fault switch)")

@@ -24,6 +24,7 @@ from playbook.local.servers.control_api.common import (
     rest_fields,
     state_of,
 )
+from playbook.local.servers.s3_store import records_dir
 
 
 def volumes_root() -> Path:
@@ -101,6 +102,7 @@ async def delete_volume(request):
     folder = volume_folder(vol["id"])
     if folder.is_dir() and volumes_root() in folder.parents:
         shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(records_dir(vol["id"]), ignore_errors=True)  # its objects' ETags and headers
     return web.Response(status=204)
 
 
