@@ -8,11 +8,11 @@ import os
 import pytest
 import requests
 import s3_helpers
-from playbook.storage.model_plan import demo_model
 
 from playbook.core.errors import ConfigError, PlatformError
 from playbook.core.secrets import Secret
 from playbook.storage import volume
+from playbook.weights import demo_model
 
 SMALL = volume.Transfer(part_size_bytes=100_000, multipart_threshold_bytes=200_000, backoff_s=0.01,
                         backoff_max_s=0.05)
