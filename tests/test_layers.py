@@ -130,3 +130,17 @@ def test_the_checker_sees_a_violation(tmp_path, monkeypatch):
 def test_each_layer_is_a_package_with_a_docstring(layer):
     init = ROOT / layer / "__init__.py"
     assert init.exists() and ast.get_docstring(ast.parse(init.read_text())), f"playbook/{layer}/__init__.py"
+
+
+def test_each_command_is_one_file_named_after_it():
+    """playbook/cli: one module per top-level command, registering exactly that command."""
+    import argparse
+
+    from playbook import cli
+
+    modules = sorted(p.stem for p in (ROOT / "cli").glob("*.py") if p.stem not in ("__init__", "options"))
+    assert sorted(cli.COMMAND_MODULES) == modules
+    for name in cli.COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        __import__(f"playbook.cli.{name}", fromlist=["register"]).register(sub)
+        assert list(sub.choices) == [name.replace("_", "-")], f"playbook/cli/{name}.py registers {list(sub.choices)}"

@@ -1,4 +1,4 @@
-"""The `playbook` command. Each command group lives in its own module under playbook.cli with a
+"""The `playbook` command. Each command lives in its own module under playbook.cli, named after it, with a
 ``register(subparsers)`` function; heavy imports happen inside the command functions so that
 ``playbook --help`` stays fast. Errors the playbook raises on purpose print as one line, no traceback."""
 
@@ -11,8 +11,8 @@ import sys
 
 from playbook.core.errors import PlaybookError
 
-COMMAND_MODULES = ["notebooks", "demo", "local", "deploy", "gpus", "build", "weights", "cost", "janitor",
-                   "contract", "hub", "doctor", "report"]
+COMMAND_MODULES = ["notebooks", "demo_model", "local", "plan", "apply", "destroy", "gpus", "build", "analyze",
+                   "volume", "cost", "sweep", "contract", "hub", "doctor", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ def register(sub) -> None:
                         help="on a crash loop, set the endpoint's max workers to 0 so it stops billing")
     parser.add_argument("--hung-after-s", type=float, default=120.0,
                         help="a job running this long with a silent worker log is hung (default 120)")
-    from playbook.cli.deploy import add_target_argument
+    from playbook.cli.options import add_target_argument
 
     add_target_argument(parser)
     parser.set_defaults(func=run)

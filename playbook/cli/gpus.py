@@ -10,7 +10,7 @@ def register(sub) -> None:
     parser.add_argument("--live", action="store_true",
                         help="read pools, stock and CUDA versions from the target's /v2/catalog/gpus")
     parser.add_argument("--catalog", help="TOML/YAML/JSON file overriding prices (default: PLAYBOOK_GPU_CATALOG)")
-    from playbook.cli.deploy import add_target_argument
+    from playbook.cli.options import add_target_argument
 
     add_target_argument(parser)
     parser.set_defaults(func=run)
@@ -20,7 +20,7 @@ def run(args) -> int:
     from playbook.api import gpus
 
     if args.live:
-        from playbook.cli.deploy import connect
+        from playbook.cli.options import connect
 
         catalog = gpus.live_catalog(connect(args.target))
     else:

@@ -10,7 +10,7 @@ def register(sub) -> None:
     parser.add_argument("--out", default=None, help="the HTML file (default: build/reports/<endpoint>.html)")
     parser.add_argument("--worker", action="append", default=[],
                         help="also a worker that has stopped (repeatable); active workers are always included")
-    from playbook.cli.deploy import add_target_argument
+    from playbook.cli.options import add_target_argument
 
     add_target_argument(parser)
     parser.set_defaults(func=run)

@@ -10,14 +10,14 @@ def register(sub) -> None:
     parser.add_argument("--delete", action="store_true", help="delete them (default: list only)")
     parser.add_argument("--volumes", action="store_true", help="network volumes too (they hold your weights)")
     parser.add_argument("--images", action="store_true", help="local worker images too (local/playbook-worker*)")
-    from playbook.cli.deploy import add_target_argument
+    from playbook.cli.options import add_target_argument
 
     add_target_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from playbook.cli.deploy import connect
+    from playbook.cli.options import connect
     from playbook.deploy import janitor
 
     report = janitor.sweep(connect(args.target), janitor.parse_age(args.older_than), delete=args.delete,
