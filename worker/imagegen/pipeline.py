@@ -6,7 +6,8 @@ place and reported by the health action. Any pipeline folder with a ``model_inde
 (DiffusionPipeline reads the class from it), strictly from local files: a worker never downloads.
 
 Settings (environment): WORKER_DEVICE = auto | cuda | cpu; WORKER_DTYPE = auto | fp16 | bf16 | fp32
-(auto: fp16 on a GPU, fp32 on CPU).
+(auto: fp16 on a GPU, fp32 on CPU); the speed options (channels-last, fused QKV, SDPA kernel, torch.compile,
+CUDA graphs) are in speed.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from imagegen import speed, steps
 
 DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
 
@@ -31,6 +34,8 @@ class Loaded:
     dtype: str  # fp16 | bf16 | fp32
     attention: list[str]
     load_s: float
+    options: speed.Options = field(default_factory=speed.Options)
+    speed: list[str] = field(default_factory=list)  # the speed options that took effect
 
 
 def choose_device(setting: str = "auto") -> str:
@@ -88,8 +93,9 @@ def quiet_torchvision_fallback() -> None:
         target.addFilter(_TorchvisionFallback())
 
 
-def load(model_path: str, device: str = "auto", dtype: str = "auto") -> Loaded:
-    """The pipeline at ``model_path`` on the chosen device and dtype (local files only)."""
+def load(model_path: str, device: str = "auto", dtype: str = "auto", options: speed.Options | None = None) -> Loaded:
+    """The pipeline at ``model_path`` on the chosen device and dtype (local files only), with the speed
+    ``options`` applied (default: none)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     quiet_torchvision_fallback()
     import torch
@@ -102,11 +108,18 @@ def load(model_path: str, device: str = "auto", dtype: str = "auto") -> Loaded:
     start = time.perf_counter()
     device = choose_device(device)
     dtype = choose_dtype(device, dtype)
+    options = options or speed.Options()
+    options.check(device, dtype)  # before the slow part: a bad setting fails in a second
     pipe = DiffusionPipeline.from_pretrained(model_path, dtype=getattr(torch, DTYPES[dtype]), local_files_only=True)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
-    attention = use_sdpa(pipe)
-    return Loaded(pipe, device, dtype, attention, time.perf_counter() - start)
+    use_sdpa(pipe)
+    applied = speed.apply(pipe, options, device, dtype)
+    if steps.host_timesteps(getattr(pipe, "scheduler", None)):
+        applied.append("host_timesteps")
+    attention = sorted({type(p).__name__ for c in pipe.components.values()
+                        for p in (getattr(c, "attn_processors", None) or {}).values()})
+    return Loaded(pipe, device, dtype, attention, time.perf_counter() - start, options, applied)
 
 
 def seeds_for(seed: int | None, count: int) -> list[int]:
@@ -151,7 +164,7 @@ def generate(loaded: Loaded, request, on_step: Callable[[int, int], None] | None
             on_step(step + 1, steps)
             return callback_kwargs
         kwargs["callback_on_step_end"] = callback
-    with torch.inference_mode():
+    with torch.inference_mode(), speed.attention_context(loaded.options):
         images = loaded.pipe(**kwargs).images
     return list(zip(images, seeds, strict=True))
 

@@ -61,6 +61,7 @@ class HealthOutput(BaseModel):
     device: str | None = None
     dtype: str | None = None
     attention: list[str] | None = Field(None, description="attention processor classes in use")
+    speed: list[str] | None = Field(None, description="the speed options in effect (WORKER_COMPILE, ...)")
     load_s: float | None = Field(None, ge=0, description="seconds the pipeline took to load")
     warmup_s: float | None = Field(None, ge=0, description="seconds the warm-up generation at boot took")
     problem: str | None = Field(None, description="why the model is not usable (model not loaded)")

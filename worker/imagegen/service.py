@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from imagegen import boot, fitness, outputs, pipeline, schema
+from imagegen import boot, fitness, outputs, pipeline, schema, speed
 
 DEFAULT_MODEL_PATH = "/runpod-volume/models/tiny-sd"
 
@@ -27,12 +27,14 @@ class WorkerSettings:
     device: str = "auto"
     dtype: str = "auto"
     warm_up: bool = True  # one tiny generation before the worker takes traffic (WORKER_WARMUP=0: off)
+    speed: speed.Options = field(default_factory=speed.Options)  # WORKER_CHANNELS_LAST, WORKER_COMPILE, ...
 
     @classmethod
     def from_env(cls) -> WorkerSettings:
         return cls(os.environ.get("MODEL_PATH", DEFAULT_MODEL_PATH),
                    os.environ.get("WORKER_DEVICE", "auto").lower(), os.environ.get("WORKER_DTYPE", "auto").lower(),
-                   os.environ.get("WORKER_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off"))
+                   os.environ.get("WORKER_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off"),
+                   speed.Options.from_env())
 
 
 @dataclass
@@ -54,7 +56,7 @@ class Worker:
             return worker
         ahead = boot.read_ahead(settings.model_path)  # the weights' bytes stream in while torch imports
         try:
-            worker.loaded = pipeline.load(settings.model_path, settings.device, settings.dtype)
+            worker.loaded = pipeline.load(settings.model_path, settings.device, settings.dtype, settings.speed)
         except Exception as exc:  # noqa: BLE001 - reported by the fitness check and every job
             worker.problem = (f"could not load the pipeline at MODEL_PATH={settings.model_path}: "
                               f"{type(exc).__name__}: {exc}")
@@ -121,7 +123,7 @@ class Worker:
                 "jobs_failed": self.served["failed"], "versions": pipeline.versions(), **pipeline.memory()}
         if self.loaded:
             info.update(pipeline=type(self.loaded.pipe).__name__, device=self.loaded.device,
-                        dtype=self.loaded.dtype, attention=self.loaded.attention,
+                        dtype=self.loaded.dtype, attention=self.loaded.attention, speed=self.loaded.speed,
                         load_s=round(self.loaded.load_s, 3),
                         warmup_s=None if self.warmup_s is None else round(self.warmup_s, 3))
         else:
