@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from imagegen import speed, steps
+from imagegen import speed
+from imagegen.steps import host_timesteps
 
 DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
 
@@ -115,7 +116,7 @@ def load(model_path: str, device: str = "auto", dtype: str = "auto", options: sp
     pipe.set_progress_bar_config(disable=True)
     use_sdpa(pipe)
     applied = speed.apply(pipe, options, device, dtype)
-    if steps.host_timesteps(getattr(pipe, "scheduler", None)):
+    if host_timesteps(getattr(pipe, "scheduler", None)):
         applied.append("host_timesteps")
     attention = sorted({type(p).__name__ for c in pipe.components.values()
                         for p in (getattr(c, "attn_processors", None) or {}).values()})
