@@ -33,8 +33,8 @@ MODEL=/tmp/sd15-gpu-run
   echo "# the lock ships $(grep -i '^torch==' requirements.lock)"
 } | tee "$BASE"
 if [ "$TINY" = 1 ]; then
-  CHECK=(--tiny --steps 2 --keep "$MODEL"); PROFILE=(--model "$MODEL" --side 64 --steps 2)
-  OPTIONS=(--model "$MODEL" --side 64 --steps 2 --jobs 1 --only eager,fused_qkv,compile:blocks)
+  CHECK=(--tiny --steps 1 --dtypes fp32 --compile none --keep "$MODEL"); PROFILE=(--model "$MODEL" --side 64 --steps 2)
+  OPTIONS=(--model "$MODEL" --side 64 --steps 2 --jobs 1 --only eager,fused_qkv)
 else
   CHECK=(--keep "$MODEL"); PROFILE=(--model "$MODEL" --side 512 --steps 4)
   OPTIONS=(--model "$MODEL" --side 512 --steps 25 --jobs 2 --dtype fp16

@@ -11,7 +11,7 @@ What it measures, with the worker's own generate (imagegen.pipeline, its step ca
   callbacks' Python work shows beside the UNet's.
 
     python benchmarks/step_profile.py                 # the tiny demo model, 64x64
-    python benchmarks/step_profile.py --sd15 --side 128   # the SD-1.5-shaped UNet (random weights), small size
+    python benchmarks/step_profile.py --sd15 --side 64 --steps 2   # the SD-1.5-shaped pipeline, small size
 """
 
 from __future__ import annotations
@@ -168,17 +168,26 @@ def syncs_per_step(generate, steps: int = 2, scheduler=None) -> tuple[float, col
     return (long.total - short.total) / steps, +extra
 
 
-def sd15_small(folder: Path) -> Path:
-    """The SD-1.5-shaped pipeline of gpu_check (random weights) written to ``folder``."""
+def sd15_in_memory():
+    """The SD-1.5-shaped pipeline of gpu_check (random weights), loaded the way the worker loads a folder
+    (SDPA attention, host timesteps) but built in memory: no 4 GB written to disk for a profile."""
     import gpu_check
+    import torch
+    from imagegen import pipeline
+    from imagegen.steps import host_timesteps
 
-    gpu_check.make_model(folder, tiny=False, device="cpu")
-    return folder
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = pipeline.choose_dtype(device)
+    pipe = gpu_check.sd15_pipeline(device).to(dtype=getattr(torch, pipeline.DTYPES[dtype]))
+    pipe.set_progress_bar_config(disable=True)
+    attention = pipeline.use_sdpa(pipe)
+    return pipeline.Loaded(pipe, device, dtype, attention, 0.0,
+                           speed=["host_timesteps"] if host_timesteps(pipe.scheduler) else [])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sd15", action="store_true", help="the SD-1.5-shaped model (4 GB built on the CPU)")
+    parser.add_argument("--sd15", action="store_true", help="the SD-1.5-shaped model (random weights, in memory)")
     parser.add_argument("--model", type=Path, help="an existing model folder instead")
     parser.add_argument("--side", type=int, default=64)
     parser.add_argument("--steps", type=int, default=4)
@@ -192,8 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     from playbook.demo_model import make_demo_model
 
     with tempfile.TemporaryDirectory() as tmp:
-        model = args.model or (sd15_small(Path(tmp) / "sd15") if args.sd15 else make_demo_model(Path(tmp) / "tiny"))
-        loaded = pipeline.load(str(model), "auto", "auto")
+        if args.sd15:
+            loaded = sd15_in_memory()
+        else:
+            loaded = pipeline.load(str(args.model or make_demo_model(Path(tmp) / "tiny")), "auto", "auto")
         calls = []
 
         def generate(steps: int):

@@ -95,3 +95,20 @@ def test_health_reports_the_speed_options_in_effect(model):
     health = worker.handle({"id": "h", "input": {"action": "health_check"}})
     assert health["speed"] == ["fused_qkv", "host_timesteps"]
     assert "FusedAttnProcessor2_0" in health["attention"]
+
+
+@pytest.mark.slow
+def test_a_compile_that_cannot_work_here_falls_back_to_eager_at_warm_up(model, tmp_path, monkeypatch):
+    """No C++ compiler for inductor (as in a slim image): the warm-up's compile fails, the worker sets the
+    compile aside, serves eager and says so; jobs succeed."""
+    import torch
+    import torch._inductor.config as inductor_config
+
+    torch._dynamo.reset()  # nothing compiled earlier in this process may stand in for the compile
+    monkeypatch.setattr(inductor_config.cpp, "cxx", ("/nonexistent/g++",))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "")
+    options = speed.Options(compile="blocks", compile_cache=str(tmp_path / "cache"))
+    worker = Worker.start(WorkerSettings(model, "cpu", "fp32", warm_up=True, speed=options))
+    torch._dynamo.reset()
+    assert worker.loaded.speed[0] == "compile:blocks:failed_eager" and worker.warmup_s is not None
+    assert "images" in worker.handle({"id": "j", "input": REQUEST})

@@ -77,9 +77,14 @@ class Worker:
             pairs = pipeline.generate(self.loaded, request)
             outputs.as_base64([outputs.encode(image, "png") for image, _ in pairs], [0])  # the encode path too
         except Exception as exc:  # noqa: BLE001
+            pipeline.empty_cache()
+            if speed.uncompile(self.loaded.pipe):  # a compile that cannot work here must not fail every job
+                self.loaded.speed = [f"{s}:failed_eager" if s.startswith("compile:") else s for s in self.loaded.speed]
+                print(f"warm-up generation failed while compiling ({type(exc).__name__}: {str(exc)[:200]}); "
+                      "WORKER_COMPILE is set aside, serving eager", flush=True)
+                return self.warm_up()
             print(f"warm-up generation failed ({type(exc).__name__}: {str(exc)[:200]}); serving anyway",
                   flush=True)
-            pipeline.empty_cache()
             return
         self.warmup_s = time.perf_counter() - start
 

@@ -110,6 +110,16 @@ def apply(pipe, options: Options, device: str, dtype: str) -> list[str]:
     return applied
 
 
+def uncompile(pipe) -> bool:
+    """Back to eager for every compiled module of the UNet (a compile that failed, e.g. no C compiler for
+    Triton in the image); True when something was compiled."""
+    unet = getattr(pipe, "unet", None)
+    compiled = [m for m in (unet.modules() if unet is not None else ()) if getattr(m, "_compiled_call_impl", None)]
+    for module in compiled:
+        module._compiled_call_impl = None
+    return bool(compiled)
+
+
 def attention_context(options: Options):
     """The context a generation runs in: the chosen SDPA kernel, or nothing when torch picks (auto)."""
     if options.sdpa_backend == "auto":
