@@ -104,41 +104,35 @@ def main(argv: list[str] | None = None) -> int:
     options = {**OPTIONS, **(GPU_OPTIONS if cuda else {})}
     if args.only:
         options = {k: v for k, v in options.items() if k in args.only.split(",")}
+    where = "CUDA " + torch.cuda.get_device_name() if cuda else "CPU"
+    print(f"\nspeed options on {where}, torch {torch.__version__}; {args.model or args.size} at "
+          f"{args.side}x{args.side}, {args.steps} steps; one fresh worker process per row", flush=True)
+    print(f"{'option':<30} {'it/s':>8} {'vs eager':>8} {'first job s':>11} {'warm job s':>10} "
+          f"{'cold start s':>12} {'warm-up s':>9}  speed in effect", flush=True)
+    eager = None
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or make_demo_model(Path(tmp) / f"demo-{args.size}", args.size)
-        rows = []
         for name, env in options.items():
+            runs = [(name, env)]
             if "WORKER_COMPILE" in env:
                 cache = {**env, "WORKER_COMPILE_CACHE": str(Path(tmp) / f"cache-{name}")}
-                rows.append((f"{name} (cold cache)", run_option(cache, model, args)))
-                rows.append((f"{name} (warm cache)", run_option(cache, model, args)))
-            else:
-                rows.append((name, run_option(env, model, args)))
-    print_table(rows, args, "CUDA " + torch.cuda.get_device_name() if cuda else "CPU")
+                runs = [(f"{name} (cold cache)", cache), (f"{name} (warm cache)", cache)]
+            for label, settings in runs:
+                row = run_option(settings, model, args)
+                eager = row.get("it_per_s") if name == "eager" else eager
+                print_row(label, row, eager)
     return 0
 
 
-def print_table(rows: list[tuple[str, dict]], args, where: str) -> None:
-    device = next((r["device"] for _, r in rows if "device" in r), "?")
-    dtype = next((r["dtype"] for _, r in rows if "dtype" in r), "?")
-    print(f"\nspeed options on {where} ({device}, {dtype}), torch {_torch_version()}; {args.model or args.size} "
-          f"at {args.side}x{args.side}, {args.steps} steps; one fresh worker process per row")
-    print(f"{'option':<30} {'it/s':>8} {'vs eager':>8} {'first job s':>11} {'warm job s':>10} "
-          f"{'cold start s':>12} {'warm-up s':>9}")
-    eager = next((r["it_per_s"] for name, r in rows if name == "eager" and "it_per_s" in r), None)
-    for name, r in rows:
-        if "error" in r:
-            print(f"{name:<30} failed: {r['error']}")
-            continue
-        ratio = f"{r['it_per_s'] / eager:8.2f}" if eager else f"{'':>8}"
-        print(f"{name:<30} {r['it_per_s']:8.2f} {ratio} {r['first_job_s']:11.2f} {r['warm_job_s']:10.2f} "
-              f"{r['cold_start_s']:12.2f} {r['warmup_s'] or 0:9.2f}")
-
-
-def _torch_version() -> str:
-    import torch
-
-    return torch.__version__
+def print_row(name: str, r: dict, eager: float | None) -> None:
+    """One option's figures, printed as soon as they are measured (a long run keeps what it has)."""
+    if "error" in r:
+        print(f"{name:<30} failed: {r['error']}", flush=True)
+        return
+    ratio = f"{r['it_per_s'] / eager:8.2f}" if eager else f"{'':>8}"
+    print(f"{name:<30} {r['it_per_s']:8.2f} {ratio} {r['first_job_s']:11.2f} {r['warm_job_s']:10.2f} "
+          f"{r['cold_start_s']:12.2f} {r['warmup_s'] or 0:9.2f}  {r['device']} {r['dtype']} "
+          f"{','.join(r['speed'])}", flush=True)
 
 
 if __name__ == "__main__":
