@@ -366,8 +366,12 @@ def main(argv: list[str] | None = None) -> int:
         make_s = time.perf_counter()
         size_gb = make_model(folder, args.tiny, device)
         make_s = time.perf_counter() - make_s
-        rows = [measure_dtype(folder, device, d, side, steps, mode, folder.parent / f"{folder.name}-compile-cache")
-                for d in dtypes for mode in modes]
+        rows = []
+        for d in dtypes:
+            for mode in modes:
+                rows.append(measure_dtype(folder, device, d, side, steps, mode,
+                                          folder.parent / f"{folder.name}-compile-cache"))
+                print(f"measured {rows[-1]}", file=sys.stderr, flush=True)  # kept if the run is cut short
         default_dtype = "fp16" if device == "cuda" else "fp32"
         warm = warmup_effect(folder, device, default_dtype, side, steps)
         oom = oom_path(folder, default_dtype, side, steps) if device == "cuda" else "not run on the CPU"
