@@ -18,15 +18,14 @@ cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 OUT=${OUT:-build/gpu_run}
 mkdir -p "$OUT"
-if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+TINY=${GPU_RUN_TINY:-0}
+if [ "$TINY" != 1 ] && ls .whl/*.whl >/dev/null 2>&1; then  # the device machine's python3 (3.12)
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH} || exit 1
 fi
 PY=${PYTHON:-python3}
-TINY=${GPU_RUN_TINY:-0}
-GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr -cs 'A-Za-z0-9' '_' | tr 'A-Z' 'a-z')
-GPU=${GPU%_}; GPU=${GPU:-cpu}
-BASE="$OUT/gpu_check_${GPU##*_}.txt"   # e.g. gpu_check_h100.txt (the name's last word), gpu_check_cpu.txt
+GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | awk '{print tolower($2)}' | tr -cd 'a-z0-9')
+BASE="$OUT/gpu_check_${GPU:-cpu}.txt"   # "NVIDIA H100 80GB HBM3" -> gpu_check_h100.txt; no GPU: gpu_check_cpu.txt
 MODEL=/tmp/sd15-gpu-run
 {
   echo "# benchmarks/gpu_run.sh on $(date -u +%F), $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo CPU)"
