@@ -19,17 +19,9 @@ SLOW_FIXTURES = {"platform", "rp_serve_api", "executed_notebook", "docker_daemon
 def pytest_collection_modifyitems(config, items):
     """A test is ``slow`` when its file says so (processes, end to end), when it is a notebook or Docker
     test, or when it starts a local platform or a server process through a fixture. cloud_image tests
-    (several GB of CUDA wheels) run only when asked for: ``-m cloud_image``. ``gpu`` tests are skipped
-    where torch sees no CUDA GPU."""
+    (several GB of CUDA wheels) run only when asked for: ``-m cloud_image``."""
     run_cloud = "cloud_image" in (config.option.markexpr or "")
     skip_cloud = pytest.mark.skip(reason="builds the CUDA image: run with -m cloud_image")
-    if any(item.get_closest_marker("gpu") for item in items):
-        import torch
-
-        if not torch.cuda.is_available():
-            for item in items:
-                if item.get_closest_marker("gpu"):
-                    item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU (torch sees none)"))
     for item in items:
         if (item.get_closest_marker("notebook") or item.get_closest_marker("docker")
                 or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))):
