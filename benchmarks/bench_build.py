@@ -24,8 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playbook import build, dockerhost, image_trial, registry  # noqa: E402
-from playbook.config import build_dir  # noqa: E402
+from playbook.core.config import build_dir  # noqa: E402
+from playbook.image import (
+    build,  # noqa: E402
+    dockerhost,  # noqa: E402
+    registry,  # noqa: E402
+)
+from playbook.journey import image_trial  # noqa: E402
 
 
 def main() -> int:

@@ -26,13 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playbook import local, traces  # noqa: E402
-from playbook.cost import price  # noqa: E402
+from playbook import local  # noqa: E402
+from playbook.api.pricing import price  # noqa: E402
+from playbook.api.scaling import Policy  # noqa: E402
+from playbook.cost import traces  # noqa: E402
+from playbook.cost.replay import compare, fit, replay_local  # noqa: E402
+from playbook.cost.simulate import Dist, SimSettings, simulate  # noqa: E402
+from playbook.cost.traces import Trace  # noqa: E402
 from playbook.local import EndpointConfig  # noqa: E402
-from playbook.replay import compare, fit, replay_local  # noqa: E402
-from playbook.scaling import Policy  # noqa: E402
-from playbook.simulate import Dist, SimSettings, simulate  # noqa: E402
-from playbook.traces import Trace  # noqa: E402
 
 HANDLER = ROOT / "tests" / "workers" / "sleep_handler.py"
 

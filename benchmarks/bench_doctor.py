@@ -21,9 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playbook import coldstart, doctor, monitor  # noqa: E402
-from playbook.control import ControlClient  # noqa: E402
-from playbook.jobs import JobClient  # noqa: E402
+from playbook.api.control import ControlClient  # noqa: E402
+from playbook.api.jobs import JobClient  # noqa: E402
+from playbook.doctor import diagnose as doctor  # noqa: E402
+from playbook.monitor import coldstart  # noqa: E402
+from playbook.monitor import metrics as monitor  # noqa: E402
 
 BASELINE = Path(__file__).with_name("baselines") / "coldstart.json"
 REGRESSION = 0.20
@@ -57,7 +59,7 @@ def bench_doctor(platform, polls: int) -> list[dict]:
 def bench_cold_start(platform, starts: int, image: str | None) -> dict[str, dict[str, float]]:
     """Median seconds per phase of the demo worker's cold start, per runner."""
     import playbook.local as local
-    from playbook.demo_model import make_demo_model
+    from playbook.weights.demo_model import make_demo_model
 
     out = {}
     volume = Path(tempfile.mkdtemp(prefix="bench-doctor-"))

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "worker"))
 
 from imagegen import schema  # noqa: E402
 
-from playbook.excerpts import excerpt, listing  # noqa: E402
+from playbook.core.excerpts import excerpt, listing  # noqa: E402
 from playbook.local.servers import job_envelope  # noqa: E402
 from playbook.local.servers.limits import BodyError, parse_json  # noqa: E402
 

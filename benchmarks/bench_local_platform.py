@@ -29,12 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import playbook.local as local  # noqa: E402
-from playbook.config import Target  # noqa: E402
-from playbook.jobs import JobClient  # noqa: E402
+from playbook.api.jobs import JobClient  # noqa: E402
+from playbook.core.config import Target  # noqa: E402
+from playbook.core.secrets import Secret  # noqa: E402
+from playbook.core.waiting import wait_for  # noqa: E402
 from playbook.local import EndpointConfig  # noqa: E402
-from playbook.monitor import percentile  # noqa: E402
-from playbook.secrets import Secret  # noqa: E402
-from playbook.waiting import wait_for  # noqa: E402
+from playbook.monitor.metrics import percentile  # noqa: E402
 
 WORKERS = ROOT / "tests" / "workers"
 
@@ -112,7 +112,7 @@ def throughput(platform, handler: str, workers: int, prefetch: int, n: int, job_
 
 
 def demo_cold_start(platform) -> tuple[float, float]:
-    from playbook.demo_model import make_demo_model
+    from playbook.weights.demo_model import make_demo_model
 
     volume = Path(tempfile.mkdtemp(prefix="bench-volume-"))
     make_demo_model(volume / "models" / "tiny-sd")

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import playbook.local as local  # noqa: E402
-from playbook.jobs import JobClient  # noqa: E402
+from playbook.api.jobs import JobClient  # noqa: E402
 from playbook.local import EndpointConfig  # noqa: E402
 
 SMALL = {"prompt": "a lighthouse", "width": 64, "height": 64, "num_inference_steps": 2}
@@ -64,7 +64,7 @@ def cold_start(platform, volume: Path, image: str | None, warm_up: bool = True) 
 
 
 def cold_start_table(platform, repeat: int, image: str | None) -> list[tuple[str, str]]:
-    from playbook.demo_model import make_demo_model
+    from playbook.weights.demo_model import make_demo_model
 
     volume = Path(tempfile.mkdtemp(prefix="bench-speed-volume-"))
     model = make_demo_model(volume / "models" / "tiny-sd")
@@ -73,7 +73,7 @@ def cold_start_table(platform, repeat: int, image: str | None) -> list[tuple[str
     runs = {"process": [cold_start(platform, volume, None) for _ in range(repeat)]}
     runs["process, WORKER_WARMUP=0"] = [cold_start(platform, volume, None, warm_up=False) for _ in range(repeat)]
     if image:
-        from playbook import dockerhost
+        from playbook.image import dockerhost
 
         client = dockerhost.client()
         container_floors = []  # docker run included, as in the container worker's spawn-to-ready
@@ -112,7 +112,7 @@ def throughput_rows(platform, jobs_n: int) -> list[tuple[str, str]]:
 def image_rows(local_image: str | None) -> list[tuple[str, str]]:
     """Size by layer of the local image built in this run and of the cloud image last built from this build
     folder (the daemon may hold other checkouts' images under the same names)."""
-    from playbook import build
+    from playbook.image import build
 
     rows = []
     cloud_ref = build.last_built(build.cloud_settings().repository)
@@ -148,7 +148,7 @@ def main() -> None:
         THREADS["OMP_NUM_THREADS"] = args.threads
     image = None
     if not args.no_container:
-        from playbook import build, dockerhost
+        from playbook.image import build, dockerhost
 
         if dockerhost.daemon_status().available and dockerhost.image_exists(dockerhost.local_base_image()):
             image = build.build_image(build.local_settings(), progress=False).reference

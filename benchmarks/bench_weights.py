@@ -32,7 +32,8 @@ def main() -> None:
         import requests
 
         import playbook.local as local
-        from playbook import analyze, demo_model, volume
+        from playbook.storage import volume
+        from playbook.weights import analyze, demo_model
 
         model = demo_model.make_demo_model(Path(tmp) / "model", size=args.size)
         total = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())

@@ -23,7 +23,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playbook.handler_preview import HANDLER, WORKER_DIR  # noqa: E402
+from playbook.handler.preview import HANDLER, WORKER_DIR  # noqa: E402
 
 SMALL_JOB = {"prompt": "a lighthouse", "width": 64, "height": 64, "num_inference_steps": 2, "seed": 1}
 DEFAULT_JOB = {"prompt": "a lighthouse", "seed": 1}  # the schema's defaults: 512x512, 25 steps

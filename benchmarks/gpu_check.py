@@ -7,7 +7,7 @@ What it measures, with the worker's own code (imagegen.service.Worker, the code 
   --compile says), with the worker's start (load, options, warm-up: where torch.compile compiles), the first
   job after it and a warm job;
 * peak VRAM (``torch.cuda.max_memory_allocated``) against the estimate (``estimate_vram_gb``: ``playbook
-  analyze``'s inference peak where playbook/analyze.py exists, else weights plus a rule of thumb);
+  analyze``'s inference peak where playbook/weights/analyze.py exists, else weights plus a rule of thumb);
 * the OOM path: with the allocator capped just above a normal job's peak, a request too large answers
   the clear "CUDA out of memory ... keeps serving" error and the next job succeeds;
 * the warm-up effect: first job / warm job with and without the boot-time warm-up generation;
@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playbook.handler_preview import worker_on_path  # noqa: E402
+from playbook.core.config import worker_on_path  # noqa: E402
 
 DTYPES = ("fp32", "fp16", "bf16")
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
@@ -53,7 +53,7 @@ def sd15_pipeline(device: str):
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    from playbook.demo_model import write_tokenizer_files
+    from playbook.weights.demo_model import write_tokenizer_files
 
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = CLIPTokenizer.from_pretrained(write_tokenizer_files(Path(tmp)), model_max_length=77)
@@ -81,7 +81,7 @@ def sd15_pipeline(device: str):
 
 def make_model(folder: Path, tiny: bool, device: str) -> float:
     """Write the pipeline to ``folder``; return its size in GB."""
-    from playbook.demo_model import build_pipeline, make_world_readable
+    from playbook.weights.demo_model import build_pipeline, make_world_readable
 
     pipe = build_pipeline("tiny") if tiny else sd15_pipeline(device)
     pipe.save_pretrained(folder, safe_serialization=True)
@@ -93,7 +93,7 @@ def make_model(folder: Path, tiny: bool, device: str) -> float:
 def estimate_vram_gb(model_path: Path, dtype: str, width: int, height: int, num_images: int = 1) -> float:
     """``playbook analyze``'s inference peak when that module is there (issue 9), else the stand-in below."""
     try:
-        from playbook.analyze import analyze
+        from playbook.weights.analyze import analyze
     except ImportError:
         return rule_of_thumb_vram_gb(model_path, dtype, width, height, num_images)
     return analyze(model_path, dtype=dtype, width=width, height=height, batch=num_images).vram_gb
@@ -241,7 +241,7 @@ def vram_terms(model: Path, device: str, dtype: str, sizes: tuple[int, ...], bat
     import torch
     from imagegen import pipeline
 
-    from playbook.analyze import analyze
+    from playbook.weights.analyze import analyze
 
     cuda = device == "cuda"
     loaded = pipeline.load(str(model), device, dtype)
@@ -291,7 +291,7 @@ def release_memory() -> None:
 
 
 def print_terms(rows: list[TermsRow], context_gb: float | None) -> None:
-    from playbook import analyze
+    from playbook.weights import analyze
 
     def gb(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.2f}"

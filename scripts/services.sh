@@ -16,7 +16,7 @@
 #   PLAYBOOK_BASE_IMAGE     tag of the local Python base image (default local/python:3.11-slim)
 #   PLAYBOOK_STORAGE_DRIVER overlay2 (default) or vfs (slower, works without overlayfs)
 #   DEBIAN_MIRROR           mirror for debootstrap (default http://deb.debian.org/debian)
-# The file $PLAYBOOK_DOCKER_DIR/services.env records DOCKER_HOST and PLAYBOOK_REGISTRY; playbook.build
+# The file $PLAYBOOK_DOCKER_DIR/services.env records DOCKER_HOST and PLAYBOOK_REGISTRY; playbook.image.build
 # reads it, so nothing needs exporting for the playbook itself.
 set -euo pipefail
 
@@ -55,7 +55,7 @@ start_dockerd() {
     say "dockerd (pid $(cat "$D/dockerd.pid")) is starting; waiting"
   else
     rm -f "$D/dockerd.pid" "$SOCK"
-    # Flags that work in this sandbox (DESIGN.md 4): no iptables, no bridge (containers use --network=host).
+    # Flags that work in this sandbox (docs/build-host-facts.md §1): no iptables, no bridge (containers use --network=host).
     setsid nohup dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver="${PLAYBOOK_STORAGE_DRIVER:-overlay2}" \
       --data-root="$D/data" --exec-root="$D/exec" -H "unix://$SOCK" --pidfile="$D/dockerd.pid" \
       >"$D/dockerd.log" 2>&1 </dev/null &

@@ -1,6 +1,8 @@
 """Shared test set-up: an isolated build folder and local-platform state per session, the fixtures
 several files use (a local platform, a scripted HTTP server, executed notebooks, the Docker tier), the
-``slow`` tier, and the skip rules for the tiers (docker, gpu, live_runpod)."""
+``slow`` tier, and the skip rules: a missing tool (``tool`` marker, the Docker tier; tests/tools.py, a failure
+with PLAYBOOK_REQUIRE_TOOLS=1), ``gpu`` tests without CUDA (a skip even in CI, which has no GPU), ``cloud_image``
+unless asked for; test_live_runpod.py skips itself without RUNPOD_API_KEY."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import tools
 
 # -- tiers: `make test-fast` runs `-m "not slow"` ----------------------------------------------------------
 
@@ -19,7 +22,8 @@ SLOW_FIXTURES = {"platform", "rp_serve_api", "executed_notebook", "docker_daemon
 def pytest_collection_modifyitems(config, items):
     """A test is ``slow`` when its file says so (processes, end to end), when it is a notebook or Docker
     test, or when it starts a local platform or a server process through a fixture. cloud_image tests
-    (several GB of CUDA wheels) run only when asked for: ``-m cloud_image``."""
+    (several GB of CUDA wheels) run only when asked for: ``-m cloud_image``. gpu tests skip where torch sees no
+    CUDA device (CI has none: PLAYBOOK_REQUIRE_TOOLS leaves that skip alone)."""
     run_cloud = "cloud_image" in (config.option.markexpr or "")
     skip_cloud = pytest.mark.skip(reason="builds the CUDA image: run with -m cloud_image")
     for item in items:
@@ -28,6 +32,23 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
         if "cloud_image" in item.keywords and not run_cloud:
             item.add_marker(skip_cloud)
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if gpu_items and not _cuda_available():
+        for item in gpu_items:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False here)"))
+
+
+def _cuda_available() -> bool:
+    """Whether torch sees a CUDA device: asked only when a collected test carries the ``gpu`` marker."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def pytest_runtest_setup(item):
+    """``@pytest.mark.tool("chromium", "chromium-browser")``: the test needs one of these programs on PATH."""
+    for mark in item.iter_markers("tool"):
+        tools.need(*mark.args, why=mark.kwargs.get("why", ""))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -58,8 +79,8 @@ def executed_notebook():
     """Run a notebook (by name or prefix) once per session with its default parameters; later calls
     return the same result, so the generic run in test_notebooks.py and the tests that check a
     notebook's glued values share one execution."""
-    from playbook import notebooks
-    from playbook.config import build_dir
+    from playbook.core.config import build_dir
+    from playbook.journey import notebooks
 
     results = {}
 
@@ -113,20 +134,18 @@ def server():
 # -- the docker tier (scripts/services.sh starts the daemon, the registry and the local base image) ------
 
 def _docker_or_skip(what: str = "") -> None:
-    """Skip with the reason when Docker is missing; fail instead where PLAYBOOK_REQUIRE_DOCKER is set (CI)."""
-    from playbook import dockerhost
+    """Skip with the reason when Docker is missing (a failure with PLAYBOOK_REQUIRE_TOOLS, as in CI)."""
+    from playbook.image import dockerhost
 
     status = dockerhost.daemon_status()
     reason = what or (None if status.available else f"no Docker daemon reachable ({status.reason})")
     if reason:
-        if os.environ.get("PLAYBOOK_REQUIRE_DOCKER"):
-            pytest.fail(f"{reason}; PLAYBOOK_REQUIRE_DOCKER is set (as in CI), so this is an error")
-        pytest.skip(reason)
+        tools.missing(reason)
 
 
 @pytest.fixture(scope="session")
 def docker_daemon():
-    from playbook import dockerhost
+    from playbook.image import dockerhost
 
     _docker_or_skip()
     return dockerhost.daemon_status()
@@ -135,7 +154,7 @@ def docker_daemon():
 @pytest.fixture(scope="session")
 def worker_image(docker_daemon):
     """The local worker image, built once per session (warm layer cache: seconds; cold: a few minutes)."""
-    from playbook import build, dockerhost
+    from playbook.image import build, dockerhost
 
     base = dockerhost.local_base_image()
     if not dockerhost.image_exists(base):
@@ -145,7 +164,7 @@ def worker_image(docker_daemon):
 
 @pytest.fixture(scope="session")
 def registry(docker_daemon) -> str:
-    from playbook import dockerhost
+    from playbook.image import dockerhost
 
     address = dockerhost.registry_address()
     if not address:
@@ -155,6 +174,6 @@ def registry(docker_daemon) -> str:
 
 @pytest.fixture(scope="session")
 def pushed_worker_image(worker_image, registry):
-    from playbook import registry as registries
+    from playbook.image import registry as registries
 
     return registries.push(worker_image.reference, registry, progress=False)

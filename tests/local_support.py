@@ -10,9 +10,9 @@ from pathlib import Path
 import requests
 
 import playbook.local as local
-from playbook.jobs import JobClient
+from playbook.api.jobs import JobClient
+from playbook.core.waiting import WaitTimeout, wait_for
 from playbook.local import EndpointConfig
-from playbook.waiting import WaitTimeout, wait_for
 
 WORKERS = Path(__file__).resolve().parent / "workers"
 

@@ -1,4 +1,5 @@
-"""Contract checking against RunPod's REST v2 OpenAPI spec (``<repo>/../shared/runpod/rest-v2-beta.openapi.json``).
+"""Contract checking against RunPod's REST v2 OpenAPI spec (``docs/runpod/rest-v2-beta.openapi.json``, a copy of
+RunPod's published spec: docs/runpod/README.md says where it comes from and how to refresh it).
 
 Why: the local platform is only honest if it answers exactly as RunPod documents, and the client is only
 right if RunPod would accept what it sends. ``ContractRecorder`` hooks a ``ControlClient``'s requests
@@ -10,24 +11,21 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 
-from playbook.config import REPO_ROOT
+from playbook.core.config import REPO_ROOT
 
+SPEC_DIR = REPO_ROOT / "docs" / "runpod"
 SPEC_NAME = "rest-v2-beta.openapi.json"
 
 
 def spec_path() -> Path:
-    """The spec beside the checkout (CI: <repo>/../shared/runpod); PLAYBOOK_SHARED_DIR overrides."""
-    candidates = [Path(os.environ["PLAYBOOK_SHARED_DIR"]) / "runpod" / SPEC_NAME] if os.environ.get(
-        "PLAYBOOK_SHARED_DIR") else []
-    candidates += [p / "shared" / "runpod" / SPEC_NAME for p in (REPO_ROOT.parent, REPO_ROOT.parent.parent)]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"RunPod's REST v2 spec not found; looked in {[str(c) for c in candidates]}. "
-                            "The contract tests need it at <repo>/../shared/runpod/ (or set PLAYBOOK_SHARED_DIR).")
+    """The copy in the repository (docs/runpod/)."""
+    path = SPEC_DIR / SPEC_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"RunPod's REST v2 spec is missing at {path}: it is part of the repository "
+                                "(git checkout docs/runpod; docs/runpod/README.md says how to refresh it).")
+    return path
 
 
 @functools.lru_cache(maxsize=1)

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from playbook import analyze, demo_model, placement
-from playbook.errors import ConfigError
+from playbook.core.errors import ConfigError
+from playbook.weights import analyze, demo_model, placement
 
 
 @pytest.fixture(scope="module")

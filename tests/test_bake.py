@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
+import tools
 
-from playbook import bake, demo_model, dockerhost, volume
+from playbook.image import bake, dockerhost
+from playbook.storage import volume
+from playbook.weights import demo_model
 
 
 @pytest.mark.docker
 def test_bake_model_into_an_image(docker_daemon, tmp_path):
     base = dockerhost.local_base_image()
     if not dockerhost.image_exists(base):
-        pytest.skip(f"the local base image {base} is missing: run scripts/services.sh")
+        tools.missing(f"the local base image {base} is missing: run scripts/services.sh")
     model = demo_model.make_demo_model(tmp_path / "tiny-sd")
     baked = bake.bake_model(base, model, tag="runpod-playbook-test:baked-tiny")
     client = dockerhost.client()

@@ -13,11 +13,12 @@ import urllib.request
 
 import docker
 import pytest
+import tools
 
-from playbook import build, dockerhost
-from playbook.config import REPO_ROOT
-from playbook.errors import BuildError, ConfigError
-from playbook.registry import last_pushed, pin_spec, pull, push, pushed_record, registry_auth
+from playbook.core.config import REPO_ROOT
+from playbook.core.errors import BuildError, ConfigError
+from playbook.image import build, dockerhost
+from playbook.image.registry import last_pushed, pin_spec, pull, push, pushed_record, registry_auth
 
 # ----------------------------------------------------------------- no daemon needed
 
@@ -48,9 +49,12 @@ def test_dockerfile_contract():
 
 
 def test_one_lock_pins_every_dependency_of_both_requirement_files():
-    lock = {line.split("==")[0].lower(): line.split("==")[1] for line in build.LOCK.read_text().splitlines()
-            if "==" in line and not line.startswith((" ", "#"))}
-    assert lock["torch"] == f"{build.TORCH_VERSION}+cpu"
+    lock: dict[str, set[str]] = {}  # name -> its versions (one, torch two: see tests/test_lock.py)
+    for line in build.LOCK.read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, version = line.split(";")[0].strip().split("==")
+            lock.setdefault(name.lower(), set()).add(version)
+    assert lock["torch"] == {f"{build.TORCH_VERSION}+cpu", build.TORCH_VERSION}  # Linux x86_64's CPU build; PyPI's
     for req in ("requirements.txt", "worker/requirements.txt"):
         for line in (REPO_ROOT / req).read_text().splitlines():
             name = line.split("#")[0].strip().split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip()
@@ -58,7 +62,7 @@ def test_one_lock_pins_every_dependency_of_both_requirement_files():
                 assert name.lower() in lock, f"{req}: {name} is not in requirements.lock (run scripts/lock.sh)"
                 if "==" in line:
                     pinned = line.split("==")[1].split()[0]
-                    assert lock[name.lower()].split("+")[0] == pinned, f"{name}: lock and {req} differ"
+                    assert {v.split("+")[0] for v in lock[name.lower()]} == {pinned}, f"{name}: lock and {req} differ"
     for indirect in ("numpy", "huggingface-hub", "tokenizers", "aiohttp", "urllib3"):
         assert indirect in lock, f"indirect dependency {indirect} is not pinned"
     bootstrap = (REPO_ROOT / "scripts" / "bootstrap.sh").read_text()
@@ -229,7 +233,7 @@ def test_small_image_round_trip_through_the_registry(docker_daemon, registry, mo
 
 
 def test_pin_spec_points_the_endpoint_at_the_pushed_digest(tmp_path, monkeypatch):
-    from playbook.spec import load_spec
+    from playbook.deploy.spec import load_spec
 
     monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path))
     spec = load_spec(REPO_ROOT / "deploy" / "demo.toml")
@@ -245,15 +249,13 @@ def test_pin_spec_points_the_endpoint_at_the_pushed_digest(tmp_path, monkeypatch
 @pytest.fixture
 def auth_registry(docker_daemon, tmp_path):
     """A second registry on loopback that demands a password (htpasswd, bcrypt), on a free port."""
-    import shutil as sh
     import socket
     import subprocess
     import time
 
-    bcrypt = pytest.importorskip("bcrypt")  # installed with runpod (paramiko)
-    binary = sh.which("docker-registry")
-    if not binary:
-        pytest.skip("docker-registry is not installed: run scripts/services.sh")
+    import bcrypt  # in the lock (paramiko's dependency)
+
+    binary = tools.need("docker-registry", why="scripts/services.sh installs it")
     password = "s3cret-registry-pw"
     (tmp_path / "htpasswd").write_text(f"ci:{bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}\n")
     with socket.socket() as s:

@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from playbook.config import REPO_ROOT, VOLUME_MOUNT
-from playbook.settings import model_dir
+from playbook.core.config import REPO_ROOT, VOLUME_MOUNT
+from playbook.core.settings import model_dir
 
 pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
 
@@ -63,12 +63,12 @@ def test_deploy_image_through_spec_runs_a_job_in_a_container(worker_image, pushe
 
     import playbook.local
     from playbook import deploy
-    from playbook.control import ControlClient
-    from playbook.demo_model import make_demo_model
+    from playbook.api.control import ControlClient
+    from playbook.deploy.spec import load_spec
     from playbook.local.servers.control_api import volume_folder
     from playbook.local.supervision.docker_runner import list_containers, remove_containers
     from playbook.local.supervision.runners import choose_runner
-    from playbook.spec import load_spec
+    from playbook.weights.demo_model import make_demo_model
 
     monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path))  # volumes and worker logs in tmp
     pushed = pushed_worker_image
@@ -113,9 +113,9 @@ def test_runner_leaves_no_container_behind(worker_image, tmp_path):
     """A worker that exits by itself is reaped and removed; a running one is stopped and removed."""
     import socket
 
-    from playbook.demo_model import make_demo_model
     from playbook.local.runtime.endpoints import EndpointConfig
     from playbook.local.supervision.docker_runner import DockerRunner, list_containers, remove_containers
+    from playbook.weights.demo_model import make_demo_model
 
     endpoint = EndpointConfig(name="runner", id="runnertest", image=worker_image.reference, volume_dir=tmp_path)
     silent = socket.socket()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from playbook import notebooks
+from playbook.journey import notebooks
 
 
 @pytest.mark.docker

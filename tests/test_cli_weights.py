@@ -7,9 +7,9 @@ import json
 import pytest
 from local_support import platform_with_own_build_dir
 
-from playbook import analyze, demo_model
+from playbook.api.control import ControlClient
 from playbook.cli import main
-from playbook.control import ControlClient
+from playbook.weights import analyze, demo_model
 
 
 @pytest.fixture(scope="module")

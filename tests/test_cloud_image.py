@@ -6,8 +6,9 @@ Several GB of wheels and about +10 GB of disk: only with ``-m cloud_image``
 from __future__ import annotations
 
 import pytest
+import tools
 
-from playbook import build, dockerhost
+from playbook.image import build, dockerhost
 
 
 @pytest.mark.cloud_image
@@ -16,7 +17,7 @@ from playbook import build, dockerhost
 def test_cloud_image_builds_from_the_lock_and_imports(docker_daemon):
     settings = build.cloud_settings()
     if not dockerhost.image_exists(settings.base_image):
-        pytest.skip(f"the local base image {settings.base_image} is missing: run scripts/services.sh")
+        tools.missing(f"the local base image {settings.base_image} is missing: run scripts/services.sh")
     built = build.build_image(settings, progress=False)
     assert build.check_platform(built.reference).ok
     info = build.image_info(built.reference)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 from local_support import handler, platform_with_own_build_dir
 
-from playbook import coldstart, monitor
-from playbook.control import ControlClient
-from playbook.jobs import JobClient
+from playbook.api.control import ControlClient
+from playbook.api.jobs import JobClient
 from playbook.local import EndpointConfig
+from playbook.monitor import coldstart
+from playbook.monitor import metrics as monitor
 
 TOLERANCE_S = 0.05  # WorkerInfo rounds to the millisecond; the wall/monotonic conversion adds a little
 
@@ -22,7 +23,7 @@ def platform(tmp_path_factory):
 
 
 def test_demo_worker_phases_sum_to_its_measured_cold_start(platform, tmp_path):
-    from playbook.demo_model import make_demo_model
+    from playbook.weights.demo_model import make_demo_model
 
     make_demo_model(tmp_path / "models" / "tiny-sd")
     cfg = platform.create_endpoint(EndpointConfig(name="demo", volume_dir=tmp_path, idle_timeout_s=30))
@@ -62,7 +63,7 @@ def test_report_is_one_self_contained_html_file(platform, tmp_path):
     cfg = platform.create_endpoint(EndpointConfig(name="reported", handler_path=handler("noop_handler"),
                                                   idle_timeout_s=30, scaler_value=0))
     assert JobClient(platform.target, cfg.id).run_sync({"value": 1}, timeout_s=60).ok
-    from playbook.report import write_report
+    from playbook.doctor.report import write_report
 
     report = write_report(cfg.id, platform.target, tmp_path / "report.html")
     text = report.path.read_text()

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from playbook import config
-from playbook.errors import ConfigError
-from playbook.secrets import Secret, lookup, read_dotenv
+from playbook.core import config
+from playbook.core.errors import ConfigError
+from playbook.core.secrets import Secret, lookup, read_dotenv
 
 
 def test_secret_never_shows_itself():

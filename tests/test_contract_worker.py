@@ -10,9 +10,9 @@ import pytest
 from openapi_spec_validator import validate as validate_openapi
 from runpod.serverless.utils import rp_validator
 
-from playbook import contract
-from playbook.demo_model import make_demo_model
-from playbook.handler_preview import start_worker
+from playbook.handler.preview import start_worker
+from playbook.journey import contract
+from playbook.weights.demo_model import make_demo_model
 
 schema, results = contract.worker_models()
 REQUEST = json.loads((contract.CONTRACT_DIR / "request.schema.json").read_text())

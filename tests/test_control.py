@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from playbook.config import Target
-from playbook.control import ControlClient, ControlError
-from playbook.errors import PlatformError
-from playbook.secrets import Secret
+from playbook.api.control import ControlClient, ControlError
+from playbook.core.config import Target
+from playbook.core.errors import PlatformError
+from playbook.core.secrets import Secret
 
 
 def client_for(server, name="runpod", **kw) -> ControlClient:

@@ -1,14 +1,14 @@
-"""playbook.cost (prices, per-job and per-run cost, reconciliation) and the `playbook cost` CLI."""
+"""playbook.api.pricing (prices, per-job and per-run cost, reconciliation) and the `playbook cost` CLI."""
 
 from __future__ import annotations
 
 import pytest
 
-from playbook import cost
+from playbook.api import pricing as cost
+from playbook.api.gpus import default_catalog
 from playbook.cli import main
-from playbook.errors import ConfigError
-from playbook.gpus import default_catalog
-from playbook.spec import load_spec
+from playbook.core.errors import ConfigError
+from playbook.deploy.spec import load_spec
 
 
 def test_prices_are_dated_and_scale_with_gpus():

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from playbook import build, deploy, gpus, registry
-from playbook.spec import DeploymentSpec
+from playbook import deploy
+from playbook.api import gpus
+from playbook.deploy.body import endpoint_body
+from playbook.deploy.spec import DeploymentSpec
+from playbook.image import build, registry
 
 
 def gpu(pool: str, gpu_id: str, versions: list[str]) -> dict:
@@ -43,5 +46,5 @@ def test_the_image_cuda_version_becomes_the_specs_minimum():
     cpu = build.ImageInfo("w", "2.13.0+cpu", None, "3.11.2")
     assert cpu.min_cuda_version is None
     assert registry.pin_spec(spec(["AMPERE_24"], "12.4"), pushed, info=cpu).min_cuda_version == "12.4"
-    body = deploy.endpoint_body(pinned, ["AMPERE_24"], [], None)
+    body = endpoint_body(pinned, ["AMPERE_24"], [], None)
     assert body["gpu"]["minCudaVersion"] == "13.0"

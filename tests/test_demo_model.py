@@ -8,9 +8,9 @@ import stat
 
 import pytest
 
-from playbook import demo_model
 from playbook.cli import main as cli
-from playbook.errors import ConfigError
+from playbook.core.errors import ConfigError
+from playbook.weights import demo_model
 
 
 def digests(folder):

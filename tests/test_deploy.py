@@ -9,10 +9,11 @@ import requests
 from local_support import platform_with_own_build_dir
 
 from playbook import deploy
+from playbook.api.control import ControlClient
 from playbook.cli import main
-from playbook.config import REPO_ROOT
-from playbook.control import ControlClient
-from playbook.spec import load_spec
+from playbook.core.config import REPO_ROOT
+from playbook.core.errors import ConfigError
+from playbook.deploy.spec import load_spec
 
 pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
 
@@ -27,8 +28,8 @@ def platform(tmp_path_factory):
 
 
 def test_plan_apply_cli_then_first_job(platform, capsys, monkeypatch):
-    from playbook.demo_model import make_demo_model
     from playbook.local.servers.control_api import volume_folder
+    from playbook.weights.demo_model import make_demo_model
 
     monkeypatch.delenv("RUNPOD_API_KEY", raising=False)
     monkeypatch.chdir(REPO_ROOT)
@@ -88,7 +89,7 @@ def test_duplicate_names_are_refused(platform):
     body = {"name": "twice", "type": "QUEUE", "image": "x", "scaling": {"type": "QUEUE_DELAY", "queueDelay": 4},
             "gpu": {"pools": ["ADA_24"]}}
     ids = [client.create_endpoint(body)["id"] for _ in range(2)]
-    with pytest.raises(deploy.ConfigError, match="2 endpoints are named 'twice'"):
+    with pytest.raises(ConfigError, match="2 endpoints are named 'twice'"):
         deploy.plan(spec, client)
     for endpoint_id in ids:
         client.delete_endpoint(endpoint_id)

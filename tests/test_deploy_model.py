@@ -8,12 +8,13 @@ import pytest
 import requests
 from local_support import platform_with_own_build_dir
 
-from playbook import deploy, volume
+from playbook import deploy
+from playbook.api.control import ControlClient
 from playbook.cli import main
-from playbook.config import REPO_ROOT
-from playbook.control import ControlClient
-from playbook.errors import ConfigError
-from playbook.spec import load_spec, spec_from_dict
+from playbook.core.config import REPO_ROOT
+from playbook.core.errors import ConfigError
+from playbook.deploy.spec import load_spec, spec_from_dict
+from playbook.storage import volume
 
 SPEC = REPO_ROOT / "deploy" / "model.toml"
 

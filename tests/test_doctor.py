@@ -11,12 +11,12 @@ import time
 import pytest
 from local_support import handler, platform_with_own_build_dir, wait_until
 
-from playbook import doctor
-from playbook.config import REPO_ROOT
-from playbook.control import ControlClient
-from playbook.jobs import JobClient
+from playbook.api.control import ControlClient
+from playbook.api.jobs import JobClient
+from playbook.core.config import REPO_ROOT
+from playbook.deploy.spec import load_spec
+from playbook.doctor import diagnose as doctor
 from playbook.local import EndpointConfig
-from playbook.spec import load_spec
 
 FAST = {"idle_timeout_s": 1.0, "scaler_value": 0}
 
@@ -158,7 +158,7 @@ def test_cli_gives_the_same_verdicts_and_stops_a_crash_loop(platform, cases, cap
 
 
 def test_an_unknown_fault_name_is_refused():
-    from playbook.errors import ConfigError
+    from playbook.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="PLAYBOOK_FAULT"):
         EndpointConfig(name="x", env={"PLAYBOOK_FAULT": "gremlins"})
@@ -166,7 +166,7 @@ def test_an_unknown_fault_name_is_refused():
 
 @pytest.mark.docker
 def test_an_arm64_image_is_wrong_architecture_as_a_spec_and_as_an_endpoint(platform, docker_daemon):
-    from playbook import build
+    from playbook.image import build
 
     image = build.make_foreign_image("arm64", "runpod-playbook-doctor:arm64")
     spec = load_spec(REPO_ROOT / "deploy" / "demo.toml").with_changes(image=image)

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
+import tools
 from PIL import Image
 
 import playbook.local as local
-from playbook.config import REPO_ROOT
-from playbook.demo_model import make_demo_model
+from playbook.core.config import REPO_ROOT
 from playbook.local import EndpointConfig
+from playbook.weights.demo_model import make_demo_model
 
 EXAMPLES = REPO_ROOT / "examples"
 COMMANDS = {
@@ -41,9 +41,8 @@ def endpoint(tmp_path_factory):
 
 def run_example(name, endpoint, tmp_path, job: dict, wait_ms: int = 90000):
     command, needs = COMMANDS[name]
-    missing = [tool for tool in needs if not shutil.which(tool)]
-    if missing:
-        pytest.skip(f"{name} needs {', '.join(missing)}, not installed here")
+    for tool in needs:
+        tools.need(tool, why=f"the {name} example runs it; .ci/run installs it")
     platform, cfg = endpoint
     body = tmp_path / "job.json"
     body.write_text(json.dumps(job))

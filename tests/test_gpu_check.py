@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from playbook.config import REPO_ROOT
+from playbook.core.config import REPO_ROOT
 
 
 def _cuda() -> bool:
@@ -92,7 +92,7 @@ def test_analyzes_vram_constants_stay_above_what_an_h200_measured():
     """benchmarks/baselines/gpu_check_h200.txt holds each term measured on a GPU beside the estimate made with
     the constants of the day (64 and 16); scaled to today's constants, every estimate still covers its
     measurement, and the peak estimate is not more than twice the measured peak (the headroom stays useful)."""
-    from playbook import analyze
+    from playbook.weights import analyze
 
     lines = (REPO_ROOT / "benchmarks" / "baselines" / "gpu_check_h200.txt").read_text().splitlines()
     rows = [line.split() for line in lines[lines.index(TERMS_TITLE):] if line.startswith(("fp16 ", "fp32 "))]

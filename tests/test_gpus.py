@@ -1,12 +1,12 @@
-"""The GPU pool catalog: DESIGN.md's dated table, name resolution, cheapest-that-fits, user overrides,
-and the live catalog parsed from RunPod's /v2/catalog/gpus shape."""
+"""The GPU pool catalog: the dated table of docs/runpod-facts.md §4, name resolution, cheapest-that-fits, user
+overrides, and the live catalog parsed from RunPod's /v2/catalog/gpus shape."""
 
 from __future__ import annotations
 
 import pytest
 
-from playbook import gpus
-from playbook.errors import ConfigError
+from playbook.api import gpus
+from playbook.core.errors import ConfigError
 
 
 def test_default_table_matches_design_with_provenance():

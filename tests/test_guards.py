@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from playbook import guards
-from playbook.config import REPO_ROOT
-from playbook.cost import SECONDS_PER_MONTH, STORAGE
-from playbook.errors import ConfigError
-from playbook.gpus import default_catalog
-from playbook.spec import load_spec
+from playbook.api.gpus import default_catalog
+from playbook.api.pricing import SECONDS_PER_MONTH, STORAGE
+from playbook.core.config import REPO_ROOT
+from playbook.core.errors import ConfigError
+from playbook.deploy import guards
+from playbook.deploy.spec import load_spec
 
 DEMO = load_spec(REPO_ROOT / "deploy" / "demo.toml")
 
@@ -45,7 +45,7 @@ def test_spend_cap_refuses_workers_max_times_the_dearest_pool():
 
 def test_plan_shows_findings_and_refuses_an_overspending_spec(tmp_path, monkeypatch):
     from playbook import deploy
-    from playbook.control import ControlClient
+    from playbook.api.control import ControlClient
     from playbook.local import platform as local_platform
 
     monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path))

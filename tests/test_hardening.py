@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from local_support import api, endpoint, wait_until
 
-from playbook.excerpts import LIMIT, excerpt, listing
+from playbook.core.excerpts import LIMIT, excerpt, listing
 from playbook.local.runtime import scaler as scaler_module
 from playbook.local.servers import job_envelope
 from playbook.local.servers.job_envelope import Envelope, EnvelopeError
@@ -50,8 +50,9 @@ def test_listing_counts_all_and_names_a_few():
 
 
 def test_the_worker_carries_the_same_helper():
-    # the worker image must not import playbook, so it holds a verbatim copy of playbook/excerpts.py
-    assert filecmp.cmp(ROOT / "playbook" / "excerpts.py", ROOT / "worker" / "imagegen" / "excerpts.py", shallow=False)
+    # the worker image must not import playbook, so it holds a verbatim copy of playbook/core/excerpts.py
+    assert filecmp.cmp(ROOT / "playbook" / "core" / "excerpts.py", ROOT / "worker" / "imagegen" / "excerpts.py",
+                       shallow=False)
 
 
 @pytest.fixture
@@ -253,8 +254,8 @@ def test_one_endpoints_fault_never_stalls_another(platform, monkeypatch, caplog)
 # -- the target switch ------------------------------------------------------------------------------------
 
 def test_playbook_target_local_wins_over_a_key(monkeypatch):
-    from playbook.config import target_name
-    from playbook.errors import ConfigError
+    from playbook.core.config import target_name
+    from playbook.core.errors import ConfigError
 
     monkeypatch.setenv("RUNPOD_API_KEY", "rpa_test_key")
     monkeypatch.delenv("PLAYBOOK_TARGET", raising=False)
@@ -270,8 +271,8 @@ def test_playbook_target_local_wins_over_a_key(monkeypatch):
 def test_notebooks_command_passes_target_to_the_kernels(monkeypatch):
     import argparse
 
-    from playbook import notebooks
     from playbook.cli import notebooks as cli
+    from playbook.journey import notebooks
 
     seen = {}
 

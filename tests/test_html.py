@@ -1,13 +1,13 @@
-"""Every notebook table escapes its values through playbook.html: user input (names, prompts, errors)
+"""Every notebook table escapes its values through playbook.core.html: user input (names, prompts, errors)
 cannot inject markup."""
 
 from __future__ import annotations
 
-from playbook.config import Target
-from playbook.html import Html, code, fields_table, paragraph, table
-from playbook.jobs import BatchResult, JobResult
-from playbook.monitor import workers_table
-from playbook.secrets import Secret
+from playbook.api.jobs import BatchResult, JobResult
+from playbook.core.config import Target
+from playbook.core.html import Html, code, fields_table, paragraph, table
+from playbook.core.secrets import Secret
+from playbook.monitor.metrics import workers_table
 
 EVIL = "<script>alert(1)</script>"
 

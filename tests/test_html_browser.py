@@ -4,15 +4,14 @@ Playwright (its own browser download does not work here, so it is pointed at the
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
+import tools
 
-from playbook import notebooks
+from playbook.journey import notebooks
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.notebook, pytest.mark.skipif(
-    CHROMIUM is None, reason="no chromium installed (apt-get install chromium; .ci/run does)")]
+CHROMIUM = tools.which("chromium", "chromium-browser")
+pytestmark = [pytest.mark.notebook, pytest.mark.tool(
+    "chromium", "chromium-browser", why="apt-get install chromium; .ci/run does")]
 
 EMPTY_OUTPUTS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output')).filter(o =>
     !o.innerText.trim() && !o.querySelector('img, svg, select, progress, table')).length"""

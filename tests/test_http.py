@@ -1,4 +1,4 @@
-"""playbook.http, the one HTTP layer under ControlClient and JobClient: method-aware retries, Retry-After,
+"""playbook.api.http, the one HTTP layer under ControlClient and JobClient: method-aware retries, Retry-After,
 jittered backoff, and error answers mapped to PlatformError subclasses carrying status and body.
 Served over real HTTP on loopback by the scripted server of conftest.py."""
 
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from playbook import errors
-from playbook.http import HttpClient, retry_delay
+from playbook.api.http import HttpClient, retry_delay
+from playbook.core import errors
 
 
 def client_for(server, **kw) -> HttpClient:

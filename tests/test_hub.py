@@ -9,9 +9,10 @@ import json
 import pytest
 from local_support import handler
 
-from playbook import contract, hub, hub_test
 from playbook.cli import main
-from playbook.spec import load_spec
+from playbook.deploy.spec import load_spec
+from playbook.journey import contract, hub
+from playbook.journey import hub_trial as hub_test
 
 HUB = json.loads((hub.HUB_DIR / "hub.json").read_text())
 TESTS = json.loads((hub.HUB_DIR / "tests.json").read_text())

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from playbook import image_archive
-from playbook.errors import BuildError
+from playbook.core.errors import BuildError
+from playbook.image import archive as image_archive
 
 
 def test_an_amd64_archive_passes_and_shows_its_layers(tmp_path):
@@ -35,7 +35,7 @@ def test_a_file_that_is_not_an_image_archive_is_named(tmp_path):
 
 @pytest.mark.docker
 def test_docker_loads_the_archive_and_agrees_on_its_platform(tmp_path, docker_daemon):
-    from playbook import build, dockerhost
+    from playbook.image import build, dockerhost
 
     path = image_archive.make_archive(tmp_path / "laptop.tar", architecture="arm64",
                                       reference="runpod-playbook-archive-test:arm64")

@@ -6,11 +6,12 @@ import time
 
 import pytest
 
-from playbook import deploy, janitor
-from playbook.config import REPO_ROOT
-from playbook.control import ControlClient
-from playbook.errors import ConfigError
-from playbook.spec import load_spec
+from playbook import deploy
+from playbook.api.control import ControlClient
+from playbook.core.config import REPO_ROOT
+from playbook.core.errors import ConfigError
+from playbook.deploy import janitor
+from playbook.deploy.spec import load_spec
 
 DEMO = load_spec(REPO_ROOT / "deploy" / "demo.toml")
 DAY = 86_400
@@ -48,7 +49,7 @@ def test_sweep_deletes_only_old_playbook_made_resources(client):
 
 
 def test_deleting_what_is_already_gone_is_passed_over_only_when_asked(client):
-    from playbook.errors import HttpError
+    from playbook.core.errors import HttpError
 
     vol = client.create_network_volume({"name": "playbook-gone", "size": 10, "dataCenter": "EU-RO-1"})
     ep = deploy.apply(DEMO.with_changes(name="playbook-here", volume=None), client).endpoint_id

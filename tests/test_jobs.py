@@ -1,4 +1,4 @@
-"""playbook.jobs: the same client code against the local platform and against RunPod's own
+"""playbook.api.jobs: the same client code against the local platform and against RunPod's own
 `--rp_serve_api` test server (which executes /runsync only); typed results; errors that say what to do."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 import requests
 from local_support import endpoint, handler
 
-from playbook.config import Target
-from playbook.errors import JobError, JobTimeout, PlatformError
-from playbook.jobs import BatchResult, Health, JobClient, JobResult
-from playbook.secrets import Secret
+from playbook.api.jobs import BatchResult, Health, JobClient, JobResult
+from playbook.core.config import Target
+from playbook.core.errors import JobError, JobTimeout, PlatformError
+from playbook.core.secrets import Secret
 
 
 def runsync_roundtrip(jobs: JobClient) -> JobResult:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from playbook import journey, notebooks
-from playbook.demo_model import make_demo_model
-from playbook.errors import ConfigError
+from playbook.core.errors import ConfigError
+from playbook.journey import notebooks
+from playbook.journey import state as journey
+from playbook.weights.demo_model import make_demo_model
 
 
 @pytest.fixture(autouse=True)
@@ -58,7 +59,7 @@ def test_notebook_parameters_from_the_command_line():
 
 
 def test_01s_analysis_sizes_02_only_for_the_same_model_at_the_same_dtype(tmp_path):
-    from playbook import analyze
+    from playbook.weights import analyze
 
     model = make_demo_model(tmp_path / "my-model")
     at_1024 = analyze.analyze(model, dtype="float16", width=1024, height=1024)

@@ -23,15 +23,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import tools
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from playbook import notebooks
-from playbook.config import REPO_ROOT
-from playbook.spec import load_spec
+from playbook.core.config import REPO_ROOT
+from playbook.deploy.spec import load_spec
+from playbook.journey import notebooks
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.skipif(
-    CHROMIUM is None, reason="no chromium installed (apt-get install chromium; .ci/run does)")]
+CHROMIUM = tools.which("chromium", "chromium-browser")
+pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.tool(
+    "chromium", "chromium-browser", why="apt-get install chromium; .ci/run does")]
 
 NOTEBOOK = notebooks.select(["02"])[0]
 FIRST_RUN_MS = 300_000  # the whole notebook once: demo model, local platform, volume, S3 push

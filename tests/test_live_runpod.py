@@ -11,11 +11,11 @@ import pytest
 from openapi_contract import ContractRecorder
 
 from playbook import deploy
-from playbook.config import resolve_target
-from playbook.control import ControlClient
-from playbook.gpus import live_catalog
-from playbook.secrets import lookup
-from playbook.spec import spec_from_dict
+from playbook.api.control import ControlClient
+from playbook.api.gpus import live_catalog
+from playbook.core.config import resolve_target
+from playbook.core.secrets import lookup
+from playbook.deploy.spec import spec_from_dict
 
 pytestmark = [
     pytest.mark.live_runpod,

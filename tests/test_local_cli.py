@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from local_support import group_alive, handler, wait_until
 
-from playbook.config import REPO_ROOT, resolve_target
-from playbook.jobs import JobClient
+from playbook.api.jobs import JobClient
+from playbook.core.config import REPO_ROOT, resolve_target
 
 pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
 

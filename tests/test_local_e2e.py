@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 import playbook.local as local
-from playbook.demo_model import make_demo_model
-from playbook.jobs import JobClient
+from playbook.api.jobs import JobClient
 from playbook.local import EndpointConfig
+from playbook.weights.demo_model import make_demo_model
 
 pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 from local_support import api, endpoint, group_alive, wait_until
 
-from playbook.errors import JobError
+from playbook.core.errors import JobError
 from playbook.local.background.lifecycle import format_status
 
 pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
@@ -195,7 +195,7 @@ def test_no_worker_outlives_stop(tmp_path, monkeypatch):
 
 def test_route_provider_hook_and_endpoint_methods(tmp_path, monkeypatch):
     import playbook.local as local
-    from playbook.errors import ConfigError
+    from playbook.core.errors import ConfigError
     from playbook.local.servers import app as server
 
     monkeypatch.setattr(server, "ROUTE_PROVIDERS", [*server.ROUTE_PROVIDERS, "local_support"])

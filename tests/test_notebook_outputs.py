@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from playbook import notebooks
-from playbook.output_scan import scan_html, scan_notebook
+from playbook.journey import notebooks
+from playbook.journey.output_scan import scan_html, scan_notebook
 
 
 def test_the_scanner_finds_what_a_reader_should_not_see(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from playbook import notebooks
+from playbook.journey import notebooks
 
 
 @pytest.mark.notebook

@@ -1,10 +1,10 @@
-"""Notebook 01 runs and publishes the analysis it shows: the same exact numbers as playbook.analyze."""
+"""Notebook 01 runs and publishes the analysis it shows: the same exact numbers as playbook.weights.analyze."""
 
 from __future__ import annotations
 
 import pytest
 
-from playbook import analyze, demo_model
+from playbook.weights import analyze, demo_model
 
 
 @pytest.mark.notebook
@@ -22,7 +22,7 @@ def test_the_quickstart_lists_exactly_the_notebooks_that_exist():
 
     import nbformat
 
-    from playbook import notebooks
+    from playbook.journey import notebooks
 
     quick = nbformat.read(notebooks.select(["00"])[0], as_version=4)
     listed = set(re.findall(r"\| `(\d\d_[a-z_]+)` \|", "\n".join(c.source for c in quick.cells)))

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from playbook import journey, notebooks
-from playbook.demo_model import make_demo_model
+from playbook.journey import notebooks
+from playbook.journey import state as journey
+from playbook.weights.demo_model import make_demo_model
 
 # "your own model": another folder name, another size. The medium demo model (~431 MB) costs little more than the
 # small one on a 2-core CPU machine: the whole chain (00-08) took 435 s with it and 486 s with "small" (same day,

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from playbook import notebooks
-from playbook.secrets import KNOWN_SECRETS
+from playbook.core.secrets import KNOWN_SECRETS
+from playbook.journey import notebooks
 
 
 @pytest.mark.parametrize("path", notebooks.all_notebooks(), ids=lambda p: p.stem)

@@ -14,7 +14,7 @@ def test_storage_and_gpu_notebook_picks_a_pool_and_fills_the_volume(executed_not
     assert values["volume"]["data_center"] == "EU-RO-1" and values["volume"]["size_gb"] == 10
     assert values["model_files"] >= 5 and 0.1 < values["model_mb"] < 50
     # the VRAM need and the volume size come from the analysis, and the S3 push verified
-    from playbook import analyze, demo_model
+    from playbook.weights import analyze, demo_model
 
     expected = analyze.analyze(demo_model.ensure_demo_model(), dtype="float16")
     assert values["vram_gb"] == expected.vram_gb and values["volume_size_gb"] == expected.volume_gb == 10

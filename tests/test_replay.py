@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from local_support import endpoint
 
-from playbook.cost import price
+from playbook.api.pricing import price
+from playbook.api.scaling import Policy
+from playbook.cost.replay import compare, fit, replay_local, worker_bills
+from playbook.cost.traces import Trace
 from playbook.local.remote import RemotePlatform
-from playbook.replay import compare, fit, replay_local, worker_bills
-from playbook.scaling import Policy
-from playbook.traces import Trace
 
 
 def test_simulator_predicts_a_local_replay(platform):  # noqa: F811
@@ -34,7 +34,7 @@ def test_simulator_predicts_a_local_replay(platform):  # noqa: F811
 
 
 def test_start_contention_is_fitted_from_overlapping_cold_starts():
-    from playbook.replay import start_contention
+    from playbook.cost.replay import start_contention
 
     # alone: 2 s; two together: 3 s each (stretch 0.5 per other); three together: 4 s each
     spans = [(0, 2), (10, 13), (10, 13), (20, 24), (20, 24), (20, 24), (30, 32)]

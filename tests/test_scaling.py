@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from playbook.scaling import Policy, Snapshot, WorkerView, decide, next_expiry_s
+from playbook.api.scaling import Policy, Snapshot, WorkerView, decide, next_expiry_s
 
 
 def w(i, state="idle", last=0.0, busy=False):

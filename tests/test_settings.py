@@ -1,4 +1,4 @@
-"""playbook.settings: every PLAYBOOK_* variable is declared once (default and meaning), read only there,
+"""playbook.core.settings: every PLAYBOOK_* variable is declared once (default and meaning), read only there,
 and listed in the README; model paths and TOML/YAML/JSON files have one helper each."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from playbook import settings
-from playbook.config import REPO_ROOT, load_mapping
-from playbook.errors import ConfigError
+from playbook.core import settings
+from playbook.core.config import REPO_ROOT, load_mapping
+from playbook.core.errors import ConfigError
 
 NAME = re.compile(r"PLAYBOOK_[A-Z][A-Z_]*[A-Z]")
 READ = re.compile(r"""(environ\.get|environ\.pop|environ\[|getenv|lookup)\(?\s*["'](PLAYBOOK_[A-Z_]+)""")
@@ -25,7 +25,7 @@ def sources():
 
 def test_every_variable_is_declared_and_listed_in_the_readme():
     used = {name for path in sources() for name in NAME.findall(path.read_text())}
-    assert used - set(settings.VARIABLES) == set(), "declare these in playbook.settings.VARIABLES"
+    assert used - set(settings.VARIABLES) == set(), "declare these in playbook.core.settings.VARIABLES"
     readme = (REPO_ROOT / "README.md").read_text()
     assert [v for v in settings.VARIABLES if f"`{v}`" not in readme] == [], "list these in the README"
 
@@ -34,7 +34,7 @@ def test_only_settings_reads_them():
     readers = {path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / "playbook").rglob("*.py")
                if READ.search(path.read_text())}
     # launch.py runs in the worker process before playbook is importable (the lifeline protocol)
-    assert readers == {"playbook/settings.py", "playbook/local/supervision/launch.py"}
+    assert readers == {"playbook/core/settings.py", "playbook/local/supervision/launch.py"}
     with pytest.raises(KeyError, match="not a playbook setting"):
         settings.env("PLAYBOOK_NOT_DECLARED")
 

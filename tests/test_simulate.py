@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import pytest
 
-from playbook import traces
-from playbook.monitor import percentile
-from playbook.scaling import Policy
-from playbook.simulate import Dist, SimSettings, simulate
-from playbook.traces import Trace
+from playbook.api.scaling import Policy
+from playbook.cost import traces
+from playbook.cost.simulate import Dist, SimSettings, simulate
+from playbook.cost.traces import Trace
+from playbook.monitor.metrics import percentile
 
 ALWAYS_ONE = Policy(workers_min=1, workers_max=1, idle_timeout_s=5)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from playbook import traces
-from playbook.scaling import Policy
-from playbook.simulate import Dist, SimSettings, simulate
-from playbook.sizing import break_even, littles_law_workers, pareto_flags, sweep
+from playbook.api.scaling import Policy
+from playbook.cost import traces
+from playbook.cost.simulate import Dist, SimSettings, simulate
+from playbook.cost.sizing import break_even, littles_law_workers, pareto_flags, sweep
 
 BASE = SimSettings(policy=Policy(idle_timeout_s=5), execution_s=Dist("constant", 2.0),
                    cold_start_s=Dist("constant", 8.0), usd_per_s=0.0002)

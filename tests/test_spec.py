@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from playbook.config import REPO_ROOT
-from playbook.errors import ConfigError
-from playbook.secrets import Secret
-from playbook.spec import load_spec, spec_from_dict
+from playbook.core.config import REPO_ROOT
+from playbook.core.errors import ConfigError
+from playbook.core.secrets import Secret
+from playbook.deploy.spec import load_spec, spec_from_dict
 
 MINIMAL = {"name": "demo", "image": "me/worker:1", "gpus": ["ADA_24"]}
 

@@ -7,8 +7,8 @@ import json
 
 import nbformat
 
-from playbook.notebooks import GLUE_MIME, render_html
-from playbook.static_widgets import WIDGET_STATE, WIDGET_VIEW
+from playbook.journey.notebooks import GLUE_MIME, render_html
+from playbook.journey.static_widgets import WIDGET_STATE, WIDGET_VIEW
 
 
 def model(name, **state):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from playbook.troubleshoot import PITFALLS
+from playbook.doctor.troubleshoot import PITFALLS
 
 
 @pytest.mark.notebook

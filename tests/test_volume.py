@@ -9,9 +9,10 @@ import uuid
 import pytest
 import requests
 
-from playbook import demo_model, volume
-from playbook.errors import ConfigError, PlatformError
-from playbook.secrets import Secret
+from playbook.core.errors import ConfigError, PlatformError
+from playbook.core.secrets import Secret
+from playbook.storage import volume
+from playbook.weights import demo_model
 
 SMALL = volume.Transfer(part_size_bytes=100_000, multipart_threshold_bytes=200_000, backoff_s=0.01,
                         backoff_max_s=0.05)
@@ -193,7 +194,7 @@ def test_settings_and_credentials_are_checked(platform, monkeypatch, tmp_path): 
         volume.Transfer(part_size_bytes=600 * 10**6)
     with pytest.raises(ConfigError, match="dest must be a folder"):
         volume.push(".", volume.location(platform.target, "x", "EU-RO-1"), "../etc", progress=False)
-    from playbook.config import runpod_target
+    from playbook.core.config import runpod_target
 
     monkeypatch.delenv(volume.ACCESS_KEY_ENV, raising=False)
     monkeypatch.chdir(tmp_path)  # no .env here

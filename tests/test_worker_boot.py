@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from playbook.demo_model import make_demo_model
-from playbook.handler_preview import WORKER_DIR, start_worker, worker_on_path
+from playbook.handler.preview import WORKER_DIR, start_worker, worker_on_path
+from playbook.weights.demo_model import make_demo_model
 
 worker_on_path()
 from imagegen import boot  # noqa: E402

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from playbook.demo_model import make_demo_model
-from playbook.handler_preview import HANDLER, WORKER_DIR, start_worker, worker_on_path
+from playbook.handler.preview import HANDLER, WORKER_DIR, start_worker, worker_on_path
+from playbook.weights.demo_model import make_demo_model
 
 worker_on_path()
 from imagegen import fitness  # noqa: E402
@@ -108,7 +108,7 @@ def test_the_manifest_of_a_push_names_missing_and_short_files(copy):
     so a config file that never arrived (not a weight, so not caught by the header checks) is named."""
     import json
 
-    from playbook import volume
+    from playbook.storage import volume
 
     assert fitness.MANIFEST_NAME == volume.MANIFEST_NAME
     entries = volume.local_manifest(copy)

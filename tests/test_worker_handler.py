@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playbook.demo_model import make_demo_model
-from playbook.handler_preview import decode_images, start_worker
+from playbook.handler.preview import decode_images, start_worker
+from playbook.weights.demo_model import make_demo_model
 
 pytestmark = pytest.mark.slow  # real diffusers pipelines through the worker, seconds per test
 

@@ -10,9 +10,9 @@ import requests
 from local_support import endpoint, handler, wait_until
 from openapi_contract import ContractRecorder, validate_exchange
 
-from playbook import worker_logs
-from playbook.control import ControlClient, ControlError
+from playbook.api.control import ControlClient, ControlError
 from playbook.local import EndpointConfig
+from playbook.monitor import worker_logs
 
 
 def _client(plat):

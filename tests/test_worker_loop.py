@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from playbook.demo_model import make_demo_model
-from playbook.handler_preview import HANDLER, WORKER_DIR
+from playbook.handler.preview import HANDLER, WORKER_DIR
+from playbook.weights.demo_model import make_demo_model
 
 pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
 

@@ -16,8 +16,8 @@ import pytest
 import requests
 from PIL import Image
 
-from playbook.demo_model import make_demo_model
-from playbook.handler_preview import HANDLER, WORKER_DIR, run_test_input
+from playbook.handler.preview import HANDLER, WORKER_DIR, run_test_input
+from playbook.weights.demo_model import make_demo_model
 
 pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
 
@@ -92,7 +92,7 @@ def test_rp_serve_api_bad_request_is_failed_and_the_server_keeps_serving(serve_a
 
 
 def test_test_input_is_summarised_in_one_line(model):
-    from playbook.handler_preview import run_test_input
+    from playbook.handler.preview import run_test_input
 
     done = run_test_input({"prompt": "x", "width": 64, "height": 72, "num_inference_steps": 2, "seed": 1}, model)
     assert done.summary().startswith("--test_input completed in ") and "64x72 png image(s), 2 steps" in done.summary()

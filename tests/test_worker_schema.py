@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from playbook.handler_preview import worker_on_path
+from playbook.core.config import worker_on_path
 
 worker_on_path()
 from imagegen import schema  # noqa: E402

@@ -5,7 +5,7 @@ runpod SDK, the standard library) before it can take a job, on every start. Comp
 add about 300 MB of ``__pycache__``; compiling what the worker imports adds a fraction of that. The
 bytecode is written with ``unchecked-hash`` invalidation, so Python trusts it without reading the source's
 modification time (image files do not change). Prints the count and size, and the torch / CUDA versions
-to /opt/deps/build-info.json (``playbook.build`` reads them back).
+to /opt/deps/build-info.json (``playbook.image.build`` reads them back).
 
     python3 precompile.py            # in the image's final stage
 """

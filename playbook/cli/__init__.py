@@ -9,7 +9,7 @@ import importlib
 import re
 import sys
 
-from playbook.errors import PlaybookError
+from playbook.core.errors import PlaybookError
 
 COMMAND_MODULES = ["notebooks", "demo", "local", "deploy", "gpus", "build", "weights", "cost", "janitor",
                    "contract", "hub", "doctor", "report"]

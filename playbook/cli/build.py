@@ -20,7 +20,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from playbook import build, registry
+    from playbook.image import build, registry
 
     settings = build.cloud_settings() if args.cloud else build.local_settings() if not args.lint_only else None
     report = build.lint(build.render_dockerfile(settings or build.cloud_settings()))
@@ -43,7 +43,7 @@ def run(args) -> int:
         if layer.size_mb >= 0.5:
             print(f"  {layer.size_mb:9.1f} MB  {layer.created_by[:90]}")
     if args.bake_model:
-        from playbook.bake import bake_model
+        from playbook.image.bake import bake_model
 
         baked = bake_model(built.reference, args.bake_model, variant=args.variant)
         built = baked

@@ -11,8 +11,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from playbook import contract
-    from playbook.config import REPO_ROOT
+    from playbook.core.config import REPO_ROOT
+    from playbook.journey import contract
 
     changed = contract.write() if args.write else contract.drifted()
     names = ", ".join(str(p.relative_to(REPO_ROOT)) for p in changed)

@@ -26,10 +26,10 @@ def register(sub) -> None:
 
 
 def _inputs(args):
-    from playbook import traces
-    from playbook.simulate import Dist
-    from playbook.sizing import settings_from_spec
-    from playbook.spec import load_spec
+    from playbook.cost import traces
+    from playbook.cost.simulate import Dist
+    from playbook.cost.sizing import settings_from_spec
+    from playbook.deploy.spec import load_spec
 
     spec = load_spec(args.spec)
     trace = traces.from_text(args.trace, args.hours * 3600, args.seed)
@@ -42,8 +42,8 @@ def _inputs(args):
 
 
 def run_estimate(args) -> int:
-    from playbook.guards import zero_idle_check
-    from playbook.simulate import simulate
+    from playbook.cost.simulate import simulate
+    from playbook.deploy.guards import zero_idle_check
 
     spec, trace, settings = _inputs(args)
     result = simulate(trace, settings)
@@ -55,7 +55,7 @@ def run_estimate(args) -> int:
 
 
 def run_sweep(args) -> int:
-    from playbook.sizing import break_even, recommend, sweep
+    from playbook.cost.sizing import break_even, recommend, sweep
 
     spec, trace, settings = _inputs(args)
     result = sweep(trace, settings, progress=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def register(sub) -> None:
-    from playbook.demo_model import SIZES
+    from playbook.weights.demo_model import SIZES
 
     parser = sub.add_parser("demo-model", help="make the demo text-to-image model (offline, seconds)")
     parser.add_argument("--size", default="tiny", choices=list(SIZES),
@@ -17,7 +17,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from playbook import demo_model
+    from playbook.weights import demo_model
 
     target = Path(args.out) if args.out else demo_model.demo_model_dir()
     if not args.force and demo_model.is_demo_model(target, args.size):

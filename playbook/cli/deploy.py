@@ -29,16 +29,16 @@ def add_target_argument(parser) -> None:
 
 
 def connect(target_name: str):
-    """The ControlClient for --target (``deploy.connect``, which prints the target). On the local target
+    """The ControlClient for --target (``targets.connect``, which prints the target). On the local target
     with no platform running, one starts in the background, so a spec goes live with `plan` and `apply`
     alone; it keeps running (with the endpoint) until `playbook local down`."""
-    from playbook import deploy
+    from playbook.api import targets
 
-    return deploy.connect(target_name, start_local=start_in_background)
+    return targets.connect(target_name, start_local=start_in_background)
 
 
 def start_in_background():
-    from playbook.config import resolve_target
+    from playbook.core.config import resolve_target
     from playbook.local.background import lifecycle
 
     state = lifecycle.start_background()
@@ -50,8 +50,8 @@ def start_in_background():
 def _spec(path: str):
     from pathlib import Path
 
-    from playbook.config import REPO_ROOT
-    from playbook.spec import load_spec
+    from playbook.core.config import REPO_ROOT
+    from playbook.deploy.spec import load_spec
 
     spec_path = Path(path)
     if not spec_path.is_file() and path == DEFAULT_SPEC and (REPO_ROOT / DEFAULT_SPEC).is_file():

@@ -1,4 +1,5 @@
-"""`playbook doctor SPEC|ENDPOINT_ID|JOB_ID`: one verdict with its evidence and the fix (``playbook.doctor``)."""
+"""`playbook doctor SPEC|ENDPOINT_ID|JOB_ID`: one verdict with its evidence and the fix
+(``playbook.doctor.diagnose``)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,12 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from playbook import doctor
-    from playbook.config import resolve_target
-    from playbook.errors import ConfigError
+    from playbook.core.config import resolve_target
+    from playbook.core.errors import ConfigError
+    from playbook.doctor import diagnose as doctor
 
     if Path(args.subject).is_file():
-        from playbook.spec import load_spec
+        from playbook.deploy.spec import load_spec
 
         print(doctor.spec_diagnosis(load_spec(args.subject)))
         return 0

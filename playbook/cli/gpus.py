@@ -17,7 +17,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from playbook import gpus
+    from playbook.api import gpus
 
     if args.live:
         from playbook.cli.deploy import connect

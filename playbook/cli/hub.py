@@ -19,14 +19,14 @@ def register(sub) -> None:
 
 
 def _spec(args):
-    from playbook.spec import load_spec
+    from playbook.deploy.spec import load_spec
 
     return load_spec(args.spec) if args.spec else None
 
 
 def run_write(args) -> int:
-    from playbook import hub
-    from playbook.config import REPO_ROOT
+    from playbook.core.config import REPO_ROOT
+    from playbook.journey import hub
 
     changed = hub.write(_spec(args))
     print("rewrote " + ", ".join(str(p.relative_to(REPO_ROOT)) for p in changed) if changed
@@ -37,8 +37,8 @@ def run_write(args) -> int:
 def run_check(args) -> int:
     import json
 
-    from playbook import hub
-    from playbook.config import REPO_ROOT
+    from playbook.core.config import REPO_ROOT
+    from playbook.journey import hub
 
     spec = _spec(args)
     stale = hub.drifted(spec)
@@ -53,7 +53,7 @@ def run_check(args) -> int:
 def run_test(args) -> int:
     from pathlib import Path
 
-    from playbook import hub_test
+    from playbook.journey import hub_trial as hub_test
 
     run = hub_test.run_tests(Path(args.tests) if args.tests else None, Path(args.handler) if args.handler else None,
                              Path(args.volume) if args.volume else None)

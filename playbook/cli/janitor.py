@@ -17,8 +17,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from playbook import janitor
     from playbook.cli.deploy import connect
+    from playbook.deploy import janitor
 
     report = janitor.sweep(connect(args.target), janitor.parse_age(args.older_than), delete=args.delete,
                            volumes=args.volumes, images=args.images)

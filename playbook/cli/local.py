@@ -27,7 +27,14 @@ def register(sub) -> None:
 
 
 def run_up(args) -> int:
+    from pathlib import Path
+
+    from playbook.core.settings import model_dir
     from playbook.local.background import lifecycle
+    from playbook.weights.demo_model import ensure_demo_model
+
+    if args.endpoint and not args.handler and not args.image:  # the default endpoint runs the demo worker
+        ensure_demo_model(model_dir(Path(args.volume).resolve()) if args.volume else None)
 
     info = lifecycle.up(args.endpoint, port=args.port, handler=args.handler, image=args.image, volume=args.volume,
                         workers_min=args.workers_min, workers_max=args.workers_max, idle_timeout_s=args.idle_timeout)
@@ -69,7 +76,7 @@ def run_env(args) -> int:
     key printed is the local platform's own loopback key, never a RunPod key."""
     import shlex
 
-    from playbook.config import local_target
+    from playbook.core.config import local_target
 
     target = local_target()
     print(f"export RUNPOD_API_KEY={shlex.quote(target.api_key.reveal())}")

@@ -20,8 +20,8 @@ def run(args) -> int:
     import os
     from pathlib import Path
 
-    from playbook import notebooks
-    from playbook.config import TARGET_ENV
+    from playbook.core.config import TARGET_ENV
+    from playbook.journey import notebooks
 
     if args.target:
         os.environ[TARGET_ENV] = args.target  # the kernels inherit it: every resolve_target() in them agrees

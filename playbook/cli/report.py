@@ -1,4 +1,4 @@
-"""`playbook report ENDPOINT_ID`: a self-contained HTML report of an endpoint (``playbook.report``)."""
+"""`playbook report ENDPOINT_ID`: a self-contained HTML report of an endpoint (``playbook.doctor.report``)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from playbook.config import build_dir, resolve_target
-    from playbook.report import write_report
+    from playbook.core.config import build_dir, resolve_target
+    from playbook.doctor.report import write_report
 
     target = resolve_target(None if args.target == "auto" else args.target)
     out = Path(args.out) if args.out else build_dir() / "reports" / f"{args.endpoint_id}.html"

@@ -41,7 +41,7 @@ def register(sub) -> None:
 
 
 def run_analyze(args) -> int:
-    from playbook import analyze
+    from playbook.weights import analyze
 
     result = analyze.analyze(args.path, variant=args.variant, dtype=args.dtype, width=args.width,
                              height=args.height, batch=args.batch)
@@ -70,8 +70,8 @@ def run_analyze(args) -> int:
 
 
 def _location(args):
-    from playbook import volume
     from playbook.cli.deploy import connect
+    from playbook.storage import volume
 
     client = connect(args.target)
     vol = client.get_network_volume(args.volume)
@@ -79,7 +79,8 @@ def _location(args):
 
 
 def run_push(args) -> int:
-    from playbook import analyze, volume
+    from playbook.storage import volume
+    from playbook.weights import analyze
 
     include = analyze.analyze(args.path, variant=args.variant).upload_files() if args.variant else None
     transfer = volume.Transfer(part_size_bytes=int(args.part_size_mb * volume.MB), parallel_parts=args.parallel_parts)
@@ -91,7 +92,7 @@ def run_push(args) -> int:
 
 
 def run_verify(args) -> int:
-    from playbook import volume
+    from playbook.storage import volume
 
     report = volume.verify(_location(args), args.dest, hashes=args.hashes)
     if report.ok:
@@ -102,7 +103,7 @@ def run_verify(args) -> int:
 
 
 def run_ls(args) -> int:
-    from playbook import volume
+    from playbook.storage import volume
 
     for obj in volume.ls(_location(args), args.prefix):
         print(f"{obj.size_bytes:>14,}  {obj.key}")

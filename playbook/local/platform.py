@@ -19,21 +19,20 @@ import os
 import secrets
 import threading
 import time
-import weakref
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from aiohttp import web
 
-from playbook import settings
-from playbook.config import Target, build_dir, local_state_file
-from playbook.errors import ConfigError, PlatformError
-from playbook.excerpts import excerpt
+from playbook.core import settings
+from playbook.core.config import Target, build_dir, local_state_file
+from playbook.core.errors import ConfigError, PlatformError
+from playbook.core.excerpts import excerpt
+from playbook.core.secrets import Secret
 from playbook.local.runtime.endpoints import EndpointConfig, new_endpoint_id
 from playbook.local.runtime.engine import Engine
 from playbook.local.runtime.scaler import Scaler, TimelineSample
 from playbook.local.runtime.state import EndpointState
-from playbook.secrets import Secret
 
 log = logging.getLogger("playbook.local")
 
@@ -108,7 +107,7 @@ class LocalPlatform:
         ready.wait()
         if failure:
             raise PlatformError(f"the local platform could not start on {self.host}:{self.port}: {failure[0]}")
-        _live.add(self)
+        atexit.register(self._stop_at_exit)
         if self.record:
             self._write_state()
         return self
@@ -123,6 +122,10 @@ class LocalPlatform:
         self.port = site._server.sockets[0].getsockname()[1]
         self._scaler_task = asyncio.ensure_future(self.scaler.run())
 
+    def _stop_at_exit(self) -> None:
+        with contextlib.suppress(Exception):  # best effort at interpreter exit
+            self.stop()
+
     def stop(self, grace_s: float = 3.0) -> None:
         """Stop every worker (while still answering them), then the server. Safe to call twice."""
         if self._stopped.is_set() or self._loop is None:
@@ -133,7 +136,7 @@ class LocalPlatform:
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
-            _live.discard(self)
+            atexit.unregister(self._stop_at_exit)
             if self.record:
                 self._clear_state()
 
@@ -313,11 +316,3 @@ class LocalPlatform:
         return self.call(collect)
 
 
-_live: weakref.WeakSet[LocalPlatform] = weakref.WeakSet()
-
-
-@atexit.register
-def _stop_all() -> None:
-    for platform in list(_live):
-        with contextlib.suppress(Exception):  # best effort at interpreter exit
-            platform.stop()

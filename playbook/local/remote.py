@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import requests
 
-from playbook.config import Target
-from playbook.errors import PlatformError
+from playbook.core.config import Target
+from playbook.core.errors import PlatformError
 from playbook.local.platform import WorkerInfo
 from playbook.local.runtime.billing import BilledWorker
 from playbook.local.runtime.scaler import TimelineSample

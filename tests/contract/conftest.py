@@ -7,7 +7,7 @@ import pytest
 from local_support import platform_with_own_build_dir
 from openapi_contract import ContractRecorder
 
-from playbook.control import ControlClient
+from playbook.api.control import ControlClient
 
 
 @pytest.fixture(scope="module")

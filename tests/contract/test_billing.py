@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from local_support import endpoint, wait_until
 
-from playbook import cost
-from playbook.control import ControlClient, ControlError
+from playbook.api import pricing as cost
+from playbook.api.control import ControlClient, ControlError
 from playbook.local.runtime.billing import Ledger, serverless_records, volume_records, window
 
 

@@ -1,19 +1,21 @@
-"""Contract tests: every request ``playbook.control`` sends and every response the local platform returns
-is validated against RunPod's REST v2 spec (../shared/runpod/rest-v2-beta.openapi.json) with openapi-core,
+"""Contract tests: every request ``playbook.api.control`` sends and every response the local platform returns
+is validated against RunPod's REST v2 spec (docs/runpod/rest-v2-beta.openapi.json) with openapi-core,
 across the whole deploy lifecycle: create, update in place, idempotent re-apply, new release, destroy,
 and the refusals (volume data center mismatch, no stock, bad fields, 401)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import requests
 from openapi_contract import ContractRecorder, spec_path, validate_exchange
 
 from playbook import deploy
-from playbook.config import REPO_ROOT, Target
-from playbook.control import ControlClient, ControlError
-from playbook.secrets import Secret
-from playbook.spec import load_spec
+from playbook.api.control import ControlClient, ControlError
+from playbook.core.config import REPO_ROOT, Target
+from playbook.core.secrets import Secret
+from playbook.deploy.spec import load_spec
 
 pytestmark = pytest.mark.slow  # starts processes (platform, workers) or runs end to end
 
@@ -23,8 +25,11 @@ def spec():
     return load_spec(REPO_ROOT / "deploy" / "demo.toml").with_changes(name="contract-demo")
 
 
-def test_spec_file_is_read_from_the_shared_folder():
-    assert spec_path().parent.name == "runpod" and spec_path().parent.parent.name == "shared"
+def test_the_spec_is_the_repositorys_copy_of_runpods_rest_v2():
+    path = spec_path()
+    assert path.relative_to(REPO_ROOT).as_posix() == "docs/runpod/rest-v2-beta.openapi.json"
+    doc = json.loads(path.read_text())
+    assert doc["info"]["version"] == "2.0.0" and doc["servers"][0]["url"] == "https://api.runpod.io"
 
 
 def test_create_reapply_update_release_destroy(client, spec):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from playbook.control import ControlError
+from playbook.api.control import ControlError
 
 GPU = {"pools": ["ADA_24"]}
 QUEUE_DELAY = {"type": "QUEUE_DELAY", "queueDelay": 4}

@@ -1,4 +1,4 @@
-"""The one typed REST v2 endpoint model (playbook/endpoint_model.py) against RunPod's spec, and its three users:
+"""The one typed REST v2 endpoint model (playbook/api/endpoint_model.py) against RunPod's spec, and its three users:
 the control client (checks before it sends), deploy (sets every default that RunPod's docs get wrong and says
 so in the plan) and the local control API (parses with it and applies v2's defaults)."""
 
@@ -10,12 +10,14 @@ import socket
 import pytest
 from openapi_contract import spec_path
 
-from playbook import deploy, endpoint_model
-from playbook.config import REPO_ROOT, Target
-from playbook.control import ControlClient
-from playbook.errors import ConfigError
-from playbook.secrets import Secret
-from playbook.spec import load_spec
+from playbook import deploy
+from playbook.api import endpoint_model
+from playbook.api.control import ControlClient
+from playbook.core.config import REPO_ROOT, Target
+from playbook.core.errors import ConfigError
+from playbook.core.secrets import Secret
+from playbook.deploy.changes import reveal
+from playbook.deploy.spec import load_spec
 
 GPU = {"pools": ["ADA_24"]}
 QUEUE_DELAY = {"type": "QUEUE_DELAY", "queueDelay": 4}
@@ -52,7 +54,7 @@ def test_the_v2_defaults_are_the_specs():
     spec_defaults = {"flashboot": create["flashboot"]["default"], "timeout": create["timeout"]["default"],
                      **{f"workers.{k}": v["default"] for k, v in create["workers"]["properties"].items()}}
     assert spec_defaults == endpoint_model.V2_DEFAULT
-    # the three RunPod documents differently (DESIGN §2b)
+    # the three RunPod documents differently (docs/runpod-facts.md §3.3)
     assert {d.field for d in endpoint_model.V2_DEFAULTS if d.docs is not None} == {
         "workers.idleTimeout", "flashboot", "timeout"}
 
@@ -121,5 +123,5 @@ def test_a_secret_in_the_body_is_checked_without_being_revealed():
     body = {"name": "s", "type": "QUEUE", "scaling": QUEUE_DELAY, "env": {"TOKEN": Secret("hunter2-secret")},
             "workers": {"max": -1}}
     with pytest.raises(ConfigError) as info:
-        endpoint_model.check(deploy._reveal(body), endpoint_model.EndpointCreate)
+        endpoint_model.check(reveal(body), endpoint_model.EndpointCreate)
     assert "workers.max:" in str(info.value) and "hunter2" not in str(info.value)

@@ -1,4 +1,4 @@
-"""Cold-start timing marks: one line per phase in the worker's log, read back by ``playbook.coldstart``.
+"""Cold-start timing marks: one line per phase in the worker's log, read back by ``playbook.monitor.coldstart``.
 
 Why in the log: RunPod exposes no metrics endpoint, only the worker's logs, so the breakdown of a cold
 start (process start, imports, model load, fitness check, first job take) must travel there. A mark is

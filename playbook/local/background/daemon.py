@@ -2,7 +2,7 @@
 
     python -m playbook.local.background.daemon --port 8765 --endpoint demo --workers-max 2
 
-It records its address and key in the state file (``playbook.config.local_state_file()``), registers
+It records its address and key in the state file (``playbook.core.config.local_state_file()``), registers
 one endpoint (default id ``demo`` running worker/handler.py), and on SIGTERM or SIGINT stops its
 workers, then itself, and removes the state file.
 """

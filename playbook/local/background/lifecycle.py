@@ -14,9 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from playbook.config import REPO_ROOT, build_dir, local_state_file
-from playbook.errors import PlatformError, WaitTimeout
-from playbook.waiting import wait_for
+from playbook.core.config import REPO_ROOT, build_dir, local_state_file
+from playbook.core.errors import PlatformError, WaitTimeout
+from playbook.core.waiting import wait_for
 
 START_TIMEOUT_S = 30
 
@@ -64,11 +64,6 @@ def up(endpoint: str = "demo", *, port: int = 0, handler: str | Path | None = No
     if (state := running_state()) is not None:
         raise PlatformError(f"a local platform is already running at {state['job_api_url']} (pid {state['pid']}) "
                             "(or hangs, if it does not answer); stop it with `playbook local down` first.")
-    if endpoint and not handler and not image:  # the default endpoint runs the demo worker: give it its model
-        from playbook.demo_model import ensure_demo_model
-        from playbook.settings import model_dir
-
-        ensure_demo_model(model_dir(Path(volume).resolve()) if volume else None)
     argv = [sys.executable, "-m", "playbook.local.background.daemon", "--port", str(port), "--endpoint", endpoint,
             "--workers-min", str(workers_min), "--workers-max", str(workers_max), "--idle-timeout", str(idle_timeout_s)]
     for flag, value in (("--handler", handler), ("--image", image), ("--volume", volume)):
@@ -120,7 +115,7 @@ def down(timeout_s: float = 20.0) -> str:
 
 def status() -> dict:
     """The running platform's /local/status; PlatformError (with the fix) when none runs or it fails."""
-    from playbook.http import HttpClient
+    from playbook.api.http import HttpClient
 
     state = running_state()
     if state is None:

@@ -1,4 +1,4 @@
-"""Billing on the local platform, as RunPod bills (DESIGN.md §2b; docs.runpod.io/serverless/pricing):
+"""Billing on the local platform, as RunPod bills (docs/runpod-facts.md §7; docs.runpod.io/serverless/pricing):
 each worker from its start until it has fully stopped, rounded up to the second, at its pool's price.
 Start-up, execution and the idle timeout are all billed, because they all lie between start and stop.
 
@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from playbook.cost import SECONDS_PER_MONTH, billed_seconds
-from playbook.errors import ConfigError
+from playbook.api.pricing import SECONDS_PER_MONTH, billed_seconds
+from playbook.core.errors import ConfigError
 
 BUCKET_SIZES = ("hour", "day", "week", "month", "year")
 DEFAULT_POOL = "AMPERE_16"  # the local control API's default gpu block

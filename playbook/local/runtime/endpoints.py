@@ -12,10 +12,10 @@ import string
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from playbook.config import REPO_ROOT, local_volume_dir
-from playbook.errors import ConfigError
-from playbook.excerpts import excerpt
-from playbook.settings import model_dir
+from playbook.core.config import REPO_ROOT, local_volume_dir
+from playbook.core.errors import ConfigError
+from playbook.core.excerpts import excerpt
+from playbook.core.settings import model_dir
 
 SCALER_TYPES = ("QUEUE_DELAY", "REQUEST_COUNT")
 DEFAULT_HANDLER = REPO_ROOT / "worker" / "handler.py"
@@ -41,7 +41,7 @@ class EndpointConfig:
     scaler_type: str = "QUEUE_DELAY"  # or REQUEST_COUNT
     scaler_value: float = 4.0  # QUEUE_DELAY: seconds a job may wait; REQUEST_COUNT: jobs per worker
     execution_timeout_ms: int = 300_000
-    volume_dir: Path | None = None  # stands in for /runpod-volume; default playbook.config.local_volume_dir()
+    volume_dir: Path | None = None  # stands in for /runpod-volume; default playbook.core.config.local_volume_dir()
     handler_path: Path | None = None  # ProcessRunner runs `python <handler_path>`; default worker/handler.py
     template_id: str | None = None
     extra: dict = field(default_factory=dict)  # fields the control API keeps but the platform ignores

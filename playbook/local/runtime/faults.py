@@ -36,9 +36,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from playbook.errors import ConfigError
+from playbook.core.errors import ConfigError
 from playbook.local.runtime.worker_logs import write_system_line
 
 FAULT_ENV = "PLAYBOOK_FAULT"
@@ -116,33 +117,22 @@ def unhealthy_reason(cfg, state: str, age_s: float | None, placement: str | None
     return None
 
 
-def _platform_of(endpoint_id: str):
-    from playbook.local.platform import _live
-
-    for platform in list(_live):
-        ep = platform.engine.endpoints.get(endpoint_id)
-        if ep is not None:
-            return platform, ep.cfg
-    return None, None
-
-
-def placement_fault(cfg) -> str | None:
-    """The placement fault a new worker of ``cfg`` meets: the switch, or no stock in the local catalog."""
+def placement_fault(cfg, stock=None) -> str | None:
+    """The placement fault a new worker of ``cfg`` meets: the switch, or no stock in ``stock`` (the control
+    API's stock table, which the platform passes in; None: every pool has stock)."""
     fault = fault_of(cfg)
     if fault in PLACEMENT_FAULTS:
         return fault
-    platform, _ = _platform_of(cfg.id)
-    state = getattr(platform, "control_state", None)
-    return "no_stock" if no_stock_for(cfg, getattr(state, "stock", None)) else None
+    return "no_stock" if no_stock_for(cfg, stock) else None
 
 
-def _current_placement_fault(endpoint_id: str) -> str | None:
-    """As ``placement_fault`` for the endpoint as now configured (a PATCH may have removed the fault)."""
-    _, cfg = _platform_of(endpoint_id)
+def current_placement_fault(cfg, stock=None) -> str | None:
+    """As ``placement_fault`` for an endpoint as now configured (None when it is gone or a PATCH removed the
+    fault); a configuration that no longer parses counts as no fault."""
     if cfg is None:
         return None
     try:
-        return placement_fault(cfg)
+        return placement_fault(cfg, stock)
     except ConfigError:
         return None
 
@@ -153,8 +143,9 @@ class FaultHandle:
 
     pid = None
 
-    def __init__(self, endpoint_id: str, fault: str, exit_after_s: float | None):
-        self.endpoint_id, self.fault = endpoint_id, fault
+    def __init__(self, endpoint_id: str, fault: str, exit_after_s: float | None,
+                 current_fault: Callable[[str], str | None]):
+        self.endpoint_id, self.fault, self._current_fault = endpoint_id, fault, current_fault
         self._exit_at = None if exit_after_s is None else time.monotonic() + exit_after_s
         self._stopped = threading.Event()
         self.returncode: int | None = None
@@ -165,7 +156,7 @@ class FaultHandle:
         if self._exit_at is not None and time.monotonic() >= self._exit_at:
             self.returncode = 1
             return False
-        if _current_placement_fault(self.endpoint_id) != self.fault:
+        if self._current_fault(self.endpoint_id) != self.fault:
             self.returncode = 0
             return False
         return True
@@ -180,23 +171,27 @@ class FaultHandle:
 
 
 class FaultRunner:
-    """The runner for the placement faults (``PLACEMENT_FAULTS``)."""
+    """The runner for the placement faults (``PLACEMENT_FAULTS``). ``current_fault(endpoint_id)`` says the
+    endpoint's placement fault as now configured: a worker goes away once its fault is gone."""
 
     name = "fault"
 
+    def __init__(self, fault: str, current_fault: Callable[[str], str | None]):
+        self.fault, self.current_fault = fault, current_fault
+
     def start(self, worker_id: str, endpoint, env: dict, log_path: Path) -> FaultHandle:
-        fault = placement_fault(endpoint)
+        fault = self.fault
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         Path(log_path).touch()
         image = endpoint.image or "local/playbook-worker:latest"
         if fault == "no_stock":
             write_system_line(log_path, "worker throttled: no GPU available in the endpoint's pools and data "
                                         "centers; waiting for capacity")
-            return FaultHandle(endpoint.id, fault, None)
+            return FaultHandle(endpoint.id, fault, None, self.current_fault)
         if fault == "image_pull":
             write_system_line(log_path, f"pulling image {image}")
             write_system_line(log_path, f"error creating container: image pull: {image}: pending")
-            return FaultHandle(endpoint.id, fault, None)
+            return FaultHandle(endpoint.id, fault, None, self.current_fault)
         write_system_line(log_path, f"creating container from {image}")
         write_system_line(log_path, CUDA_MISMATCH_LINE)
-        return FaultHandle(endpoint.id, fault, 0.3)
+        return FaultHandle(endpoint.id, fault, 0.3, self.current_fault)

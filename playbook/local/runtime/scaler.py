@@ -13,7 +13,8 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 
-from playbook.gpus import default_catalog
+from playbook.api.gpus import default_catalog
+from playbook.api.scaling import Policy, Snapshot, WorkerView, decide
 from playbook.local.runtime.billing import price_of
 from playbook.local.runtime.state import (
     IN_PROGRESS,
@@ -23,7 +24,6 @@ from playbook.local.runtime.state import (
     EndpointState,
     Worker,
 )
-from playbook.scaling import Policy, Snapshot, WorkerView, decide
 
 log = logging.getLogger("playbook.local")
 TICK_S = 0.1
@@ -141,7 +141,7 @@ class Scaler:
                 self.stop_worker(ep, worker, "execution timeout")
 
     def scale(self, ep: EndpointState, now: float) -> None:
-        """Apply ``playbook.scaling.decide`` (the policy the simulator uses too) to this endpoint."""
+        """Apply ``playbook.api.scaling.decide`` (the policy the simulator uses too) to this endpoint."""
         decision = decide(Policy.of(ep.cfg), snapshot(ep, now), now)
         for _ in range(decision.start):
             self.spawn(ep)
@@ -149,12 +149,12 @@ class Scaler:
             self.stop_worker(ep, ep.workers[worker_id], "idle timeout")
 
     def spawn(self, ep: EndpointState) -> Worker:
-        from playbook.local.servers.worker_api import worker_env
+        from playbook.local.runtime.worker_env import worker_env
         from playbook.local.supervision.runners import choose_runner
 
         platform = self.platform
         worker_id = platform.new_worker_id()
-        runner = choose_runner(ep.cfg)
+        runner = choose_runner(ep.cfg, self.stock(), self.current_fault)
         log_path = platform.log_dir / ep.cfg.id / f"{worker_id}.log"
         worker = Worker(worker_id, ep.cfg.id, runner.name, log_path)
         ep.workers[worker_id] = worker
@@ -177,6 +177,18 @@ class Scaler:
 
         future.add_done_callback(started)
         return worker
+
+    def stock(self):
+        """The control API's stock table (None before its routes exist: every pool has stock)."""
+        state = self.platform.control_state
+        return state.stock if state is not None else None
+
+    def current_fault(self, endpoint_id: str) -> str | None:
+        """The placement fault of the endpoint as now configured (a PATCH may have removed it)."""
+        from playbook.local.runtime import faults
+
+        ep = self.engine.endpoints.get(endpoint_id)
+        return faults.current_placement_fault(ep.cfg if ep else None, self.stock())
 
     def catalog(self):
         """The prices workers are billed at: the control API's catalog (overridable), else the default table."""

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from playbook.core.settings import CANCELLED, COMPLETED, FAILED, IN_PROGRESS, IN_QUEUE, TERMINAL, TIMED_OUT  # noqa: F401
 from playbook.local.runtime.endpoints import EndpointConfig
-from playbook.settings import CANCELLED, COMPLETED, FAILED, IN_PROGRESS, IN_QUEUE, TERMINAL, TIMED_OUT  # noqa: F401
 
 RUN_RETENTION_S = 30 * 60  # RunPod keeps /run results 30 minutes
 RUNSYNC_RETENTION_S = 60  # and /runsync results 1 minute

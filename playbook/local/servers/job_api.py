@@ -1,5 +1,5 @@
 """RunPod's serverless job API (api.runpod.ai/v2/{endpoint_id}/...) on the local platform: same paths,
-headers, JSON shapes, payload limits and states, so ``runpod.Endpoint`` and ``playbook.jobs`` work
+headers, JSON shapes, payload limits and states, so ``runpod.Endpoint`` and ``playbook.api.jobs`` work
 unchanged against it."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import json
 
 from aiohttp import web
 
-from playbook.excerpts import excerpt
+from playbook.core.excerpts import excerpt
+from playbook.core.settings import RUN_PAYLOAD_LIMIT_BYTES as RUN_LIMIT_BYTES
+from playbook.core.settings import RUNSYNC_PAYLOAD_LIMIT_BYTES as RUNSYNC_LIMIT_BYTES
 from playbook.local.runtime.state import FAILED, IN_PROGRESS, IN_QUEUE, TERMINAL, TIMED_OUT
 from playbook.local.servers import job_envelope
 from playbook.local.servers.job_envelope import Envelope
 from playbook.local.servers.limits import BodyError, read_json
-from playbook.settings import RUN_PAYLOAD_LIMIT_BYTES as RUN_LIMIT_BYTES
-from playbook.settings import RUNSYNC_PAYLOAD_LIMIT_BYTES as RUNSYNC_LIMIT_BYTES
 
 RUNSYNC_DEFAULT_WAIT_MS = 90_000
 RUNSYNC_MIN_WAIT_MS, RUNSYNC_MAX_WAIT_MS = 1_000, 300_000

@@ -14,7 +14,7 @@ RunPod's documentation (docs.runpod.io, "Send API requests", section "Advanced o
 
 Anything else is refused with 400 naming the field, rather than silently ignored (a misspelt ``polcy``
 would otherwise run with the defaults). Errors quote at most a short excerpt of what was sent
-(``playbook.excerpts``) and never the s3Config values, which are credentials.
+(``playbook.core.excerpts``) and never the s3Config values, which are credentials.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from playbook.excerpts import excerpt, listing
+from playbook.core.excerpts import excerpt, listing
 
 EXECUTION_TIMEOUT_MIN_MS = 5_000  # exclusive: "Must be > 5000 ms"
 EXECUTION_TIMEOUT_MAX_MS = 7 * 24 * 3600 * 1000  # not documented; no job outlives its ttl's maximum anyway

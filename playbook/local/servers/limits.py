@@ -6,7 +6,7 @@ interpreter's limit parses but breaks whatever walks it next (pydantic, ``json.d
 worker's SDK). So a body is refused above ``MAX_DEPTH`` levels, checked cheaply: bodies with fewer
 brackets than the limit (nearly all) skip the walk, and the walk visits containers only once.
 
-Limits: the job API's are RunPod's (``/run`` 10 MB, ``/runsync`` 20 MB, in ``playbook.settings``); the
+Limits: the job API's are RunPod's (``/run`` 10 MB, ``/runsync`` 20 MB, in ``playbook.core.settings``); the
 control API's bodies are small JSON documents (1 MiB is generous); a worker's result may be as large as a
 ``/runsync`` payload (RunPod answers 400 to a result near 20 MB: runpod-python#309).
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from playbook.settings import RUNSYNC_PAYLOAD_LIMIT_BYTES
+from playbook.core.settings import RUNSYNC_PAYLOAD_LIMIT_BYTES
 
 MAX_DEPTH = 64  # nesting levels of objects and arrays; RunPod documents none, JSON inputs rarely pass 10
 CONTROL_LIMIT_BYTES = 1024 * 1024

@@ -1,12 +1,12 @@
 """RunPod's S3-compatible API for network volumes, served by the local platform on loopback.
 
-Why: ``playbook.volume`` fills a network volume through RunPod's S3 API (``https://s3api-<dc>.runpod.io/``,
+Why: ``playbook.storage.volume`` fills a network volume through RunPod's S3 API (``https://s3api-<dc>.runpod.io/``,
 bucket = volume id, region = data-center id, key = path under ``/runpod-volume``). To run that code
 unchanged without an account, the local platform answers the same subset at
 ``http://127.0.0.1:<port>/s3api/<dc>/``, backed by each volume's folder: an object written here is the
 file a worker of an endpoint using that volume sees under ``/runpod-volume``.
 
-What it serves (RunPod's list, DESIGN.md section 2b): ListBuckets, HeadBucket, ListObjectsV2 (empty
+What it serves (RunPod's list, docs/runpod-facts.md §5): ListBuckets, HeadBucket, ListObjectsV2 (empty
 directories are listed, as ``dir/`` keys), GetObject (with ranges), HeadObject, PutObject, CopyObject,
 DeleteObject and the multipart set (Create, UploadPart, ListParts, ListMultipartUploads, Complete, Abort).
 What it refuses as RunPod does: CreateBucket/DeleteBucket, DeleteObjects, presigned URLs, PutObject or
@@ -31,8 +31,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from playbook.config import build_dir
-from playbook.excerpts import excerpt
+from playbook.core.config import build_dir
+from playbook.core.excerpts import excerpt
 from playbook.local.servers.control_api.volumes import volume_folder
 from playbook.local.servers.s3_support import FaultSwitch, S3Error, check_signature, tag, xml_response
 

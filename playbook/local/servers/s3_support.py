@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from playbook.excerpts import excerpt
+from playbook.core.excerpts import excerpt
 
 MAX_SKEW_S = 3600  # RunPod: clock skew up to 1 h tolerated
 AUTH_RE = re.compile(r"AWS4-HMAC-SHA256\s+Credential=([^/]+)/(\d{8})/([^/]+)/s3/aws4_request,\s*"

@@ -19,7 +19,7 @@ import time
 
 from aiohttp import web
 
-from playbook.excerpts import excerpt
+from playbook.core.excerpts import excerpt
 from playbook.local.runtime.state import FAILED
 from playbook.local.servers.app import PLATFORM
 from playbook.local.servers.limits import WORKER_RESULT_LIMIT_BYTES, BodyError, read_json
@@ -28,26 +28,6 @@ TAKE_HOLD_S = 20.0  # the SDK gives job take 90 s; we answer 204 well before tha
 STOP_HOLD_S = 20.0
 ERROR_PAUSE_S = 1.0
 log = logging.getLogger("playbook.local")
-
-
-def worker_env(platform, endpoint_id: str, worker_id: str) -> dict:
-    """The RUNPOD_* variables that put the real worker loop on this platform."""
-    base = f"{platform.url}/v2/{endpoint_id}"
-    query = "?gpu=CPU"
-    return {
-        "RUNPOD_WEBHOOK_GET_JOB": f"{base}/job-take/$ID{query}",
-        "RUNPOD_WEBHOOK_POST_OUTPUT": f"{base}/job-done/{worker_id}/$ID{query}",
-        "RUNPOD_WEBHOOK_POST_STREAM": f"{base}/job-stream/{worker_id}/$ID{query}",
-        "RUNPOD_WEBHOOK_PING": f"{base}/ping/{worker_id}{query}",
-        "RUNPOD_PING_INTERVAL": "2000",
-        "RUNPOD_POD_ID": worker_id,
-        "RUNPOD_ENDPOINT_ID": endpoint_id,
-        "RUNPOD_AI_API_KEY": platform.worker_key,
-        "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true",
-        "RUNPOD_SKIP_GPU_CHECK": "true",
-        "RUNPOD_LOG_LEVEL": "INFO",
-        "HF_HUB_OFFLINE": "1",
-    }
 
 
 def _engine(request: web.Request):

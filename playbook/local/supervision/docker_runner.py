@@ -27,9 +27,9 @@ import threading
 import time
 from pathlib import Path
 
-from playbook import dockerhost
-from playbook.config import VOLUME_MOUNT
-from playbook.errors import PlatformError
+from playbook.core.config import VOLUME_MOUNT
+from playbook.core.errors import PlatformError
+from playbook.image import dockerhost
 
 LABEL = "io.runpod-playbook.worker"
 LABEL_ENDPOINT = "io.runpod-playbook.endpoint"
@@ -155,7 +155,7 @@ class DockerRunner:
         return handle
 
     def _start(self, worker_id: str, endpoint, env: dict, log_path: Path) -> ContainerHandle:
-        from playbook.build import require_platform
+        from playbook.image.build import require_platform
 
         require_platform(endpoint.image)  # a wrong-architecture image is refused before it is deployed
         volume = Path(endpoint.volume_dir).resolve()

@@ -14,13 +14,14 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from playbook.core.secrets import KNOWN_SECRETS
+from playbook.core.settings import LIFELINE_FD_VAR
+from playbook.core.waiting import WaitTimeout, wait_for
 from playbook.local.runtime.endpoints import EndpointConfig
-from playbook.secrets import KNOWN_SECRETS
-from playbook.settings import LIFELINE_FD_VAR
-from playbook.waiting import WaitTimeout, wait_for
 
 LAUNCHER = Path(__file__).with_name("launch.py")
 
@@ -99,7 +100,7 @@ class ProcessRunner:
     def start(self, worker_id: str, endpoint: EndpointConfig, env: dict, log_path: Path) -> ProcessHandle:
         handler = Path(endpoint.handler_path)
         if not handler.is_file():
-            from playbook.errors import ConfigError
+            from playbook.core.errors import ConfigError
 
             raise ConfigError(f"endpoint {endpoint.id}: handler_path {handler} does not exist; "
                               "point EndpointConfig.handler_path at a worker handler file.")
@@ -118,7 +119,8 @@ class ProcessRunner:
         return ProcessHandle(proc, write_fd, log_path)
 
 
-def choose_runner(endpoint: EndpointConfig) -> Runner:
+def choose_runner(endpoint: EndpointConfig, stock=None,
+                  current_fault: Callable[[str], str | None] = lambda endpoint_id: None) -> Runner:
     """The one place that decides how an endpoint's workers run.
 
     A worker that cannot be placed or pulled (``playbook.local.runtime.faults``) gets no process at all.
@@ -126,12 +128,15 @@ def choose_runner(endpoint: EndpointConfig) -> Runner:
     an image that the local Docker daemon has; otherwise a local Python process runs the handler. An
     endpoint with a process-side fault (a crash loop, OOM, a slow start, a hang) runs as a process even
     then: the launcher (``launch.py``) is what carries the fault out, and it does not run in the image.
+    ``stock``: the control API's stock table; ``current_fault(endpoint_id)``: the endpoint's placement
+    fault as now configured (a fault worker goes away when it is gone).
     """
     from playbook.local.runtime import faults
     from playbook.local.supervision import docker_runner
 
-    if faults.placement_fault(endpoint):  # no GPU stock, image pull pending, driver too old
-        return faults.FaultRunner()
+    fault = faults.placement_fault(endpoint, stock)  # no GPU stock, image pull pending, driver too old
+    if fault:
+        return faults.FaultRunner(fault, current_fault)
     if endpoint.image and not faults.fault_of(endpoint) and docker_runner.image_available(endpoint.image):
         return docker_runner.DockerRunner()
     return ProcessRunner()

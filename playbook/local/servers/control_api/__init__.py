@@ -1,6 +1,6 @@
 """RunPod's REST API v2 subset, served by the local platform on loopback.
 
-Why: ``playbook.deploy`` and ``playbook.control`` must run unchanged against RunPod and against the
+Why: ``playbook.deploy`` and ``playbook.api.control`` must run unchanged against RunPod and against the
 laptop. So the local platform answers the same paths as ``https://api.runpod.io/v2`` with the spec's
 shapes: wrapped lists (``{"endpoints": [...]}``), ``201`` on create, ``204`` on delete, and RFC 9457
 problem objects (``application/problem+json``: ``title``, ``status``, ``detail``, ``errors``) for every
@@ -8,7 +8,7 @@ refusal. The contract tests validate every response here against ``rest-v2-beta.
 
 What it serves: ``/v2/serverless`` (create, list, get, PATCH, delete; ``/workers``; ``/releases``),
 ``/v2/templates``, ``/v2/network-volumes``, ``/v2/registries`` (credentials are kept in memory and never
-returned), ``/v2/catalog/gpus`` (the dated pool table of ``playbook.gpus`` with a local stock table per
+returned), ``/v2/catalog/gpus`` (the dated pool table of ``playbook.api.gpus`` with a local stock table per
 data center) and ``/v2/catalog/datacenters``. An endpoint created here becomes an ``EndpointConfig`` on
 the platform, live on the job API at once, with its network volume's local folder
 (``<build>/network-volumes/<id>``) as its ``/runpod-volume``. ``/v2/billing/serverless`` and

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from playbook.errors import ConfigError
+from playbook.core.errors import ConfigError
 from playbook.local.runtime import billing
 from playbook.local.servers.control_api.common import Problem, add_routes_for, ok, state_of
 
@@ -27,7 +27,7 @@ async def serverless(request):
 
 
 async def network_volumes(request):
-    from playbook.cost import STORAGE
+    from playbook.api.pricing import STORAGE
 
     state = state_of(request)
     win = _window(request)

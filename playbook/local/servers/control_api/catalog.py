@@ -1,11 +1,11 @@
-"""The catalog: ``/v2/catalog/gpus`` (the dated pool table of ``playbook.gpus``, with the local stock
+"""The catalog: ``/v2/catalog/gpus`` (the dated pool table of ``playbook.api.gpus``, with the local stock
 table per data center) and ``/v2/catalog/datacenters``."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from playbook.excerpts import excerpt
+from playbook.core.excerpts import excerpt
 from playbook.local.servers.control_api.common import DATA_CENTERS, Problem, add_routes_for, ok, state_of
 
 

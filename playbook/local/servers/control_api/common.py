@@ -13,9 +13,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from playbook.endpoint_model import Body, error_lines
-from playbook.excerpts import excerpt
-from playbook.gpus import default_catalog
+from playbook.api.endpoint_model import Body, error_lines
+from playbook.api.gpus import default_catalog
+from playbook.core.excerpts import excerpt
 from playbook.local.servers.limits import CONTROL_LIMIT_BYTES, BodyError, read_json
 
 DATA_CENTERS = (
@@ -69,7 +69,7 @@ def ok(body, status=200) -> web.Response:
 
 async def call(fn, *args, **kwargs):
     """Platform methods may be plain or async; the ConfigError of a bad config becomes a 400 problem."""
-    from playbook.errors import PlaybookError
+    from playbook.core.errors import PlaybookError
 
     try:
         result = fn(*args, **kwargs)
@@ -81,7 +81,7 @@ async def call(fn, *args, **kwargs):
 
 
 def new_config(cls, **fields):
-    from playbook.errors import PlaybookError
+    from playbook.core.errors import PlaybookError
 
     try:
         return cls(**fields)

@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from playbook.config import VOLUME_MOUNT
-from playbook.endpoint_model import V2_DEFAULT, EndpointCreate, EndpointUpdate
-from playbook.excerpts import excerpt, listing
+from playbook.api.endpoint_model import V2_DEFAULT, EndpointCreate, EndpointUpdate
+from playbook.core.config import VOLUME_MOUNT
+from playbook.core.excerpts import excerpt, listing
 from playbook.local.servers.control_api.common import (
     DATA_CENTERS,
     Problem,

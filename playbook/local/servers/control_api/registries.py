@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field
 
-from playbook.endpoint_model import Body
-from playbook.excerpts import excerpt
+from playbook.api.endpoint_model import Body
+from playbook.core.excerpts import excerpt
 from playbook.local.servers.control_api.common import Problem, add_routes_for, new_id, ok, parse, state_of
 
 

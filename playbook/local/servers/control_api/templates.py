@@ -8,8 +8,8 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
-from playbook.endpoint_model import Body, Container, Cuda
-from playbook.excerpts import excerpt
+from playbook.api.endpoint_model import Body, Container, Cuda
+from playbook.core.excerpts import excerpt
 from playbook.local.servers.control_api.common import (
     Problem,
     add_routes_for,

@@ -11,9 +11,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
-from playbook.config import build_dir
-from playbook.endpoint_model import Body
-from playbook.excerpts import excerpt
+from playbook.api.endpoint_model import Body
+from playbook.core.config import build_dir
+from playbook.core.excerpts import excerpt
 from playbook.local.servers.control_api.common import (
     DATA_CENTERS,
     Problem,

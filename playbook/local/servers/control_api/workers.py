@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from playbook.excerpts import excerpt
+from playbook.core.excerpts import excerpt
 from playbook.local.runtime import faults
 from playbook.local.runtime.worker_logs import DEFAULT_TAIL, MAX_TAIL, SOURCES, LogBook, parse_ts, select
 from playbook.local.servers.control_api.common import (
@@ -52,22 +52,22 @@ def _age_s(worker, t0: float | None) -> float | None:
     return None if spawned_t is None or t0 is None else time.monotonic() - (t0 + spawned_t)
 
 
-def _placement(worker, cfg) -> str | None:
+def _placement(worker, cfg, stock=None) -> str | None:
     if getattr(worker, "runner", None) != "fault":
         return None
     try:
-        return faults.placement_fault(cfg)
+        return faults.placement_fault(cfg, stock)
     except Exception:
         return None
 
 
-def worker_view(worker, cfg, releases: list[dict], t0: float | None = None) -> dict:
+def worker_view(worker, cfg, releases: list[dict], t0: float | None = None, stock=None) -> dict:
     """A platform worker as the spec's Worker; its version is the newest release older than the worker.
     A throttled worker, or one still initializing, has no uptime yet (the spec: null until running)."""
     age_s = _age_s(worker, t0)
     spawned = None if age_s is None else time.monotonic() - age_s
     release = next((r for r in releases if spawned is None or r["_mono"] <= spawned), releases[-1])
-    placement = _placement(worker, cfg)
+    placement = _placement(worker, cfg, stock)
     status = faults.reported_status(cfg, str(getattr(worker, "state", "idle")), age_s, placement)
     placed = placement is None
     uptime_s = None if age_s is None or not placed else max(0, int(age_s))
@@ -80,13 +80,15 @@ def worker_view(worker, cfg, releases: list[dict], t0: float | None = None) -> d
 
 
 def worker_views(request: web.Request, cfg, releases: list[dict]) -> list[dict]:
-    platform = state_of(request).platform
+    state = state_of(request)
+    platform = state.platform
     t0 = getattr(getattr(platform, "engine", None), "t0", None)
     views = []
     for worker in _list_workers(platform, cfg.id):
-        view = worker_view(worker, cfg, releases, t0)
+        view = worker_view(worker, cfg, releases, t0, state.stock)
         if view["status"] == "UNHEALTHY":  # say why in its system log, once
-            reason = faults.unhealthy_reason(cfg, worker.state, _age_s(worker, t0), _placement(worker, cfg))
+            placement = _placement(worker, cfg, state.stock)
+            reason = faults.unhealthy_reason(cfg, worker.state, _age_s(worker, t0), placement)
             logbook(request).refresh(worker.id, worker.log_path, unhealthy_reason=reason)
         views.append(view)
     return views
