@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import torch
 
-    from playbook.demo_model import make_demo_model
+    from playbook.weights.demo_model import make_demo_model
 
     cuda = torch.cuda.is_available() and args.device != "cpu"
     options = {**OPTIONS, **(GPU_OPTIONS if cuda else {})}

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playbook.handler_preview import worker_on_path  # noqa: E402
+from playbook.core.config import worker_on_path  # noqa: E402
 
 # aten ops that read a device value back to the host (each waits for the GPU to finish its queue)
 SYNC_OPS = frozenset({"aten::_local_scalar_dense", "aten::is_nonzero", "aten::nonzero", "aten::nonzero_static",
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from imagegen import pipeline, schema
 
-    from playbook.demo_model import make_demo_model
+    from playbook.weights.demo_model import make_demo_model
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.sd15:

@@ -10,9 +10,8 @@ import warnings
 import numpy as np
 import pytest
 
-from playbook.config import REPO_ROOT
-from playbook.demo_model import make_demo_model
-from playbook.handler_preview import worker_on_path
+from playbook.core.config import REPO_ROOT, worker_on_path
+from playbook.weights.demo_model import make_demo_model
 
 
 def _cuda() -> bool:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from playbook.demo_model import make_demo_model
-from playbook.handler_preview import worker_on_path
+from playbook.core.config import worker_on_path
+from playbook.weights.demo_model import make_demo_model
 
 worker_on_path()
 

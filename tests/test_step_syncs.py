@@ -13,9 +13,8 @@ import sys
 import numpy as np
 import pytest
 
-from playbook.config import REPO_ROOT
-from playbook.demo_model import make_demo_model
-from playbook.handler_preview import worker_on_path
+from playbook.core.config import REPO_ROOT, worker_on_path
+from playbook.weights.demo_model import make_demo_model
 
 worker_on_path()
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
