@@ -3,7 +3,9 @@
 What it measures, with the worker's own code (imagegen.service.Worker, the code a RunPod worker runs):
 * a full-size random-weight pipeline shaped like Stable Diffusion 1.5 (UNet 860M, VAE, CLIP ViT-L text
   encoder; about 4.3 GB of fp32 safetensors), made offline on the device and saved like a model folder;
-* it/s at 512x512 for fp32, fp16 and bf16 with PyTorch SDPA attention, load time, job time;
+* one table: it/s at 512x512 for fp32, fp16 and bf16, eager and compiled (WORKER_COMPILE=blocks, or what
+  --compile says), with the worker's start (load, options, warm-up: where torch.compile compiles), the first
+  job after it and a warm job;
 * peak VRAM (``torch.cuda.max_memory_allocated``) against the estimate (``estimate_vram_gb``: ``playbook
   analyze``'s inference peak where playbook/weights/analyze.py exists, else weights plus a rule of thumb);
 * the OOM path: with the allocator capped just above a normal job's peak, a request too large answers
@@ -14,7 +16,10 @@ What it measures, with the worker's own code (imagegen.service.Worker, the code 
   estimate of each term, with the factors the measurements imply for its constants.
 
     python benchmarks/gpu_check.py            # on a GPU machine (the worker image or the project venv)
-    python benchmarks/gpu_check.py --tiny     # on the CPU: the demo model at 64x64, every path, seconds
+    python benchmarks/gpu_check.py --tiny     # on the CPU: the demo model at 64x64, every path, a minute or two
+
+Without a GPU it refuses in about a second (it would build a 4 GB model on the CPU for minutes): --tiny is the
+CPU run.
     python benchmarks/gpu_check.py --terms    # also the VRAM terms at 512..1024 and batch 1..4 (a minute more)
 
 It is a script, not a test (figures depend on the machine); tests run it with --tiny so it keeps working.
@@ -35,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from playbook.core.config import worker_on_path  # noqa: E402
 
+DTYPES = ("fp32", "fp16", "bf16")
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
 
@@ -109,9 +115,12 @@ def rule_of_thumb_vram_gb(model_path: Path, dtype: str, width: int, height: int,
 @dataclass
 class DtypeRow:
     dtype: str
+    mode: str  # eager, or the WORKER_COMPILE setting (with +graphs for CUDA graphs)
     load_s: float
+    start_s: float  # Worker.start: load, speed options, warm-up generation (torch.compile compiles here)
     it_per_s: float
-    job_s: float
+    first_job_s: float
+    job_s: float  # a warm job
     peak_vram_gb: float | None
     estimate_gb: float
 
@@ -131,19 +140,35 @@ def run_ok(worker, payload: dict) -> tuple[dict, float]:
     return result, seconds
 
 
-def measure_dtype(model: Path, device: str, dtype: str, side: int, steps: int) -> DtypeRow:
+def speed_options(mode: str, cache: Path | None):
+    """The worker's speed options for a table row: eager, or ``blocks``/``unet`` (``+graphs``: CUDA graphs)."""
+    from imagegen import speed
+
+    if mode == "eager":
+        return speed.Options()
+    how, _, graphs = mode.partition("+")
+    return speed.Options(compile=how, cuda_graphs=graphs == "graphs", compile_cache=str(cache) if cache else None)
+
+
+def measure_dtype(model: Path, device: str, dtype: str, side: int, steps: int, mode: str = "eager",
+                  cache: Path | None = None) -> DtypeRow:
     import torch
     from imagegen.service import Worker, WorkerSettings
 
-    worker = Worker.start(WorkerSettings(str(model), device, dtype, warm_up=True))
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    worker = Worker.start(WorkerSettings(str(model), device, dtype, warm_up=True, speed=speed_options(mode, cache)))
+    start_s = time.perf_counter() - start
     if worker.loaded is None:
         raise RuntimeError(worker.problem)
+    first_s = run_ok(worker, job(side, steps, seed=7))[1]
     if device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     result, seconds = run_ok(worker, job(side, steps))
     peak = torch.cuda.max_memory_allocated() / 1e9 if device == "cuda" else None
-    row = DtypeRow(dtype, worker.loaded.load_s, steps / result["inference_s"], seconds, peak,
+    row = DtypeRow(dtype, mode, worker.loaded.load_s, start_s, steps / result["inference_s"], first_s, seconds, peak,
                    estimate_vram_gb(model, dtype, side, side))
     release(worker)
     return row
@@ -291,27 +316,62 @@ def print_terms(rows: list[TermsRow], context_gb: float | None) -> None:
 # ------------------------------------------------------------------ main
 
 
+def has_nvidia_driver() -> bool:
+    """A CUDA GPU is possible here (checked without importing torch, which takes seconds)."""
+    return Path("/dev/nvidiactl").exists() or shutil.which("nvidia-smi") is not None
+
+
+def print_rows(rows: list[DtypeRow]) -> None:
+    """The table: one row per dtype and mode; fp16 and the compiled rows compared with fp32 eager."""
+    print(f"{'dtype':<6} {'mode':<15} {'load s':>7} {'start s':>8} {'it/s':>8} {'x fp32':>7} {'first job s':>11} "
+          f"{'job s':>7} {'peak VRAM GB':>13} {'estimate GB':>12}")
+    base = next((r.it_per_s for r in rows if r.dtype == "fp32" and r.mode == "eager"), None)
+    for r in rows:
+        peak = f"{r.peak_vram_gb:13.2f}" if r.peak_vram_gb is not None else f"{'n/a':>13}"
+        ratio = f"{r.it_per_s / base:7.2f}" if base else f"{'n/a':>7}"
+        print(f"{r.dtype:<6} {r.mode:<15} {r.load_s:7.2f} {r.start_s:8.2f} {r.it_per_s:8.2f} {ratio} "
+              f"{r.first_job_s:11.2f} {r.job_s:7.2f} {peak} {r.estimate_gb:12.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="the demo model at 64x64 on the CPU (for tests)")
     parser.add_argument("--steps", type=int, help="denoising steps per job (default 25, --tiny 2)")
     parser.add_argument("--keep", type=Path, help="write the model here and keep it (default: a temp folder)")
+    parser.add_argument("--compile", default="blocks",
+                        help="the compiled rows' WORKER_COMPILE: blocks or unet, +graphs for CUDA graphs "
+                             "(e.g. unet+graphs); 'none' leaves the compiled rows out")
+    parser.add_argument("--dtypes", default=",".join(DTYPES), help="comma-separated (default: all three)")
     parser.add_argument("--terms", action="store_true",
                         help="also measure each VRAM term at several sizes and batches (fp16, and fp32 on a GPU)")
     args = parser.parse_args(argv)
+    if not args.tiny and not has_nvidia_driver():
+        print("gpu_check: no NVIDIA driver here (no /dev/nvidiactl, no nvidia-smi): it needs a CUDA GPU. "
+              "Run it with --tiny for the CPU version (the demo model at 64x64).", file=sys.stderr)
+        return 2
     worker_on_path()
     import torch
 
-    device = "cuda" if torch.cuda.is_available() and not args.tiny else "cpu"
+    if not args.tiny and not torch.cuda.is_available():
+        print(f"gpu_check: torch {torch.__version__} sees no CUDA GPU (a CPU build, or a driver too old for CUDA "
+              f"{torch.version.cuda}). Run it with --tiny for the CPU version.", file=sys.stderr)
+        return 2
+    device = "cpu" if args.tiny else "cuda"
     side, steps = (64, args.steps or 2) if args.tiny else (512, args.steps or 25)
-    dtypes = ("fp32", "fp16", "bf16")
+    dtypes = tuple(d for d in args.dtypes.split(",") if d)
+    modes = ("eager",) if args.compile == "none" else ("eager", args.compile)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="gpu-check-"))
     started = time.perf_counter()
     try:
         make_s = time.perf_counter()
         size_gb = make_model(folder, args.tiny, device)
         make_s = time.perf_counter() - make_s
-        rows = [measure_dtype(folder, device, d, side, steps) for d in dtypes]
+        rows = []
+        for d in dtypes:
+            for mode in modes:
+                rows.append(measure_dtype(folder, device, d, side, steps, mode,
+                                          folder.parent / f"{folder.name}-compile-cache"))
+                print(f"measured {rows[-1]}", file=sys.stderr, flush=True)  # kept if the run is cut short
         default_dtype = "fp16" if device == "cuda" else "fp32"
         warm = warmup_effect(folder, device, default_dtype, side, steps)
         oom = oom_path(folder, default_dtype, side, steps) if device == "cuda" else "not run on the CPU"
@@ -324,14 +384,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder.parent / f"{folder.name}-compile-cache", ignore_errors=True)
     gpu = torch.cuda.get_device_name() if device == "cuda" else "CPU"
     print(f"\nGPU check: {gpu}, torch {torch.__version__} (CUDA {torch.version.cuda}), "
           f"{'demo model (tiny)' if args.tiny else 'SD-1.5-shaped random weights'} {size_gb:.2f} GB fp32, "
           f"made in {make_s:.1f} s; {side}x{side}, {steps} steps, SDPA attention")
-    print(f"{'dtype':<6} {'load s':>7} {'it/s':>8} {'job s':>7} {'peak VRAM GB':>13} {'estimate GB':>12}")
-    for r in rows:
-        peak = f"{r.peak_vram_gb:13.2f}" if r.peak_vram_gb is not None else f"{'n/a':>13}"
-        print(f"{r.dtype:<6} {r.load_s:7.2f} {r.it_per_s:8.2f} {r.job_s:7.2f} {peak} {r.estimate_gb:12.2f}")
+    print_rows(rows)
     for flag, (first, again, warmup_s) in warm.items():
         label = f"warm-up {'on ' if flag else 'off'} ({default_dtype})"
         extra = f", warm-up took {warmup_s:.2f} s at boot" if warmup_s else ""

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 
 from playbook.core.config import REPO_ROOT
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
 
 TERMS_TITLE = "VRAM terms, measured vs playbook analyze's estimate (GB)"
 
@@ -15,17 +23,17 @@ TERMS_TITLE = "VRAM terms, measured vs playbook analyze's estimate (GB)"
 @pytest.mark.slow
 def test_gpu_check_runs_on_the_cpu_with_tiny_sizes(tmp_path):
     out = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "gpu_check.py"), "--tiny", "--steps", "1",
-                          "--keep", str(tmp_path / "model"), "--terms"], capture_output=True, text=True, timeout=900)
+                          "--keep", str(tmp_path / "model"), "--terms"], capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.splitlines()
     terms_at = lines.index(TERMS_TITLE)
-    table = {line.split()[0]: line.split() for line in lines[:terms_at] if line.split() and line.split()[0] in
-             ("fp32", "fp16", "bf16")}
-    assert set(table) == {"fp32", "fp16", "bf16"}
-    for dtype, cells in table.items():
-        load_s, it_per_s, job_s, peak, estimate = cells[1:6]
-        assert float(it_per_s) > 0 and float(job_s) > 0 and float(load_s) > 0, dtype
+    rows = [line.split() for line in lines[:terms_at] if line.split() and line.split()[0] in ("fp32", "fp16", "bf16")]
+    assert [(r[0], r[1]) for r in rows] == [(d, m) for d in ("fp32", "fp16", "bf16") for m in ("eager", "blocks")]
+    for dtype, mode, load_s, start_s, it_per_s, _, first_s, job_s, peak, estimate in rows:
+        assert min(float(load_s), float(start_s), float(it_per_s), float(first_s), float(job_s)) > 0, (dtype, mode)
+        assert float(start_s) >= float(load_s)  # the start is the load plus the options and the warm-up
         assert peak == "n/a" and float(estimate) > 0  # no VRAM on the CPU; the estimate still computes
+    assert rows[0][5] == "1.00"  # it/s relative to fp32 eager
     warm = [line for line in lines if line.startswith("warm-up")]
     assert len(warm) == 2 and "warm-up took" in warm[1] and "ratio" in warm[0]
     assert any(line.startswith("OOM path") and "not run on the CPU" in line for line in lines)
@@ -36,6 +44,36 @@ def test_gpu_check_runs_on_the_cpu_with_tiny_sizes(tmp_path):
     assert all(row[3] == row[5] == row[7] == "n/a" and float(row[8]) > 0 for row in terms)
     assert float(terms[1][8]) >= float(terms[0][8])  # a larger batch never needs less
     assert "implied factors: not measured on the CPU" in lines
+
+
+def test_gpu_check_refuses_in_about_a_second_without_a_gpu():
+    if gpu_check_module().has_nvidia_driver():
+        pytest.skip("this machine has an NVIDIA driver: the check would run")
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "gpu_check.py")], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2 and "needs a CUDA GPU" in out.stderr and "--tiny" in out.stderr
+    assert time.perf_counter() - start < 10  # no torch import, no 4 GB model built on the CPU
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU (torch sees none)")
+def test_gpu_check_on_a_gpu_measures_vram_within_the_estimate(tmp_path):
+    """The SD-1.5-shaped check itself, fp16 only and few steps (about a minute on an H100)."""
+    out = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "gpu_check.py"), "--steps", "3",
+                          "--dtypes", "fp16", "--compile", "none"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    [row] = [line.split() for line in out.stdout.splitlines() if line.startswith("fp16 ")]
+    peak, estimate = float(row[8]), float(row[9])
+    assert 0 < peak <= estimate
+    assert any(line.startswith("OOM path") and "clear error" in line for line in out.stdout.splitlines())
+
+
+def gpu_check_module():
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    import gpu_check
+
+    return gpu_check
 
 
 def test_rule_of_thumb_vram_estimate_scales_with_dtype_and_pixels(tmp_path):

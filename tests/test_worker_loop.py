@@ -85,7 +85,8 @@ def test_real_job_loop_posts_progress_and_results(queue, tmp_path):
            "RUNPOD_WEBHOOK_GET_JOB": f"{queue}/v2/e/job-take/$ID?gpu=cpu",
            "RUNPOD_WEBHOOK_POST_OUTPUT": f"{queue}/v2/e/job-done/$RUNPOD_POD_ID/$ID?gpu=cpu",
            "RUNPOD_WEBHOOK_PING": f"{queue}/v2/e/ping/$RUNPOD_POD_ID?gpu=cpu",
-           "RUNPOD_SKIP_GPU_CHECK": "true", "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true"}
+           "RUNPOD_SKIP_GPU_CHECK": "true", "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true",
+           "WORKER_PROGRESS_INTERVAL_S": "0"}  # every step (default: at most one a second, and the last)
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 (the worker's log for the whole test)
     proc = subprocess.Popen([sys.executable, str(HANDLER)], cwd=WORKER_DIR, env=env, stdout=log,
                             stderr=subprocess.STDOUT)

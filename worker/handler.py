@@ -10,7 +10,9 @@ Run it:
     python handler.py --rp_serve_api --rp_api_port 8000      # RunPod's local test server (/runsync)
     python handler.py                                        # on RunPod (or the playbook's local platform)
 Environment: MODEL_PATH, WORKER_DEVICE (auto|cuda|cpu), WORKER_DTYPE (auto|fp16|bf16|fp32),
-WORKER_MAX_OUTPUT_BYTES, BUCKET_ENDPOINT_URL / BUCKET_ACCESS_KEY_ID / BUCKET_SECRET_ACCESS_KEY / BUCKET_NAME.
+the speed options (imagegen/speed.py: WORKER_CHANNELS_LAST, WORKER_FUSE_QKV, WORKER_SDPA_BACKEND,
+WORKER_COMPILE, WORKER_CUDA_GRAPHS, WORKER_COMPILE_CACHE), WORKER_PROGRESS_INTERVAL_S (default 1; 0: every
+step), WORKER_MAX_OUTPUT_BYTES, BUCKET_ENDPOINT_URL / BUCKET_ACCESS_KEY_ID / BUCKET_SECRET_ACCESS_KEY / BUCKET_NAME.
 """
 
 import os
@@ -29,6 +31,7 @@ sdk = boot.import_in_background("runpod")  # its import (a cpuinfo subprocess) o
 
 import prefetch  # noqa: E402  (WORKER_PREFETCH=1: take the next job while one runs; see prefetch.py)
 from imagegen.service import Worker  # noqa: E402
+from imagegen.steps import Throttle, progress_interval_s  # noqa: E402
 
 timing.mark("imported")
 worker = Worker.start()  # reads MODEL_PATH, loads, warms up; never raises, a problem is kept for the fitness check
@@ -42,12 +45,17 @@ def model_files_are_usable():
     timing.mark("fitness_checked")
 
 
+POSTS_PROGRESS = bool(os.environ.get("RUNPOD_WEBHOOK_POST_OUTPUT"))  # only a platform has somewhere to post to
+PROGRESS_INTERVAL_S = progress_interval_s(os.environ)
+
+
 def handler(job):
     def on_step(step, steps):
-        if os.environ.get("RUNPOD_WEBHOOK_POST_OUTPUT"):  # only a platform has somewhere to post to
-            runpod.serverless.progress_update(job, {"step": step, "steps": steps})
+        runpod.serverless.progress_update(job, {"step": step, "steps": steps})
 
-    return worker.handle(job, on_step)
+    # at most one update per WORKER_PROGRESS_INTERVAL_S (the SDK starts a thread and an HTTP post for each, while
+    # the host should be launching kernels; imagegen/steps.py), and always the last step
+    return worker.handle(job, Throttle(on_step, PROGRESS_INTERVAL_S) if POSTS_PROGRESS else None)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ Settings (environment): WORKER_DEVICE = auto | cuda | cpu; WORKER_DTYPE = auto |
 ``*.fp16.safetensors``; unset: auto-detected by ``fitness.choose_variant``).
 
 A request without a size gets the model's native one (``native_size``: the denoiser's ``sample_size`` x
-the VAE scale factor, as diffusers' pipelines default it: 512 for SD 1.5, 1024 for SDXL).
+the VAE scale factor, as diffusers' pipelines default it: 512 for SD 1.5, 1024 for SDXL). The speed options
+(channels-last, fused QKV, SDPA kernel, torch.compile, CUDA graphs) are in speed.py.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from imagegen import speed
+from imagegen.steps import host_timesteps
 
 DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
 
@@ -35,6 +39,8 @@ class Loaded:
     dtype: str  # fp16 | bf16 | fp32
     attention: list[str]
     load_s: float
+    options: speed.Options = field(default_factory=speed.Options)
+    speed: list[str] = field(default_factory=list)  # the speed options that took effect
     variant: str | None = None  # the weight files' variant loaded (None: the plain files)
     width: int = 512  # the model's native size: what a request without width/height gets
     height: int = 512
@@ -114,9 +120,10 @@ def native_size(pipe) -> tuple[int, int]:
     return int(w * scale), int(h * scale)
 
 
-def load(model_path: str, device: str = "auto", dtype: str = "auto", variant: str | None = None) -> Loaded:
+def load(model_path: str, device: str = "auto", dtype: str = "auto", variant: str | None = None,
+         options: speed.Options | None = None) -> Loaded:
     """The pipeline at ``model_path`` on the chosen device and dtype, from the ``variant``'s weight files
-    (local files only)."""
+    (local files only), with the speed ``options`` applied (default: none)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     quiet_torchvision_fallback()
     import torch
@@ -129,13 +136,21 @@ def load(model_path: str, device: str = "auto", dtype: str = "auto", variant: st
     start = time.perf_counter()
     device = choose_device(device)
     dtype = choose_dtype(device, dtype)
+    options = options or speed.Options()
+    options.check(device, dtype)  # before the slow part: a bad setting fails in a second
     pipe = DiffusionPipeline.from_pretrained(model_path, dtype=getattr(torch, DTYPES[dtype]), local_files_only=True,
                                              variant=variant or None)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
-    attention = use_sdpa(pipe)
+    use_sdpa(pipe)
+    applied = speed.apply(pipe, options, device, dtype)
+    if host_timesteps(getattr(pipe, "scheduler", None)):
+        applied.append("host_timesteps")
+    attention = sorted({type(p).__name__ for c in pipe.components.values()
+                        for p in (getattr(c, "attn_processors", None) or {}).values()})
     width, height = native_size(pipe)
-    return Loaded(pipe, device, dtype, attention, time.perf_counter() - start, variant or None, width, height)
+    return Loaded(pipe, device, dtype, attention, time.perf_counter() - start, variant=variant or None,
+                  width=width, height=height, options=options, speed=applied)
 
 
 def seeds_for(seed: int | None, count: int) -> list[int]:
@@ -180,7 +195,7 @@ def generate(loaded: Loaded, request, on_step: Callable[[int, int], None] | None
             on_step(step + 1, steps)
             return callback_kwargs
         kwargs["callback_on_step_end"] = callback
-    with torch.inference_mode():
+    with torch.inference_mode(), speed.attention_context(loaded.options):
         images = loaded.pipe(**kwargs).images
     return list(zip(images, seeds, strict=True))
 

@@ -65,6 +65,7 @@ class HealthOutput(BaseModel):
     default_size: str | None = Field(None, description="WIDTHxHEIGHT a request without a size gets: the "
                                      "model's native size (sample_size x vae_scale_factor)")
     attention: list[str] | None = Field(None, description="attention processor classes in use")
+    speed: list[str] | None = Field(None, description="the speed options in effect (WORKER_COMPILE, ...)")
     load_s: float | None = Field(None, ge=0, description="seconds the pipeline took to load")
     warmup_s: float | None = Field(None, ge=0, description="seconds the warm-up generation at boot took")
     problem: str | None = Field(None, description="why the model is not usable (model not loaded)")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from imagegen import boot, fitness, outputs, pipeline, schema
+from imagegen import boot, fitness, outputs, pipeline, schema, speed
 
 DEFAULT_MODEL_PATH = "/runpod-volume/models/tiny-sd"
 
@@ -28,13 +28,14 @@ class WorkerSettings:
     dtype: str = "auto"
     warm_up: bool = True  # one tiny generation before the worker takes traffic (WORKER_WARMUP=0: off)
     variant: str | None = None  # MODEL_VARIANT (e.g. fp16); unset: auto-detected from the files
+    speed: speed.Options = field(default_factory=speed.Options)  # WORKER_CHANNELS_LAST, WORKER_COMPILE, ...
 
     @classmethod
     def from_env(cls) -> WorkerSettings:
         return cls(os.environ.get("MODEL_PATH", DEFAULT_MODEL_PATH),
                    os.environ.get("WORKER_DEVICE", "auto").lower(), os.environ.get("WORKER_DTYPE", "auto").lower(),
                    os.environ.get("WORKER_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off"),
-                   os.environ.get("MODEL_VARIANT", "").strip() or None)
+                   os.environ.get("MODEL_VARIANT", "").strip() or None, speed.Options.from_env())
 
 
 @dataclass
@@ -57,7 +58,8 @@ class Worker:
         variant = fitness.choose_variant(settings.model_path, settings.variant)
         ahead = boot.read_ahead(settings.model_path, variant)  # the weights' bytes stream in while torch imports
         try:
-            worker.loaded = pipeline.load(settings.model_path, settings.device, settings.dtype, variant)
+            worker.loaded = pipeline.load(settings.model_path, settings.device, settings.dtype, variant,
+                                          settings.speed)
         except Exception as exc:  # noqa: BLE001 - reported by the fitness check and every job
             worker.problem = (f"could not load the pipeline at MODEL_PATH={settings.model_path} (variant "
                               f"{variant or 'none: the plain files'}; MODEL_VARIANT sets it): "
@@ -81,9 +83,14 @@ class Worker:
             pairs = pipeline.generate(self.loaded, request)
             outputs.as_base64([outputs.encode(image, "png") for image, _ in pairs], [0])  # the encode path too
         except Exception as exc:  # noqa: BLE001
+            pipeline.empty_cache()
+            if speed.uncompile(self.loaded.pipe):  # a compile that cannot work here must not fail every job
+                self.loaded.speed = [f"{s}:failed_eager" if s.startswith("compile:") else s for s in self.loaded.speed]
+                print(f"warm-up generation failed while compiling ({type(exc).__name__}: {str(exc)[:200]}); "
+                      "WORKER_COMPILE is set aside, serving eager", flush=True)
+                return self.warm_up()
             print(f"warm-up generation failed ({type(exc).__name__}: {str(exc)[:200]}); serving anyway",
                   flush=True)
-            pipeline.empty_cache()
             return
         self.warmup_s = time.perf_counter() - start
 
@@ -130,6 +137,7 @@ class Worker:
             info.update(pipeline=type(self.loaded.pipe).__name__, device=self.loaded.device,
                         dtype=self.loaded.dtype, variant=self.loaded.variant,
                         default_size=f"{self.loaded.width}x{self.loaded.height}", attention=self.loaded.attention,
+                        speed=self.loaded.speed,
                         load_s=round(self.loaded.load_s, 3),
                         warmup_s=None if self.warmup_s is None else round(self.warmup_s, 3))
         else:
