@@ -84,3 +84,37 @@ def test_plan_apply_jobs_destroy_with_target_runpod(platform, as_runpod, capsys)
     assert "target: runpod" in out and "2 deleted" in out, out  # the endpoint and the volume
     assert not volume_folder(volume_id).exists()
     assert deploy.plan(spec, ControlClient(target)).change("endpoint").action == "create"
+
+
+def test_local_env_as_runpod_points_the_runpod_target_at_the_platform(tmp_path, monkeypatch, capsys):
+    import playbook.local
+    from playbook.storage import volume
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PLAYBOOK_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path / "build"))
+    for name in ("RUNPOD_API_KEY", "RUNPOD_API_BASE_URL", "RUNPOD_ENDPOINT_BASE_URL", "RUNPOD_S3_ENDPOINT_URL",
+                 "RUNPOD_S3_ACCESS_KEY_ID", "RUNPOD_S3_SECRET_ACCESS_KEY", "PLAYBOOK_TARGET"):
+        monkeypatch.delenv(name, raising=False)
+    with playbook.local.start(record=True) as plat:
+        assert main(["local", "env", "--as-runpod"]) == 0
+        lines = capsys.readouterr().out
+        # bash, not our parser, reads the export lines
+        shell = subprocess.run(["bash", "-c", f"{lines}\nenv -0"], capture_output=True, text=True, check=True,
+                               env={"PATH": os.environ["PATH"]})
+        exported = dict(item.split("=", 1) for item in shell.stdout.split("\0") if item.startswith("RUNPOD_"))
+        assert set(exported) == {"RUNPOD_API_KEY", "RUNPOD_API_BASE_URL", "RUNPOD_ENDPOINT_BASE_URL",
+                                 "RUNPOD_S3_ENDPOINT_URL", "RUNPOD_S3_ACCESS_KEY_ID", "RUNPOD_S3_SECRET_ACCESS_KEY"}
+        for name, value in exported.items():
+            monkeypatch.setenv(name, value)
+
+        target = resolve_target()  # RUNPOD_API_KEY set: auto means runpod
+        assert target.name == "runpod" and target.api_key.reveal() == plat.api_key
+        client = ControlClient(target)
+        created = client.create_network_volume({"name": "rehearsal", "size": 10, "dataCenter": "EU-RO-1"})
+        loc = volume.location(target, created["id"], "EU-RO-1")  # the S3 key pair from the environment
+        assert loc.endpoint_url == f"{plat.url}/s3api/eu-ro-1"
+        loc.client().put_object(Bucket=created["id"], Key="hello.txt", Body=b"hi")
+        assert (playbook.local.volume_folder(created["id"]) / "hello.txt").read_bytes() == b"hi"
+        assert [o.key for o in volume.ls(loc, "")] == ["hello.txt"]
+        client.delete_network_volume(created["id"])
