@@ -192,10 +192,11 @@ def show(target: str) -> Journey:
 
 
 def target_name() -> str:
-    """The target a notebook without a client means: "runpod" when RUNPOD_API_KEY is set, else "local"."""
-    from playbook.core.secrets import lookup
+    """The target a notebook without a client means: PLAYBOOK_TARGET when set (``playbook notebooks --target``),
+    else "runpod" when RUNPOD_API_KEY is set, else "local" (``config.target_name``)."""
+    from playbook.core.config import target_name as configured
 
-    return "runpod" if lookup("RUNPOD_API_KEY") else "local"
+    return configured()
 
 
 def place_model(volume_folder: Path, model_dir: str | Path | None = None) -> Path:
