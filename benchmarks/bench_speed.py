@@ -75,12 +75,11 @@ def cold_start_table(platform, repeat: int, image: str | None) -> list[tuple[str
     if image:
         from playbook.image import dockerhost
 
-        client = dockerhost.client()
         container_floors = []  # docker run included, as in the container worker's spawn-to-ready
         for _ in range(repeat):
             start = time.perf_counter()
-            client.containers.run(image, ["python3", "-c", FLOOR_CODE, "/m"], remove=True,
-                                  volumes={str(model): {"bind": "/m", "mode": "ro"}})
+            dockerhost.run_and_read(image, ["python3", "-c", FLOOR_CODE, "/m"],
+                                    volumes={str(model): {"bind": "/m", "mode": "ro"}})
             container_floors.append(time.perf_counter() - start)
         runs["container"] = [cold_start(platform, volume, image) for _ in range(repeat)]
     med = statistics.median

@@ -26,7 +26,7 @@ def test_bake_model_into_an_image(docker_daemon, tmp_path):
         script = ("import json, os; m = json.load(open(os.environ['MODEL_PATH'] + '/.playbook-manifest.json')); "
                   "print(json.dumps({f['path']: os.path.getsize(os.environ['MODEL_PATH'] + '/' + f['path']) "
                   "for f in m['files']}))")
-        out = client.containers.run(baked.reference, ["python3", "-c", script], user="nobody", remove=True)
+        out = dockerhost.run_and_read(baked.reference, ["python3", "-c", script], user="nobody").stdout
         sizes = json.loads(out)
         assert sizes == {e.path: e.size_bytes for e in volume.local_manifest(model)}
         assert baked.weights_bytes == sum(sizes.values())

@@ -6,6 +6,7 @@ The first group needs no daemon; the docker tier (marked) builds the real image 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tarfile
 import urllib.error
@@ -150,11 +151,29 @@ def test_worker_image_is_linux_amd64(worker_image):
     assert config["Cmd"] == ["python3", "-u", "/app/handler.py"]
     assert worker_image.steps > 0 and worker_image.reference.startswith(f"{build.REPOSITORY}:sha-")
     # the dependencies and the code are in the image, no weights are
-    out = dockerhost.client().containers.run(
+    out = dockerhost.run_and_read(
         worker_image.reference, ["sh", "-c", "ls /app; find / -xdev -name '*.safetensors' | head -3; "
-                                 "python3 -c 'import runpod, diffusers; print(\"deps-ok\")'"], remove=True)
-    out = out.decode()
+                                 "python3 -c 'import runpod, diffusers; print(\"deps-ok\")'"]).stdout
     assert "handler.py" in out and "imagegen" in out and "deps-ok" in out and ".safetensors" not in out
+
+
+@pytest.mark.docker
+def test_a_throwaway_container_is_read_whole_every_time(worker_image):
+    """image_info reads build-info.json from a throwaway container; through the SDK's containers.run(...,
+    remove=True) that read came back empty in 8 of 20 tries here. Twenty reads in a row must all agree."""
+    mine = {"label": f"{dockerhost.THROWAWAY_LABEL}={os.getpid()}"}
+    first = build.image_info(worker_image.reference)
+    assert first.torch and first.python != "?"
+    for _ in range(19):
+        assert build.image_info(worker_image.reference) == first
+    out = dockerhost.run_and_read(worker_image.reference, ["sh", "-c", "echo out; echo err >&2; exit 3"],
+                                  check=False)
+    assert (out.exit_code, out.stdout, out.stderr) == (3, "out\n", "err\n")
+    with pytest.raises(BuildError, match="exited with 3: err"):
+        dockerhost.run_and_read(worker_image.reference, ["sh", "-c", "echo err >&2; exit 3"])
+    with pytest.raises(BuildError, match="not in the Docker daemon"):
+        dockerhost.run_and_read("runpod-playbook-test:never-built", ["true"])
+    assert dockerhost.client().containers.list(all=True, filters=mine) == []  # every one was removed
 
 
 @pytest.mark.docker

@@ -26,8 +26,7 @@ def test_cloud_image_builds_from_the_lock_and_imports(docker_daemon):
     code = ("import torch, runpod, diffusers, transformers, imagegen.service, imagegen.pipeline as p; "
             "print('import-ok', torch.__version__, torch.version.cuda, torch.backends.cudnn.version(), "
             "torch.cuda.is_available(), p.choose_device('auto'))")
-    out = dockerhost.client().containers.run(built.reference, ["python3", "-c", code], remove=True,
-                                             working_dir="/app").decode()
+    out = dockerhost.run_and_read(built.reference, ["python3", "-c", code], working_dir="/app").stdout
     assert "import-ok" in out and "cpu" in out.split()[-1], out  # no GPU here: auto picks the CPU
     report = build.size_report(built.reference, budget_gb=20)
     print(f"\ncloud image {built.reference}: {report.total_gb:.2f} GB, torch {info.torch}, CUDA {info.cuda}")

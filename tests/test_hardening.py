@@ -263,6 +263,9 @@ def test_playbook_target_local_wins_over_a_key(monkeypatch):
     monkeypatch.setenv("PLAYBOOK_TARGET", "local")
     assert target_name() == target_name("auto") == "local"
     assert target_name("runpod") == "runpod"  # an explicit argument still wins
+    from playbook.journey import state as journey
+
+    assert journey.target_name() == "local"  # what 04 records its image under agrees with what 05 connects to
     monkeypatch.setenv("PLAYBOOK_TARGET", "cloud")
     with pytest.raises(ConfigError, match="PLAYBOOK_TARGET"):
         target_name()

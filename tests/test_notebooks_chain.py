@@ -35,8 +35,10 @@ def test_the_journey_runs_in_order_and_each_step_uses_what_the_previous_made(cha
     image = runs["04"].glued
     if image["pushed_digest"]:
         assert deploy_nb["deployed_image"].endswith("@" + image["pushed_digest"])
-    # 06 sends its jobs to 05's endpoint
+    # 06 sends its jobs to 05's endpoint, and keeps 05's image and release (it changes the scaling only)
     assert monitor_nb["reused_endpoint"] is True and monitor_nb["jobs_completed"] == 13
+    assert deploy_nb["releases"][0]["diff"] == "env.WORKER_PREFETCH: - -> 1"
+    assert [c for c in monitor_nb["endpoint_changes"] if not c.startswith(("workers.", "scaling."))] == []
     assert monitor_nb["final_workers"] == 0
 
 

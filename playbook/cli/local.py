@@ -23,6 +23,9 @@ def register(sub) -> None:
     logs.set_defaults(func=run_logs)
     env = cmds.add_parser("env", help="print export lines for the client examples (eval \"$(playbook local env)\")")
     env.add_argument("--endpoint", default="demo", help="endpoint id (default: demo, what `local up` registers)")
+    env.add_argument("--as-runpod", action="store_true",
+                     help="instead: the RUNPOD_* variables that point the runpod target at this platform (key, "
+                          "API and job URLs, S3 endpoint and key pair), for a rehearsal of a RunPod run")
     env.set_defaults(func=run_env)
 
 
@@ -81,6 +84,8 @@ def run_env(args) -> int:
     from playbook.core.config import local_target
     from playbook.storage import volume
 
+    if args.as_runpod:
+        return print_as_runpod()
     target = local_target()
     print(f"export RUNPOD_API_KEY={shlex.quote(target.api_key.reveal())}")
     print(f"export RUNPOD_ENDPOINT_BASE_URL={shlex.quote(target.job_api_url)}")
@@ -90,4 +95,17 @@ def run_env(args) -> int:
           f"(e.g. {example}), region = the data center, bucket = the volume id")
     print(f"export {volume.ACCESS_KEY_ENV}={volume.LOCAL_ACCESS_KEY}")
     print(f"export {volume.SECRET_KEY_ENV}={shlex.quote(target.api_key.reveal())}")
+    return 0
+
+
+def print_as_runpod() -> int:
+    """`playbook local env --as-runpod`: export lines that make the runpod target (and the runpod SDK) talk
+    to the running local platform; `--target runpod` then rehearses a RunPod run on loopback."""
+    import shlex
+
+    from playbook.core.config import local_target
+    from playbook.local import runpod_variables
+
+    for name, value in runpod_variables(local_target()).items():
+        print(f"export {name}={shlex.quote(value)}")
     return 0

@@ -29,8 +29,23 @@ from playbook.core.settings import (  # noqa: F401 (re-exported: callers import 
     state_dir,
 )
 
+# RunPod's addresses, each overridable the way the runpod SDK does it (environment or .env): RUNPOD_API_BASE_URL
+# is read by runpod/api/graphql.py (default https://api.runpod.io; REST v2 lives under its /v2), and
+# RUNPOD_ENDPOINT_BASE_URL by runpod/__init__.py (the job API). RUNPOD_S3_ENDPOINT_URL is the playbook's own:
+# the S3 API of each data center, "{dc}" standing for the lower-cased data-center id.
+API_BASE_URL_ENV, ENDPOINT_BASE_URL_ENV, S3_ENDPOINT_URL_ENV = (
+    "RUNPOD_API_BASE_URL", "RUNPOD_ENDPOINT_BASE_URL", "RUNPOD_S3_ENDPOINT_URL")
+RUNPOD_API_BASE_URL = "https://api.runpod.io"  # + /v2 (REST), /graphql (the SDK)
 RUNPOD_JOB_API_URL = "https://api.runpod.ai/v2"  # + /{endpoint_id}/run ...
-RUNPOD_CONTROL_API_URL = "https://api.runpod.io/v2"  # + /serverless, /templates ...
+RUNPOD_CONTROL_API_URL = RUNPOD_API_BASE_URL + "/v2"  # + /serverless, /templates ...
+RUNPOD_S3_ENDPOINT_URL = "https://s3api-{dc}.runpod.io/"  # {dc}: eu-ro-1, us-ks-2 ...
+RUNPOD_ADDRESSES = {  # variable: (default, meaning), as the README's Settings table shows them
+    API_BASE_URL_ENV: (RUNPOD_API_BASE_URL, "RunPod's API host (the runpod SDK's variable); REST v2 is under /v2"),
+    ENDPOINT_BASE_URL_ENV: (RUNPOD_JOB_API_URL, "RunPod's job API (the runpod SDK's variable): "
+                            "{base}/{endpoint_id}/run ..."),
+    S3_ENDPOINT_URL_ENV: (RUNPOD_S3_ENDPOINT_URL, "the S3 API of a network volume's data center; {dc} is "
+                          "replaced by the lower-cased data-center id"),
+}
 
 
 def load_mapping(path: str | Path, what: str = "file", suffixes: tuple[str, ...] = (".toml", ".yaml", ".yml", ".json"),
@@ -84,20 +99,43 @@ def local_state_file() -> Path:
 
 @dataclass(frozen=True)
 class Target:
-    """One platform: where its job API and control API are, and the key for both."""
+    """One platform: where its job API, control API and volumes' S3 API are, and the key for the first two."""
 
     name: str  # "local" or "runpod"
     job_api_url: str  # base for runpod.Endpoint: {job_api_url}/{endpoint_id}/run
     control_api_url: str  # REST v2 base: {control_api_url}/serverless
     api_key: Secret
+    s3_api_url: str = ""  # "{dc}" = lower-cased data center; "" = the local platform's, beside its control API
+
+    def s3_endpoint_url(self, data_center: str) -> str:
+        """The S3 API of ``data_center``'s network volumes on this target."""
+        template = self.s3_api_url or self.control_api_url.rstrip("/").removesuffix("/v2") + "/s3api/{dc}"
+        return template.replace("{dc}", data_center.lower())
 
     def _repr_html_(self) -> str:
         return fields_table({"target": self.name, "job API": self.job_api_url, "control API": self.control_api_url,
-                             "API key": Html(self.api_key._repr_html_())})
+                             "S3 API": self.s3_endpoint_url("{dc}"), "API key": Html(self.api_key._repr_html_())})
+
+
+def _address(name: str) -> str:
+    """A RunPod address from the environment or .env (default: RunPod's own), checked and without a trailing /."""
+    default = RUNPOD_ADDRESSES[name][0]
+    found = lookup(name)
+    value = found.reveal().strip() if found else default
+    if not value.startswith(("https://", "http://")):
+        raise ConfigError(f"{name} must be an http(s) URL such as {default}, not {excerpt(value)}; "
+                          f"unset it to use RunPod's own.")
+    if name == API_BASE_URL_ENV and value.rstrip("/").endswith("/v2"):
+        raise ConfigError(f"{name} is the API host without /v2 (the runpod SDK appends /graphql, the playbook "
+                          f"/v2), such as {default}, not {excerpt(value)}.")
+    return value if name == S3_ENDPOINT_URL_ENV else value.rstrip("/")
 
 
 def runpod_target(api_key: Secret) -> Target:
-    return Target("runpod", RUNPOD_JOB_API_URL, RUNPOD_CONTROL_API_URL, api_key)
+    """RunPod, at its own addresses or at the ones RUNPOD_API_BASE_URL, RUNPOD_ENDPOINT_BASE_URL and
+    RUNPOD_S3_ENDPOINT_URL name (a proxy, a regional host, a stand-in such as `playbook local env --as-runpod`)."""
+    return Target("runpod", _address(ENDPOINT_BASE_URL_ENV), _address(API_BASE_URL_ENV) + "/v2", api_key,
+                  _address(S3_ENDPOINT_URL_ENV))
 
 
 def local_target() -> Target:

@@ -578,8 +578,7 @@ class ImageInfo:
 def image_info(image: str) -> ImageInfo:
     """Read /opt/deps/build-info.json from ``image`` (a throwaway container; no GPU needed)."""
     try:
-        raw = dockerhost.client().containers.run(image, ["cat", "/opt/deps/build-info.json"], remove=True)
-        data = json.loads(raw)
+        data = json.loads(dockerhost.run_and_read(image, ["cat", "/opt/deps/build-info.json"], timeout_s=120).stdout)
     except Exception as exc:  # noqa: BLE001 - docker.errors.*, bad JSON: say which image
         raise BuildError(f"could not read the torch build info of {image} ({str(exc)[:200]}); "
                          "was it built from worker/Dockerfile?") from exc

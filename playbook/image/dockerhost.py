@@ -8,6 +8,7 @@ socket and registry in ``$PLAYBOOK_DOCKER_DIR/services.env``), then Docker's def
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -105,3 +106,51 @@ def image_exists(reference: str) -> bool:
     except docker.errors.APIError:
         return False
     return True
+
+
+THROWAWAY_LABEL = "runpod-playbook.throwaway"  # on run_and_read's containers; its value: the pid that ran it
+
+
+@dataclass(frozen=True)
+class ContainerOutput:
+    """What a throwaway container printed, and how it ended."""
+
+    image: str
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_and_read(image: str, command: list[str], timeout_s: float = 600, check: bool = True,
+                 **create_options) -> ContainerOutput:
+    """Run ``command`` in a throwaway container of ``image`` and read what it printed: the container is created
+    and started detached, waited for, its logs are read once it has exited, then it is removed (always).
+    ``create_options`` go to the SDK's ``containers.create`` (user, working_dir, volumes, environment...).
+    With ``check``, a non-zero exit raises BuildError with the end of its stderr.
+
+    Why not ``containers.run(..., remove=True)``: the docker SDK (7.x) opens a followed log stream before the
+    wait but reads it only after it has removed the container, so the output it returns is sometimes empty
+    (8 empty reads in 20 of ``cat /opt/deps/build-info.json`` here, the file being there every time)."""
+    import docker
+    import requests
+
+    docker_client = client()
+    try:
+        labels = {**create_options.pop("labels", {}), THROWAWAY_LABEL: str(os.getpid())}
+        container = docker_client.containers.create(image, command, labels=labels, **create_options)
+    except docker.errors.ImageNotFound:
+        raise BuildError(f"image {image} is not in the Docker daemon at {docker_host()}: build or pull it "
+                         "first") from None
+    try:
+        container.start()
+        try:
+            exit_code = int(container.wait(timeout=timeout_s)["StatusCode"])
+        except requests.exceptions.RequestException:  # the wait's read timed out: the container still runs
+            raise BuildError(f"{' '.join(command)[:200]} in {image} did not finish within {timeout_s:g} s") from None
+        stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
+        stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
+    finally:
+        container.remove(force=True)
+    if check and exit_code != 0:
+        raise BuildError(f"{' '.join(command)[:200]} in {image} exited with {exit_code}: {stderr[-1500:].strip()}")
+    return ContainerOutput(image, exit_code, stdout, stderr)

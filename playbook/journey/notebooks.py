@@ -160,11 +160,10 @@ def shared_platform():
     in this process (recorded, so every notebook's ``targets.connect`` finds it) unless RunPod is the target
     or a recorded local platform already answers; the journey's local state is reset with a new platform."""
     from playbook.api.control import ControlClient
-    from playbook.core.config import local_target
-    from playbook.core.secrets import lookup as lookup_secret
+    from playbook.core.config import local_target, target_name
     from playbook.journey import state as journey
 
-    if lookup_secret("RUNPOD_API_KEY"):
+    if target_name() == "runpod":  # RunPod, or a stand-in at the RUNPOD_* addresses (`local env --as-runpod`)
         yield None
         return
     try:

@@ -117,14 +117,18 @@ def sizes(target: str, analysis) -> dict:
             "container_disk_gb": analysis.container_disk_gb["network_volume"]}
 
 
-def monitoring_spec(workers_max: int = 2, idle_timeout_s: float = 2.0, prefetch: bool = True) -> DeploymentSpec:
-    """The journey's spec tuned for a burst (06) and the billed replay (07): at most ``workers_max``
-    workers, one job per worker, the next job taken while one runs. 06 and 07 apply the same, so the
-    second finds the endpoint unchanged."""
+def monitoring_spec(workers_max: int = 2, idle_timeout_s: float = 2.0, prefetch: bool = True,
+                    queue_delay_s: float = 1.0) -> DeploymentSpec:
+    """The journey's spec (as 05 left it: its image and its release) tuned for a burst (06) and the billed
+    replay (07): at most ``workers_max`` workers, another one started once a job has waited ``queue_delay_s``
+    (QUEUE_DELAY scaling, so that RunPod accepts ``idle_timeout_s``: v2 refuses idleTimeout with REQUEST_COUNT),
+    each stopped after ``idle_timeout_s`` idle, the next job taken while one runs. 06 and 07 apply the same,
+    so the second finds the endpoint unchanged."""
     base = load_spec()
     return base.with_changes(
         workers={"min": 0, "max": workers_max, "idle_timeout_s": max(1, round(idle_timeout_s))},
-        scaler={"type": "REQUEST_COUNT", "value": 1}, env={**base.env, "WORKER_PREFETCH": "1" if prefetch else "0"})
+        scaler={"type": "QUEUE_DELAY", "value": queue_delay_s},
+        env={**base.env, "WORKER_PREFETCH": "1" if prefetch else "0"})
 
 
 CLEAN_UP = ("local", "always", "never")
@@ -188,10 +192,11 @@ def show(target: str) -> Journey:
 
 
 def target_name() -> str:
-    """The target a notebook without a client means: "runpod" when RUNPOD_API_KEY is set, else "local"."""
-    from playbook.core.secrets import lookup
+    """The target a notebook without a client means: PLAYBOOK_TARGET when set (``playbook notebooks --target``),
+    else "runpod" when RUNPOD_API_KEY is set, else "local" (``config.target_name``)."""
+    from playbook.core.config import target_name as configured
 
-    return "runpod" if lookup("RUNPOD_API_KEY") else "local"
+    return configured()
 
 
 def place_model(volume_folder: Path, model_dir: str | Path | None = None) -> Path:

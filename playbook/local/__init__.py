@@ -9,6 +9,7 @@ that starts workers when jobs queue and stops them after the idle timeout.
 
 from __future__ import annotations
 
+from playbook.local.as_runpod import runpod_variables
 from playbook.local.platform import LocalPlatform, WorkerInfo
 from playbook.local.runtime.endpoints import EndpointConfig
 from playbook.local.servers.control_api.volumes import volume_folder
@@ -23,4 +24,4 @@ def start(port: int = 0, record: bool = True, **kwargs) -> LocalPlatform:
 
 
 __all__ = ["start", "LocalPlatform", "EndpointConfig", "WorkerInfo", "volume_folder", "list_containers",
-           "choose_runner"]
+           "choose_runner", "runpod_variables"]

@@ -80,7 +80,7 @@ def plot_timeline(samples, ax=None, workers_max: int | None = None):
     ax.step(ts, [s.in_queue for s in samples], where="post", label="jobs in queue", color="#999", linestyle="--")
     if workers_max is not None:
         ax.axhline(workers_max, color="#d33", linewidth=0.8, linestyle=":", label="workers max")
-    ax.set_xlabel("seconds since the platform started")
+    ax.set_xlabel("seconds")
     ax.set_ylabel("count")
     ax.legend(loc="upper right")
     return ax

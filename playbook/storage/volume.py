@@ -2,12 +2,12 @@
 
 Why: a serverless endpoint whose network volume is empty fails its first job. RunPod lets weights reach
 a volume without a pod, through an S3-compatible API per data center (docs/runpod-facts.md §5): endpoint
-``https://s3api-<dc>.runpod.io/``, bucket = the volume id, region = the data-center id, key = the path a
-worker sees under ``/runpod-volume``. Its quirks shape this module: PutObject only below 500 MB (larger
-files go multipart), 502/524 answers under load (retried here with backoff), CompleteMultipartUpload that
-can time out although the object lands (confirmed with HeadObject), uploads reported complete whose object
-then answers 404 (every file is checked with HeadObject and uploaded again when its size is wrong), and
-boto3's new default checksums (switched to ``when_required``).
+``https://s3api-<dc>.runpod.io/`` (RUNPOD_S3_ENDPOINT_URL overrides it), bucket = the volume id, region = the
+data-center id, key = the path a worker sees under ``/runpod-volume``. Its quirks shape this module: PutObject
+only below 500 MB (larger files go multipart), 502/524 answers under load (retried here with backoff),
+CompleteMultipartUpload that can time out although the object lands (confirmed with HeadObject), uploads
+reported complete whose object then answers 404 (every file is checked with HeadObject and uploaded again
+when its size is wrong), and boto3's new default checksums (switched to ``when_required``).
 
 How: ``loc = volume.location(target, volume_id, "EU-RO-1")`` (the S3 key pair comes from
 RUNPOD_S3_ACCESS_KEY_ID / RUNPOD_S3_SECRET_ACCESS_KEY in the environment or .env; the local platform
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playbook.core import html
-from playbook.core.config import RUNPOD_CONTROL_API_URL, Target
+from playbook.core.config import Target
 from playbook.core.errors import ConfigError, PlatformError
 from playbook.core.secrets import Secret, lookup
 
@@ -90,10 +90,9 @@ class VolumeLocation:
 
 
 def s3_endpoint_url(target: Target, data_center: str) -> str:
-    """RunPod's S3 endpoint for a data center, or the local platform's stand-in beside its control API."""
-    if target.control_api_url.rstrip("/") == RUNPOD_CONTROL_API_URL:
-        return f"https://s3api-{data_center.lower()}.runpod.io/"
-    return f"{target.control_api_url.rstrip('/').removesuffix('/v2')}/s3api/{data_center.lower()}"
+    """The S3 endpoint of a data center on ``target``: RunPod's (``https://s3api-<dc>.runpod.io/``, or what
+    RUNPOD_S3_ENDPOINT_URL names), or the local platform's stand-in beside its control API."""
+    return target.s3_endpoint_url(data_center)
 
 
 def location(target: Target, volume_id: str, data_center: str) -> VolumeLocation:
