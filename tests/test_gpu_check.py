@@ -10,13 +10,6 @@ import pytest
 
 from playbook.core.config import REPO_ROOT
 
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 TERMS_TITLE = "VRAM terms, measured vs playbook analyze's estimate (GB)"
 
 
@@ -56,8 +49,7 @@ def test_gpu_check_refuses_in_about_a_second_without_a_gpu():
     assert time.perf_counter() - start < 10  # no torch import, no 4 GB model built on the CPU
 
 
-@pytest.mark.gpu
-@pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU (torch sees none)")
+@pytest.mark.gpu  # skipped without CUDA by tests/conftest.py
 def test_gpu_check_on_a_gpu_measures_vram_within_the_estimate(tmp_path):
     """The SD-1.5-shaped check itself, fp16 only and few steps (about a minute on an H100)."""
     out = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "gpu_check.py"), "--steps", "3",

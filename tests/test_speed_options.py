@@ -23,7 +23,7 @@ def model(tmp_path_factory):
 
 
 def image(model: str, options: speed.Options) -> tuple[np.ndarray, list[str]]:
-    loaded = pipeline.load(model, "cpu", "fp32", options)
+    loaded = pipeline.load(model, "cpu", "fp32", options=options)
     [(picture, _)] = pipeline.generate(loaded, schema.parse_generate(REQUEST))
     return np.asarray(picture).astype(int), loaded.speed
 
@@ -64,7 +64,7 @@ def test_options_come_from_the_environment_and_cuda_graphs_say_they_do_not_apply
     assert options == speed.Options(True, True, "flash", "blocks", True, "/runpod-volume/tc")
     assert speed.Options.from_env({}) == speed.Options()
     # compiling is lazy (the first generation), so applying the settings alone is quick
-    loaded = pipeline.load(model, "cpu", "fp32", speed.Options(compile="blocks", cuda_graphs=True))
+    loaded = pipeline.load(model, "cpu", "fp32", options=speed.Options(compile="blocks", cuda_graphs=True))
     assert loaded.speed == ["compile:blocks", "cuda_graphs:not_on_cpu", "host_timesteps"]
 
 
