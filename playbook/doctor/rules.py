@@ -43,8 +43,25 @@ VERDICTS: dict[str, tuple[str, str]] = {
              "Cancel the job, look at the handler for a deadlock or an endless wait, and set an execution timeout."),
     "runaway_cost": ("the settings bill far more than the traffic needs",
                      "Set workers min to 0, a short idle timeout, and max workers within your spend limit."),
+    "no_workers": ("no worker may start: workers.max is 0, so jobs wait IN_QUEUE forever",
+                   "Raise workers.max (PATCH the endpoint, e.g. {\"workers\": {\"max\": 1}}); it is 0 when set by "
+                   "hand, by `playbook doctor --stop-crash-loop`, by RunPod after 3/7 idle days, or by the "
+                   "account's worker cap."),
+    "execution_timeout": ("the job ran past the endpoint's execution timeout and was stopped",
+                          "Raise the endpoint's executionTimeout (REST `timeout`, or the job's "
+                          "policy.executionTimeout) above the job's time, or cut the work (fewer steps, smaller "
+                          "images)."),
+    "bad_input": ("the job's own input was refused; the endpoint is fine",
+                  "Fix the request's input as the error says (the worker's schema); nothing to change on the "
+                  "endpoint."),
+    "bad_env": ("an environment variable the worker reads has a value it refuses",
+                "Set the variable to one of the values the worker accepts (PATCH the endpoint's env: a new "
+                "release)."),
     "healthy": ("nothing wrong found", "Nothing to fix."),
 }
+# the exit status of `playbook doctor` per verdict: 0 healthy, 3 the endpoint is fine but the job's input was
+# refused, 2 any other problem (1: the doctor could not run)
+EXIT_STATUS = {"healthy": 0, "bad_input": 3}
 
 # (verdict, pattern): the first verdict with a matching line wins, in this order (most specific first)
 LOG_PATTERNS: list[tuple[str, re.Pattern]] = [(v, re.compile(p, re.I)) for v, p in (

@@ -39,6 +39,22 @@ _started: dict[str, ContainerHandle] = {}  # container id -> handle, for the exi
 _lock = threading.Lock()
 
 
+def registry_reference(image: str | None) -> bool:
+    """Whether ``image`` names its registry (``127.0.0.1:5000/w:1``, ``ghcr.io/o/w:1``): such an image is
+    pulled for real when a daemon runs, and a failed pull is the worker's error, as on RunPod. Short names
+    (``local/playbook-worker:1``, ``me/worker:1``) may fall back to a local process (see ``choose_runner``)."""
+    first = (image or "").split("/", 1)[0]
+    return "/" in (image or "") and ("." in first or ":" in first or first == "localhost")
+
+
+def pull(image: str) -> None:
+    """Pull ``image`` into the local daemon; a failure is ``image pull: <image>: <Docker's own message>``."""
+    try:
+        dockerhost.client().images.pull(image)  # the SDK reads repo:tag and repo@digest (no tag: latest)
+    except Exception as exc:  # noqa: BLE001 - docker.errors.*: its message is the evidence
+        raise PlatformError(f"image pull: {image}: {' '.join(str(exc).split())}") from None
+
+
 def image_available(image: str) -> bool:
     """Whether the local daemon has ``image`` (by tag or by repo@digest); False without a daemon."""
     return bool(image) and dockerhost.image_exists(image)
@@ -157,6 +173,8 @@ class DockerRunner:
     def _start(self, worker_id: str, endpoint, env: dict, log_path: Path) -> ContainerHandle:
         from playbook.image.build import require_platform
 
+        if not image_available(endpoint.image):
+            pull(endpoint.image)  # as a RunPod host does; a failed pull ends here, in the system log
         require_platform(endpoint.image)  # a wrong-architecture image is refused before it is deployed
         volume = Path(endpoint.volume_dir).resolve()
         volume.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,43 @@
+"""No GPU capacity: the endpoint's workers wait THROTTLED (or none is placed) because none of its pools
+has stock in its data centers. The evidence lists every pool with its stock, and names as the cause only
+the (pool, data center) pairs without stock."""
+
+from __future__ import annotations
+
+from playbook.doctor.observe import Observation
+
+
+def stock_lines(obs: Observation) -> tuple[list[str], list[str], int]:
+    """(each pool with its stock per data center, the pairs that have none, how many pairs in all)."""
+    dcs = obs.endpoint.get("dataCenterIds") or []
+    shown, empty, total = [], [], 0
+    for pool in (obs.endpoint.get("gpu") or {}).get("pools") or []:
+        levels = obs.stock.get(pool) or {}
+        where = dcs or sorted(levels) or ["any data center"]
+        pairs = [(dc, levels.get(dc) or "NONE") for dc in where]
+        shown.append(f"{pool}: " + ", ".join(f"{dc} {level}" for dc, level in pairs))
+        empty += [f"{pool} in {dc}" for dc, level in pairs if level == "NONE"]
+        total += len(pairs)
+    return shown, empty, total
+
+
+def check(obs: Observation) -> list[str] | None:
+    throttled = bool(obs.workers) and all(w.get("status") == "THROTTLED" for w in obs.workers)
+    waiting = obs.job_status == "IN_QUEUE" and not obs.workers
+    if not (throttled or waiting):
+        return None
+    shown, empty, total = stock_lines(obs)
+    if not throttled and (not total or len(empty) < total):
+        return None  # nothing placed yet, but stock exists somewhere: a cold start, not capacity
+    dcs = obs.endpoint.get("dataCenterIds") or []
+    where = "its data centers " + ", ".join(dcs) if dcs else "every data center"
+    out = [f"catalog stock of the endpoint's pools in {where} (GET /v2/catalog/gpus?include=AVAILABILITY): "
+           + "; ".join(shown)]
+    if empty:
+        out.append("no stock: " + ", ".join(empty))
+    else:
+        out.append("the catalog shows stock, yet the workers wait THROTTLED: the stock went since the catalog was "
+                   "read, or it is taken")
+    if throttled and obs.last_words():
+        out.append(obs.quote(obs.last_words()))
+    return out
