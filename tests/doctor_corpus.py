@@ -38,7 +38,7 @@ class Case:
     expected: str  # the verdict
     cause: tuple[str, ...]  # each must appear in the evidence (case-insensitive)
     make: Callable[[Clinic], str]  # breaks a deployment; returns the doctor's subject
-    symptom: str = "terminal"  # terminal | throttled | queued | running | stale | now
+    symptom: str = "terminal"  # terminal | throttled | queued | running | stale | unhealthy | idle | now
     quick: bool = False  # in the test's bounded subset
     needs: str = ""  # "docker": only where a Docker daemon runs
 
@@ -137,12 +137,16 @@ class Clinic:
     # -- symptoms (what a user sees: never the doctor's verdict) -------------------------------------
     def shows(self, subject: str, symptom: str, since: float) -> bool:
         endpoint_id, _, job_id = subject.partition("/")
-        status = JobClient(self.target, endpoint_id).status(job_id).status if job_id else None
+        job = JobClient(self.target, endpoint_id).status(job_id) if job_id else None
+        status = job.status if job else None
         workers = self.control.endpoint_workers(endpoint_id)["workers"]
         age = time.monotonic() - since
         return {"terminal": status in TERMINAL, "throttled": any(w["status"] == "THROTTLED" for w in workers),
-                "queued": status == "IN_QUEUE" and age > 3, "running": status == "IN_PROGRESS" and age > 6,
-                "stale": any(w.get("isStale") for w in workers), "now": True}[symptom]
+                "queued": status == "IN_QUEUE" and age > 3,
+                "running": status == "IN_PROGRESS" and (job.execution_ms or 0) > 2000 * HUNG_AFTER_S,
+                "stale": any(w.get("isStale") for w in workers), "now": True,
+                "unhealthy": any(w["status"] == "UNHEALTHY" for w in workers),
+                "idle": any(w["status"] == "IDLE" for w in workers)}[symptom]
 
     def clean_up(self) -> None:
         for endpoint_id in self.made:
@@ -264,13 +268,28 @@ def _missing_image(tag: str):
     return make
 
 
+def _always_on(c: Clinic) -> str:
+    eid = c.endpoint("always-on", c.shared_volume(), workers=(1, 2))
+    c.control.update_endpoint(eid, {"workers": {"min": 1, "max": 2, "idleTimeout": 3600}})
+    return eid
+
+
+def _fault(name: str, fault: str, job_input=None, **fields) -> Case:
+    """A fault a CPU cannot produce, simulated by the local platform's switch: recorded for the rules' unit
+    tests, never scored (its lines are RunPod's field signatures, not a real cause)."""
+    def make(c: Clinic) -> str:
+        return c.job(c.handler_endpoint(name, START, {"PLAYBOOK_FAULT": fault}, **fields), job_input or {"v": 1})
+    return Case(name, {"cuda_mismatch": "cuda_mismatch", "oom": "out_of_memory"}[fault], (), make)
+
+
 def _healthy_job(c: Clinic) -> str:
     subject = c.job(c.endpoint("healthy-job", c.shared_volume()))
     return subject
 
 
 def _healthy_idle(c: Clinic) -> str:
-    return c.endpoint("healthy-idle", c.shared_volume(), pools=("ADA_24", "AMPERE_24"), dcs=("US-KS-2",))
+    return c.endpoint("healthy-idle", c.volume("healthy-idle", dc="US-KS-2"), pools=("ADA_24", "AMPERE_24"),
+                      dcs=("US-KS-2",))
 
 
 def _healthy_noop(c: Clinic) -> str:
@@ -284,7 +303,7 @@ def _execution_timeout_endpoint(c: Clinic) -> str:
 
 def _execution_timeout_policy(c: Clinic) -> str:
     eid = c.handler_endpoint("slow-steps-policy", SLOW)
-    return c.job(eid, {"steps": 30, "step_s": 0.4}, timeout_ms=3000)
+    return c.job(eid, {"steps": 40, "step_s": 0.4}, timeout_ms=6000)  # RunPod's minimum is above 5000 ms
 
 
 SLOW = ("import time\nimport runpod\n\n\ndef handler(job):\n    n = job['input']['steps']\n"
@@ -299,7 +318,7 @@ CASES: list[Case] = [
          lambda c: c.job(c.endpoint("empty-volume", c.volume("empty-volume", False))), quick=True),
     _broken_model("unet-weights-gone", _delete("unet"), "unet", "no weights file"),
     _broken_model("vae-folder-gone", _remove_dir("vae"), "vae", "missing"),
-    _broken_model("text-encoder-half", _truncate("text_encoder"), "text_encoder/", "truncated", quick=True),
+    _broken_model("text-encoder-half", _truncate("text_encoder"), "text_encoder/", "truncated"),
     _broken_model("unet-half", _truncate("unet"), "unet/", "truncated"),
     _broken_model("model-index-gone", lambda f: (f / "model_index.json").unlink(), "model_index.json", "missing"),
     _broken_model("tokenizer-empty", _empty_dir("tokenizer"), "tokenizer", "empty"),
@@ -326,7 +345,7 @@ CASES: list[Case] = [
     # jobs longer than the execution timeout
     Case("timeout-endpoint", "execution_timeout", ("2 s", "executionTimeout"), _execution_timeout_endpoint,
          quick=True),
-    Case("timeout-policy", "execution_timeout", ("3000 ms", "executionTimeout"), _execution_timeout_policy),
+    Case("timeout-policy", "execution_timeout", ("6000 ms", "executionTimeout"), _execution_timeout_policy),
     # a handler that never returns
     _handler_case("hung-handler", HANG, "hung", ("silent",), symptom="running"),
     # no worker allowed
@@ -351,11 +370,21 @@ CASES: list[Case] = [
          _missing_image("not-pushed"), needs="docker"),
     Case("image-tag-typo", "image_pull", ("/corpus/worker:v1.O", "image pull"), _missing_image("v1.O"),
          needs="docker"),
+    # a start longer than the init timeout; settings that bill with no traffic; a long job that progresses
+    Case("init-timeout", "init_timeout", ("UNHEALTHY", "RUNPOD_INIT_TIMEOUT"),
+         lambda c: c.endpoint("init-timeout", c.shared_volume(), env={"RUNPOD_INIT_TIMEOUT": "1"}, workers=(1, 1)),
+         "unhealthy"),
+    Case("always-on", "runaway_cost", ("workers min is 1", "idle timeout is 3600"), _always_on, "idle"),
+    Case("slow-job", "healthy_but_slow", ("still making progress",),
+         lambda c: c.job(c.handler_endpoint("slow-job", SLOW), {"steps": 60, "step_s": 0.5}), "running"),
     # healthy ones: no false alarm
     Case("healthy-job", "healthy", (), _healthy_job, quick=True),
     Case("healthy-idle", "healthy", (), _healthy_idle, "now"),
     Case("healthy-noop", "healthy", (), _healthy_noop),
 ]
+
+
+SIMULATED: list[Case] = [_fault("simulated-cuda", "cuda_mismatch"), _fault("simulated-oom", "oom")]
 
 
 def run(clinic: Clinic, cases: list[Case], timeout_s: float = 240.0, batch: int = 6) -> list[Outcome]:
@@ -368,8 +397,14 @@ def run(clinic: Clinic, cases: list[Case], timeout_s: float = 240.0, batch: int 
 
 
 def _run_batch(clinic: Clinic, cases: list[Case], timeout_s: float) -> list[Outcome]:
-    made = [(case, case.make(clinic), time.monotonic()) for case in cases]
-    pending, out = list(made), []
+    made, out = [], []
+    for case in cases:
+        try:
+            made.append((case, case.make(clinic), time.monotonic()))
+        except Exception as exc:  # noqa: BLE001 - a case that cannot be made counts as wrong, and says why
+            out.append(Outcome(case, "error", [f"could not make it: {type(exc).__name__}: {exc}"], False, 0.0,
+                               f"could not make it: {exc}"))
+    pending = list(made)
     deadline = time.monotonic() + timeout_s
     while pending:
         for item in list(pending):

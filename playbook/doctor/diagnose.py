@@ -23,6 +23,7 @@ Use:
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class Diagnosis:
     api_calls: int = 0
     elapsed_s: float = 0.0
     actions: list[str] = field(default_factory=list)
+    change: dict | None = None  # the fix as a PATCH of the endpoint, when the doctor knows one
 
     @property
     def meaning(self) -> str:
@@ -62,7 +64,10 @@ class Diagnosis:
 
     def __str__(self) -> str:
         lines = [f"{self.subject}: {self.verdict} ({self.meaning})"]
-        lines += [f"  - {e}" for e in self.evidence] + [f"  fix: {self.fix}"] + [f"  done: {a}" for a in self.actions]
+        lines += [f"  - {e}" for e in self.evidence] + [f"  fix: {self.fix}"]
+        if self.change:
+            lines.append(f"  as a change: PATCH /v2/serverless/<id> {json.dumps(self.change)}")
+        lines += [f"  done: {a}" for a in self.actions]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -115,6 +120,7 @@ class Doctor:
             if verdict in checks.FROM_LOGS:
                 self._findings[obs.endpoint_id] = {"verdict": verdict, "evidence": evidence}
             result = _verdict(_subject_line(obs), verdict, evidence)
+            result.change = checks.remedy(verdict, obs)
         else:
             result = spec_diagnosis(subject)
         result.api_calls, result.elapsed_s = self.calls - calls, time.monotonic() - start
@@ -148,8 +154,10 @@ class Doctor:
                     "progressed": self._progressed(job, lines)},
             limits={"hung_after_s": self.hung_after_s, "slow_delay_s": self.slow_delay_s})
         if any(w.get("status") == "THROTTLED" for w in workers) or (job is not None and job.status == "IN_QUEUE"):
-            pools = list(dict.fromkeys((ep.get("gpu") or {}).get("pools") or []))
-            obs.stock = stock_of(self._call(self.control.gpus, availability=True), pools)
+            catalog = self._call(self.control.gpus, availability=True)  # every pool: the fix may add one
+            pools = list(dict.fromkeys([*((ep.get("gpu") or {}).get("pools") or []),
+                                        *(g["pool"] for g in catalog if g.get("pool"))]))
+            obs.stock = stock_of(catalog, pools)
         obs.templates = [t for t in self._call(self.control.list_templates) if t.get("serverless")]
         self.last_observation = obs
         return obs

@@ -49,3 +49,11 @@ def _or_earlier(obs: Observation, verdict: str, evidence: list[str]) -> tuple[st
     if verdict in ("healthy", "healthy_but_slow") and earlier and obs.job_status == "IN_QUEUE":
         return earlier["verdict"], evidence + [f"an earlier poll: {e}" for e in earlier["evidence"][-2:]]
     return verdict, evidence
+
+
+def remedy(verdict: str, obs: Observation) -> dict | None:
+    """The doctor's fix as a change to the endpoint (a PATCH body), when the rule knows one."""
+    if verdict == "healthy":
+        return None
+    fn = getattr(importlib.import_module(f"{__name__}.{verdict}"), "remedy", None)
+    return fn(obs) if fn else None

@@ -27,3 +27,16 @@ def check(obs: Observation) -> list[str] | None:
                     f"the worker reads env {m.group(1)}, which the endpoint's env does not set "
                     f"(it sets: {', '.join(sorted(env)) or 'nothing'})"]
     return None
+
+
+def remedy(obs: Observation) -> dict | None:
+    """The refused variable set to the first value the worker accepts."""
+    env = obs.endpoint.get("env") or {}
+    for text, _ in reversed(obs.texts()):
+        m = REFUSED.search(text)
+        if m:
+            name, accepted, _value = m.groups()
+            inner = re.search(r"\(([^)]*)\)", accepted)
+            first = re.split(r"[,\s]+|\bor\b", (inner.group(1) if inner else accepted).strip())[0].strip(".")
+            return {"env": {**env, name: first}} if first else None
+    return None

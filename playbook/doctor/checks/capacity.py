@@ -41,3 +41,21 @@ def check(obs: Observation) -> list[str] | None:
     if throttled and obs.last_words():
         out.append(obs.quote(obs.last_words()))
     return out
+
+
+def remedy(obs: Observation) -> dict | None:
+    """Add the cheapest pool with stock in every data center of the endpoint, with at least the VRAM of its
+    largest pool (the catalog's stock, RunPod's prices and VRAM from ``playbook.api.gpus``)."""
+    from playbook.api.gpus import default_catalog
+
+    catalog, gpu = default_catalog(), obs.endpoint.get("gpu") or {}
+    pools, dcs = list(gpu.get("pools") or []), obs.endpoint.get("dataCenterIds") or []
+    need = max((catalog[p].vram_gb for p in pools if p in catalog.pools), default=0)
+
+    def stocked(pool: str) -> bool:
+        levels = obs.stock.get(pool) or {}
+        wanted = dcs or list(levels)
+        return bool(wanted) and all(levels.get(dc, "NONE") != "NONE" for dc in wanted)
+
+    fits = [p for p in catalog.fitting(need, headroom=0.0) if p.pool_id not in pools and stocked(p.pool_id)]
+    return {"gpu": {**gpu, "pools": pools + [fits[0].pool_id]}} if fits else None

@@ -21,3 +21,15 @@ def check(obs: Observation) -> list[str] | None:
     allowed = gpu.get("allowedCudaVersions") or ([f">={gpu['minCudaVersion']}"] if gpu.get("minCudaVersion") else [])
     return [obs.quote(line, text) for text, line in hits[-2:]] + [
         f"the endpoint's CUDA constraint: {', '.join(allowed) if allowed else 'none (any host driver)'}"]
+
+
+NEEDS = re.compile(r"cuda>=(\d+\.\d+)")
+
+
+def remedy(obs: Observation) -> dict | None:
+    """Place workers only on hosts whose driver has the CUDA the image needs (RunPod's minCudaVersion)."""
+    need = next((m.group(1) for t, _ in obs.texts() if (m := NEEDS.search(t))), None)
+    if need is None:
+        return None
+    gpu = {k: v for k, v in (obs.endpoint.get("gpu") or {}).items() if k != "allowedCudaVersions"}
+    return {"gpu": {**gpu, "minCudaVersion": need}}

@@ -21,3 +21,10 @@ def check(obs: Observation) -> list[str] | None:
     if last:
         out.append("the worker's last line before the stop: " + obs.quote(last))
     return out
+
+
+def remedy(obs: Observation) -> dict:
+    """Twice what the job was allowed (or ran), in whole minutes: RunPod's own timeout field, in ms."""
+    limit_ms = int(obs.endpoint.get("timeout") or 0)
+    ran_ms = int((obs.job or {}).get("execution_ms") or 0)
+    return {"timeout": max(60_000, -(-2 * max(limit_ms, ran_ms) // 60_000) * 60_000)}

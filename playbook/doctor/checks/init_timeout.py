@@ -21,3 +21,7 @@ def check(obs: Observation) -> list[str] | None:
     timeout = (obs.endpoint.get("env") or {}).get("RUNPOD_INIT_TIMEOUT")
     out.append(f"RUNPOD_INIT_TIMEOUT is {timeout + ' s (the endpoint env)' if timeout else 'unset: 420 s'}")
     return out
+
+
+def remedy(obs: Observation) -> dict:
+    return {"env": {**(obs.endpoint.get("env") or {}), "RUNPOD_INIT_TIMEOUT": "600"}}

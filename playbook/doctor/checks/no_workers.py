@@ -22,3 +22,8 @@ def check(obs: Observation) -> list[str] | None:
     if crash:
         out.append("a worker's log also shows why it may have been stopped: " + obs.quote(crash[1], crash[0]))
     return out
+
+
+def remedy(obs: Observation) -> dict:
+    workers = obs.settings_workers
+    return {"workers": {**workers, "max": max(1, int(workers.get("min") or 0))}}

@@ -33,3 +33,11 @@ def check(obs: Observation) -> list[str] | None:
     out = [f"{w['id']} runs version {w.get('version')}, the endpoint is at {obs.endpoint_version}" for w in obs.workers
            if w.get("isStale")]
     return (out + template_trap(obs)) or None
+
+
+def remedy(obs: Observation) -> dict | None:
+    """PATCH the endpoint itself with the image its template now holds (a new release)."""
+    for t in obs.templates:
+        if template_trap(Observation(obs.subject, obs.endpoint, templates=[t])):
+            return {"image": t["image"]}
+    return None
