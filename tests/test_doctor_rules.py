@@ -85,3 +85,33 @@ def test_no_stock_evidence_lists_each_pool_and_blames_only_those_without_stock()
     assert verdict == "capacity" and "AMPERE_16: EU-RO-1 HIGH" in text
     cause = next(e for e in evidence if e.startswith("no stock:"))
     assert "HOPPER_141 in EU-RO-1" in cause and "AMPERE_16" not in cause
+
+
+def _recorded(prefix: str) -> list[Observation]:
+    return [_load(p)[0] for p in RECORDED if p.name.startswith(prefix)]
+
+
+def test_the_fix_is_a_change_the_endpoint_can_take():
+    """The doctor's fix as a PATCH body, computed from what it observed."""
+    for obs in _recorded("capacity--"):
+        pools = checks.remedy("capacity", obs)["gpu"]["pools"]
+        added = pools[-1]
+        dcs = obs.endpoint["dataCenterIds"]
+        assert pools[:-1] == obs.endpoint["gpu"]["pools"] and all(obs.stock[added][dc] != "NONE" for dc in dcs)
+    for obs in _recorded("no_workers--"):
+        assert checks.remedy("no_workers", obs)["workers"]["max"] >= 1
+    for obs in _recorded("execution_timeout--"):
+        assert checks.remedy("execution_timeout", obs)["timeout"] > obs.job["execution_ms"]
+    for obs in _recorded("bad_env--"):
+        change = checks.remedy("bad_env", obs)
+        if change:  # a refused value: set to the first one the worker accepts
+            ((name, value),) = [(k, v) for k, v in change["env"].items() if obs.endpoint["env"].get(k) != v]
+            assert value in {"auto", "0"}, change
+    (trap,) = _recorded("stale_release--template-trap")
+    assert checks.remedy("stale_release", trap) == {"image": "local/playbook-worker:2"}
+    for obs in _recorded("out_of_memory--"):
+        assert checks.remedy("out_of_memory", obs)["gpu"]["pools"] == ["AMPERE_24"]
+    for obs in _recorded("cuda_mismatch--"):
+        assert checks.remedy("cuda_mismatch", obs)["gpu"]["minCudaVersion"] == "12.8"
+    for obs in _recorded("healthy--"):
+        assert checks.remedy("healthy", obs) is None

@@ -1,9 +1,10 @@
-"""The doctor's knowledge: the closed set of verdicts (each with its one-sentence fix), the log lines
-that identify a cause, and the settings that run up a bill or carry a known SDK bug.
+"""The doctor's knowledge: the closed set of verdicts (each with its one-sentence fix and the CLI's exit
+status), and the settings that run up a bill or carry a known SDK bug. The log lines that identify each
+cause live with the rule that reads them (``playbook.doctor.checks.<verdict>``).
 
-Why a separate module: these are facts (RunPod's log lines, the runpod SDK's bad versions, prices)
-that change independently of how the doctor gathers evidence (``playbook.doctor.diagnose``); keeping them as
-data makes each one easy to check against DESIGN.md §2b and to extend.
+Why a separate module: these are facts (the runpod SDK's bad versions, prices, spend limits) that change
+independently of how the doctor gathers evidence (``playbook.doctor.observe``); keeping them as data
+makes each one easy to check against DESIGN.md §2b and to extend.
 """
 
 from __future__ import annotations
@@ -63,32 +64,10 @@ VERDICTS: dict[str, tuple[str, str]] = {
 # refused, 2 any other problem (1: the doctor could not run)
 EXIT_STATUS = {"healthy": 0, "bad_input": 3}
 
-# (verdict, pattern): the first verdict with a matching line wins, in this order (most specific first)
-LOG_PATTERNS: list[tuple[str, re.Pattern]] = [(v, re.compile(p, re.I)) for v, p in (
-    ("image_pull", r"image pull|pull access denied|manifest unknown|ErrImagePull|failed to pull image"),
-    ("wrong_architecture", r"exec format error|no matching manifest for linux/amd64|image is linux/arm"),
-    ("cuda_mismatch", r"nvidia-container-cli: requirement error|unsatisfied condition: cuda|Found no NVIDIA "
-                      r"driver|CUDA driver version is insufficient|device kernel image is invalid"),
-    ("models_missing", r"model folder \S+ does not exist|is not a diffusers pipeline folder|model at MODEL_PATH="
-                       r"\S+ is not usable|no weights file|No such file or directory: '/runpod-volume"),
-    ("out_of_memory", r"CUDA out of memory|OutOfMemoryError|Killed process .* out of memory"),
-    ("init_timeout", r"exceeded the init timeout|init timeout"),
-)]
-TRACEBACK_HEADER = re.compile(r"Traceback \(most recent call last\)")  # a crash sign; the exception line says what
-CRASH_PATTERN = re.compile(r"Traceback \(most recent call last\)|Worker is unhealthy, exiting|"
-                           r"exited with code [1-9]|Error: ", re.I)
 SDK_VERSION = re.compile(r"Starting Serverless Worker \|\s*Version (\d+\.\d+\.\d+)|runpod_version\W+(\d+\.\d+\.\d+)")
 BUGGY_SDK = ((1, 7, 11), (1, 10, 0))  # inclusive: sent nearly all jobs to one worker on network-volume endpoints
 SPEND_LIMIT_USD_PER_H = 80.0  # RunPod's default account spend limit
 LONG_IDLE_TIMEOUT_S = 300
-
-
-def classify(line: str) -> str | None:
-    """The verdict a log line (or an error text) is evidence for, if any."""
-    for verdict, pattern in LOG_PATTERNS:
-        if pattern.search(line):
-            return verdict
-    return None
 
 
 def sdk_version(text: str) -> tuple[int, int, int] | None:

@@ -44,8 +44,9 @@ def check(obs: Observation) -> list[str] | None:
 
 
 def remedy(obs: Observation) -> dict | None:
-    """Add the cheapest pool with stock in every data center of the endpoint, with at least the VRAM of its
-    largest pool (the catalog's stock, RunPod's prices and VRAM from ``playbook.api.gpus``)."""
+    """Add a pool with stock in every data center of the endpoint: the cheapest with at least the VRAM of
+    its largest pool, else (none has stock) the one with the most VRAM (the catalog's stock, RunPod's prices
+    and VRAM from ``playbook.api.gpus``)."""
     from playbook.api.gpus import default_catalog
 
     catalog, gpu = default_catalog(), obs.endpoint.get("gpu") or {}
@@ -57,5 +58,6 @@ def remedy(obs: Observation) -> dict | None:
         wanted = dcs or list(levels)
         return bool(wanted) and all(levels.get(dc, "NONE") != "NONE" for dc in wanted)
 
-    fits = [p for p in catalog.fitting(need, headroom=0.0) if p.pool_id not in pools and stocked(p.pool_id)]
-    return {"gpu": {**gpu, "pools": pools + [fits[0].pool_id]}} if fits else None
+    with_stock = [p for p in catalog.fitting(0, headroom=0.0) if p.pool_id not in pools and stocked(p.pool_id)]
+    fits = [p for p in with_stock if p.vram_gb >= need] or sorted(with_stock, key=lambda p: -p.vram_gb)
+    return {"gpu": {"pools": pools + [fits[0].pool_id]}} if fits else None

@@ -31,5 +31,4 @@ def remedy(obs: Observation) -> dict | None:
     need = next((m.group(1) for t, _ in obs.texts() if (m := NEEDS.search(t))), None)
     if need is None:
         return None
-    gpu = {k: v for k, v in (obs.endpoint.get("gpu") or {}).items() if k != "allowedCudaVersions"}
-    return {"gpu": {**gpu, "minCudaVersion": need}}
+    return {"gpu": {"minCudaVersion": need, "allowedCudaVersions": []}}

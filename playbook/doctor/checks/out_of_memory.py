@@ -26,4 +26,4 @@ def remedy(obs: Observation) -> dict | None:
     catalog, gpu = default_catalog(), obs.endpoint.get("gpu") or {}
     have = max((catalog[p].vram_gb for p in gpu.get("pools") or [] if p in catalog.pools), default=0)
     bigger = catalog.fitting(have + 1, headroom=0.0)
-    return {"gpu": {**gpu, "pools": [bigger[0].pool_id]}} if bigger else None
+    return {"gpu": {"pools": [bigger[0].pool_id]}} if bigger else None
