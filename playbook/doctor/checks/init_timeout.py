@@ -12,8 +12,8 @@ PATTERN = re.compile(r"exceeded the init timeout|init timeout", re.I)
 def check(obs: Observation) -> list[str] | None:
     unhealthy = [w for w in obs.workers if w.get("status") == "UNHEALTHY"]
     hits = obs.find(PATTERN)
-    if not unhealthy and not hits:
-        return None
+    if not unhealthy and (not hits or obs.job_status == "COMPLETED"):
+        return None  # a worker once late that then served the job is not the cause of anything now
     out = [f"{w['id']} is UNHEALTHY after {w.get('uptimeSeconds')} s of start" for w in unhealthy]
     out += [obs.quote(line, text) for text, line in hits[-1:]]
     if obs.last_words() and not hits:
