@@ -5,10 +5,11 @@ each broken endpoint is a throw-away copy of the journey's endpoint (05's), dele
 Why a module: each pitfall is the same steps with different settings; the notebook stays a few calls per
 pitfall and the tests drive the very same code. Most pitfalls are made from their real cause, through
 RunPod's public interfaces: pools without stock in the catalog, an env var with a typo, max workers 0, an
-empty volume, a PATCH while workers run, costly settings, an arm64 image (with a Docker daemon). The
+empty volume, an init timeout shorter than the worker's real start, a PATCH while workers run, costly
+settings, an arm64 image (with a Docker daemon). The
 fault switch (``playbook.local.runtime.faults``) simulates what a CPU cannot produce (a driver older than
 the image's CUDA, GPU out of memory) and a few classics kept from before (a crash loop, a pull that never
-ends, a slow start, a hung handler); the notebook says which. The wait is for the symptom (a job's
+ends, a hung handler); the notebook says which. The wait is for the symptom (a job's
 status, the workers view), never for the doctor's verdict; the fix is the doctor's ``change`` (a PATCH of
 the endpoint) when it has one, else the step its fix sentence names.
 """
@@ -66,7 +67,7 @@ PITFALLS = {p.name: p for p in (
     Pitfall("out_of_memory", "out_of_memory", "jobs FAIL: the model does not fit the GPU", {"PLAYBOOK_FAULT": "oom"},
             simulated=True),
     Pitfall("slow_start", "init_timeout", "workers turn UNHEALTHY: the start takes longer than the init timeout",
-            {"PLAYBOOK_FAULT": "slow_init", "RUNPOD_INIT_TIMEOUT": "2"}, symptom="unhealthy", simulated=True),
+            {"RUNPOD_INIT_TIMEOUT": "1"}, symptom="unhealthy"),
     Pitfall("models_missing", "models_missing", "workers fail their fitness check: the volume has no model",
             empty_volume=True),
     Pitfall("hung_job", "hung", "a job stays IN_PROGRESS: its handler waits forever", {"PLAYBOOK_FAULT": "hang"},
@@ -239,9 +240,6 @@ class Walkthrough:
         if name == "models_missing":  # "upload the model to the network volume"
             shutil.copytree(self.volume / "models", case.volume / "models", dirs_exist_ok=True)
             return "copied the model folder to the endpoint's volume; the next worker passes its fitness check"
-        if name == "slow_start" and change:  # the old worker is still starting: with a longer timeout it may finish
-            self.control.update_endpoint(eid, change)
-            return f"applied the doctor's change: PATCH /v2/serverless/{eid} {json.dumps(change)}"
         if change:
             done = f"applied the doctor's change: PATCH /v2/serverless/{eid} {json.dumps(change)}"
         else:
