@@ -1,8 +1,11 @@
-"""Figures for diagnosis: the doctor's latency and API calls per diagnosis, and the demo worker's
-cold start by phase (process, and container when an image is given), compared with a stored baseline.
+"""Figures for diagnosis: the doctor on a labelled corpus of deployments broken from real causes (the
+confusion table: a case is right when the verdict is its label and the evidence names the cause), the
+doctor's latency and API calls per diagnosis, and the demo worker's cold start by phase (process, and
+container when an image is given), compared with a stored baseline.
 
 Why a script and not a test: timings depend on the machine; tests assert behaviour, this prints numbers.
 Run:
+    python benchmarks/bench_doctor.py --corpus-only [--record tests/data/doctor] [--case NAME ...]
     python benchmarks/bench_doctor.py [--polls 5] [--starts 2] [--image local/playbook-worker:latest]
     python benchmarks/bench_doctor.py --update-baseline     # store this machine's figures as the baseline
 A phase more than 20 % slower than the baseline (and by more than 50 ms) is reported as a regression.
@@ -20,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the corpus (tests/doctor_corpus.py) is shared with the tests
 
 from playbook.api.control import ControlClient  # noqa: E402
 from playbook.api.jobs import JobClient  # noqa: E402
@@ -54,6 +58,35 @@ def bench_doctor(platform, polls: int) -> list[dict]:
                      "poll_calls_max": max(r.api_calls for r in later),
                      "right": sum(r.verdict == runs[0].verdict for r in later)})
     return rows
+
+
+def bench_corpus(platform, names: list[str] | None, record: Path | None) -> bool:
+    """Every corpus case (or those named): the confusion table, and each wrong one with its diagnosis."""
+    import doctor_corpus as corpus
+
+    from playbook.image import dockerhost
+
+    docker = dockerhost.daemon_status().available
+    everything = corpus.CASES + (corpus.SIMULATED if names else [])  # simulated faults: only by name (recording)
+    cases = [c for c in everything if (not names or c.name in names) and (c.needs != "docker" or docker)]
+    skipped = [c.name for c in corpus.CASES if c.needs == "docker" and not docker]
+    clinic = corpus.Clinic(platform, Path(tempfile.mkdtemp(prefix="bench-doctor-corpus-")))
+    start = time.monotonic()
+    outcomes = corpus.run(clinic, cases)
+    print(f"doctor on the corpus: {len(outcomes)} cases in {time.monotonic() - start:.0f} s"
+          + (f" (skipped, no Docker daemon: {', '.join(skipped)})" if skipped else ""))
+    for o in outcomes:
+        mark = "ok " if o.right else ("BAD" if o.verdict != o.case.expected else "EVD")
+        print(f"  {mark} {o.case.name:24} {o.case.expected:18} -> {o.verdict:18} {o.seconds:5.2f} s")
+        if not o.right:
+            print("      " + o.text.replace("\n", "\n      "))
+        if record is not None and o.observation is not None:
+            corpus.record(o, record)
+    print(corpus.confusion(outcomes))
+    broken_healthy = [o.case.name for o in outcomes if o.case.expected != "healthy" and o.verdict == "healthy"]
+    false_alarms = [o.case.name for o in outcomes if o.case.expected == "healthy" and o.verdict != "healthy"]
+    print(f"'healthy' on a broken endpoint: {broken_healthy or 'none'}; false alarms: {false_alarms or 'none'}")
+    return not broken_healthy and not false_alarms
 
 
 def bench_cold_start(platform, starts: int, image: str | None) -> dict[str, dict[str, float]]:
@@ -103,11 +136,17 @@ def main() -> int:
     parser.add_argument("--starts", type=int, default=2)
     parser.add_argument("--image", help="a local worker image: also measure a container's cold start")
     parser.add_argument("--update-baseline", action="store_true")
+    parser.add_argument("--corpus-only", action="store_true", help="only the labelled corpus' confusion table")
+    parser.add_argument("--case", nargs="*", help="only these corpus cases")
+    parser.add_argument("--record", type=Path, help="write each case's observation (JSON) into this folder")
     args = parser.parse_args()
 
     import playbook.local as local
 
     with local.start(record=False) as platform:
+        clean = bench_corpus(platform, args.case, args.record)
+        if args.corpus_only:
+            return 0 if clean else 1
         print("doctor: latency and API calls per diagnosis (local platform)")
         for row in bench_doctor(platform, args.polls):
             print(f"  {row['fault']:14} verdict {row['verdict']:14} first {row['first_s']:6.3f} s "

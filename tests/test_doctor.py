@@ -118,14 +118,20 @@ def test_hung_and_slow_jobs_are_told_apart(platform, cases):
     assert any("silent" in e for e in d_hung.evidence) and any("progress" in e for e in d_slow.evidence)
 
 
-def test_a_poll_costs_at_most_one_call_beyond_the_workers_view(platform, cases):
+def test_settings_are_read_fresh_and_a_poll_costs_a_few_calls(platform, cases):
+    """No cache for the doctor's life: a PATCH (max workers 0) shows at the next poll."""
     capacity = next(s for s, v in cases if v == "capacity")
     doc = doctor.Doctor(platform.target)
     first = doc.diagnose(capacity[0])
-    second = doc.diagnose(capacity[0])
-    assert first.verdict == second.verdict == "capacity"
-    assert second.api_calls == 2, second  # the workers view and one worker's logs; the rest is cached
-    assert first.api_calls > second.api_calls
+    assert first.verdict == "capacity"
+    # the endpoint, the workers view, one worker's logs, the templates and (work waits) the catalog
+    assert first.api_calls <= 5, first
+    eid, jobs = _endpoint(platform, "fresh-settings")
+    assert doc.diagnose(eid).verdict == "healthy"
+    ControlClient(platform.target, retries=0).update_endpoint(eid, {"workers": {"min": 0, "max": 0}})
+    job_id = jobs.run({"value": 1})
+    again = doc.diagnose(f"{eid}/{job_id}")
+    assert again.verdict == "no_workers" and any("workers.max 0" in e for e in again.evidence), str(again)
 
 
 def test_sdk_bug_is_found_in_a_spec(tmp_path):
@@ -155,6 +161,12 @@ def test_cli_gives_the_same_verdicts_and_stops_a_crash_loop(platform, cases, cap
     wait_until(lambda: not platform.list_workers(crash), timeout_s=20)
     assert main(["doctor", str(REPO_ROOT / "deploy" / "demo.toml")]) == 0
     assert ": healthy (" in capsys.readouterr().out
+    assert main(["doctor", hung[1], "--target", "local"]) == 1  # a job id alone: both forms are named
+    err = capsys.readouterr().err
+    assert "is a job id" in err and f"ENDPOINT_ID/{hung[1]}" in err
+    assert main(["doctor", "--verdicts"]) == 0
+    listed = capsys.readouterr().out
+    assert all(v in listed for v in doctor.rules.VERDICTS)
 
 
 def test_an_unknown_fault_name_is_refused():

@@ -72,6 +72,8 @@ VARIABLES = {v.name: v for v in (
     EnvVar("PLAYBOOK_FAULT", "unset", "an endpoint env key, not a host variable: breaks the local platform's "
            "endpoint on purpose (no_stock, crash_loop, image_pull, cuda_mismatch, oom, slow_init, hang; "
            "playbook/local/runtime/faults.py)"),
+    EnvVar("PLAYBOOK_FAULT_GPU", "set by the platform", "internal: the simulated GPU (pool:VRAM GB) a local worker "
+           "with the oom fault runs on, for its out-of-memory message"),
     EnvVar("PLAYBOOK_TIMING", "printed by the worker", "not a variable: the prefix of the worker's cold-start "
            "timing marks in its log (worker/imagegen/timing.py)"),
     EnvVar("PLAYBOOK_LIFELINE_FD", "set by the platform", "internal: the pipe a local worker watches to die "

@@ -1,9 +1,10 @@
-"""The doctor's knowledge: the closed set of verdicts (each with its one-sentence fix), the log lines
-that identify a cause, and the settings that run up a bill or carry a known SDK bug.
+"""The doctor's knowledge: the closed set of verdicts (each with its one-sentence fix and the CLI's exit
+status), and the settings that run up a bill or carry a known SDK bug. The log lines that identify each
+cause live with the rule that reads them (``playbook.doctor.checks.<verdict>``).
 
-Why a separate module: these are facts (RunPod's log lines, the runpod SDK's bad versions, prices)
-that change independently of how the doctor gathers evidence (``playbook.doctor.diagnose``); keeping them as
-data makes each one easy to check against docs/runpod-facts.md §8 and to extend.
+Why a separate module: these are facts (the runpod SDK's bad versions, prices, spend limits) that change
+independently of how the doctor gathers evidence (``playbook.doctor.observe``); keeping them as data
+makes each one easy to check against docs/runpod-facts.md §8 and to extend.
 """
 
 from __future__ import annotations
@@ -44,36 +45,30 @@ VERDICTS: dict[str, tuple[str, str]] = {
              "Cancel the job, look at the handler for a deadlock or an endless wait, and set an execution timeout."),
     "runaway_cost": ("the settings bill far more than the traffic needs",
                      "Set workers min to 0, a short idle timeout, and max workers within your spend limit."),
+    "no_workers": ("no worker may start: workers.max is 0, so jobs wait IN_QUEUE forever",
+                   "Raise workers.max (PATCH the endpoint, e.g. {\"workers\": {\"max\": 1}}); it is 0 when set by "
+                   "hand, by `playbook doctor --stop-crash-loop`, by RunPod after 3/7 idle days, or by the "
+                   "account's worker cap."),
+    "execution_timeout": ("the job ran past the endpoint's execution timeout and was stopped",
+                          "Raise the endpoint's executionTimeout (REST `timeout`, or the job's "
+                          "policy.executionTimeout) above the job's time, or cut the work (fewer steps, smaller "
+                          "images)."),
+    "bad_input": ("the job's own input was refused; the endpoint is fine",
+                  "Fix the request's input as the error says (the worker's schema); nothing to change on the "
+                  "endpoint."),
+    "bad_env": ("an environment variable the worker reads has a value it refuses",
+                "Set the variable to one of the values the worker accepts (PATCH the endpoint's env: a new "
+                "release)."),
     "healthy": ("nothing wrong found", "Nothing to fix."),
 }
+# the exit status of `playbook doctor` per verdict: 0 healthy, 3 the endpoint is fine but the job's input was
+# refused, 2 any other problem (1: the doctor could not run)
+EXIT_STATUS = {"healthy": 0, "bad_input": 3}
 
-# (verdict, pattern): the first verdict with a matching line wins, in this order (most specific first)
-LOG_PATTERNS: list[tuple[str, re.Pattern]] = [(v, re.compile(p, re.I)) for v, p in (
-    ("image_pull", r"image pull|pull access denied|manifest unknown|ErrImagePull|failed to pull image"),
-    ("wrong_architecture", r"exec format error|no matching manifest for linux/amd64|image is linux/arm"),
-    ("cuda_mismatch", r"nvidia-container-cli: requirement error|unsatisfied condition: cuda|Found no NVIDIA "
-                      r"driver|CUDA driver version is insufficient|device kernel image is invalid"),
-    ("models_missing", r"model folder \S+ does not exist|is not a diffusers pipeline folder|model at MODEL_PATH="
-                       r"\S+ is not usable|no weights file|No such file or directory: '/runpod-volume|"
-                       r"no file named .{0,200}found in directory|but no such modeling files are available"),
-    ("out_of_memory", r"CUDA out of memory|OutOfMemoryError|Killed process .* out of memory"),
-    ("init_timeout", r"exceeded the init timeout|init timeout"),
-)]
-TRACEBACK_HEADER = re.compile(r"Traceback \(most recent call last\)")  # a crash sign; the exception line says what
-CRASH_PATTERN = re.compile(r"Traceback \(most recent call last\)|Worker is unhealthy, exiting|"
-                           r"exited with code [1-9]|Error: ", re.I)
 SDK_VERSION = re.compile(r"Starting Serverless Worker \|\s*Version (\d+\.\d+\.\d+)|runpod_version\W+(\d+\.\d+\.\d+)")
 BUGGY_SDK = ((1, 7, 11), (1, 10, 0))  # inclusive: sent nearly all jobs to one worker on network-volume endpoints
 SPEND_LIMIT_USD_PER_H = 80.0  # RunPod's default account spend limit
 LONG_IDLE_TIMEOUT_S = 300
-
-
-def classify(line: str) -> str | None:
-    """The verdict a log line (or an error text) is evidence for, if any."""
-    for verdict, pattern in LOG_PATTERNS:
-        if pattern.search(line):
-            return verdict
-    return None
 
 
 def sdk_version(text: str) -> tuple[int, int, int] | None:

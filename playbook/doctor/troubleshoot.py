@@ -1,17 +1,24 @@
-"""The troubleshooting walk-through of notebook 08: break an endpoint on purpose, meet the symptom, run
-the doctor, apply the fix, and see it pass. Local platform only (the breaking needs its fault switch);
+"""The troubleshooting clinic of notebook 08: break an endpoint, wait for the symptom a user sees, ask
+the doctor once, apply the doctor's own fix as a visible change, and see it pass. Local platform only;
 each broken endpoint is a throw-away copy of the journey's endpoint (05's), deleted once it passes.
 
-Why a module: each pitfall is the same four steps with different settings; the notebook stays a few
-calls per pitfall and the tests drive the very same code. Each pitfall is made the way it happens:
-through the fault switch (``playbook.local.runtime.faults``: no stock, crash loop, image pull, driver,
-out of memory, slow start, hung job) or for real (an empty volume, a PATCH while workers run, costly
-settings), and fixed through RunPod's own API (a PATCH of the endpoint), never by reaching inside.
+Why a module: each pitfall is the same steps with different settings; the notebook stays a few calls per
+pitfall and the tests drive the very same code. Most pitfalls are made from their real cause, through
+RunPod's public interfaces: pools without stock in the catalog, an env var with a typo, max workers 0, an
+empty volume, an init timeout shorter than the worker's real start, a PATCH while workers run, costly
+settings, an arm64 image (with a Docker daemon). The
+fault switch (``playbook.local.runtime.faults``) simulates what a CPU cannot produce (a driver older than
+the image's CUDA, GPU out of memory) and a few classics kept from before (a crash loop, a pull that never
+ends, a hung handler); the notebook says which. The wait is for the symptom (a job's
+status, the workers view), never for the doctor's verdict; the fix is the doctor's ``change`` (a PATCH of
+the endpoint) when it has one, else the step its fix sentence names.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,27 +43,39 @@ class Pitfall:
     workers_min: int = 0
     empty_volume: bool = False
     sends_job: bool = True
+    symptom: str = "terminal"  # what a user waits for: see Walkthrough.shows
+    change: dict = field(default_factory=dict)  # the breaking change of the endpoint (REST fields)
+    simulated: bool = False  # the fault switch stands in for a cause a CPU cannot produce
+    needs_docker: bool = False
 
 
 PITFALLS = {p.name: p for p in (
-    Pitfall("no_stock", "capacity", "jobs stay IN_QUEUE forever: the endpoint's GPU pools have no stock",
-            {"PLAYBOOK_FAULT": "no_stock"}),
-    Pitfall("crash_loop", "crash_loop", "jobs wait while the workers view reads RUNNING: each worker dies at start",
-            {"PLAYBOOK_FAULT": "crash_loop"}, workers_min=1, sends_job=False),
+    Pitfall("no_stock", "capacity", "jobs stay IN_QUEUE forever: the endpoint's GPU pools have no stock in its data "
+            "centers", symptom="throttled"),
+    Pitfall("env_typo", "bad_env", "workers die at start: an env var the worker reads has a typo",
+            {"WORKER_DTYPE": "fp61"}),
+    Pitfall("no_workers", "no_workers", "jobs wait IN_QUEUE and the workers view is empty: max workers is 0",
+            change={"workers": {"min": 0, "max": 0, "idleTimeout": 2}}, symptom="queued"),
+    Pitfall("exec_format", "wrong_architecture", "workers die at once: the image was built for arm64",
+            needs_docker=True),
+    Pitfall("crash_loop", "crash_loop", "jobs fail and workers come and go: each worker dies at start",
+            {"PLAYBOOK_FAULT": "crash_loop"}, simulated=True),
     Pitfall("image_pull", "image_pull", "workers stay INITIALIZING: the image cannot be pulled",
-            {"PLAYBOOK_FAULT": "image_pull"}),
+            {"PLAYBOOK_FAULT": "image_pull"}, symptom="initializing", simulated=True),
     Pitfall("cuda_mismatch", "cuda_mismatch", "workers exit at once: the host driver is older than the image's CUDA",
-            {"PLAYBOOK_FAULT": "cuda_mismatch"}),
-    Pitfall("out_of_memory", "out_of_memory", "jobs FAIL: the model does not fit the GPU", {"PLAYBOOK_FAULT": "oom"}),
+            {"PLAYBOOK_FAULT": "cuda_mismatch"}, simulated=True),
+    Pitfall("out_of_memory", "out_of_memory", "jobs FAIL: the model does not fit the GPU", {"PLAYBOOK_FAULT": "oom"},
+            simulated=True),
     Pitfall("slow_start", "init_timeout", "workers turn UNHEALTHY: the start takes longer than the init timeout",
-            {"PLAYBOOK_FAULT": "slow_init", "RUNPOD_INIT_TIMEOUT": "2"}),
+            {"RUNPOD_INIT_TIMEOUT": "1"}, symptom="unhealthy"),
     Pitfall("models_missing", "models_missing", "workers fail their fitness check: the volume has no model",
             empty_volume=True),
-    Pitfall("hung_job", "hung", "a job stays IN_PROGRESS: its handler waits forever", {"PLAYBOOK_FAULT": "hang"}),
+    Pitfall("hung_job", "hung", "a job stays IN_PROGRESS: its handler waits forever", {"PLAYBOOK_FAULT": "hang"},
+            symptom="running", simulated=True),
     Pitfall("stale_release", "stale_release", "a new image was PATCHed in, but the running worker is older",
-            workers_min=1, sends_job=False),
+            workers_min=1, sends_job=False, symptom="stale"),
     Pitfall("runaway_cost", "runaway_cost", "min workers 1 and a long idle timeout: it bills with no traffic",
-            workers_min=1, sends_job=False),
+            workers_min=1, sends_job=False, symptom="idle"),
 )}
 
 
@@ -68,7 +87,7 @@ class Case:
     endpoint_id: str
     volume: Path
     job_id: str | None = None
-    doctor: doctor.Doctor | None = None  # the one that polled for the symptom (it remembers what it saw)
+    diagnosis: doctor.Diagnosis | None = None  # what the doctor said (its change is the fix applied)
 
     @property
     def subject(self) -> str:
@@ -123,7 +142,17 @@ class Walkthrough:
         self.made.append((kind, resource["id"], resource["name"]))
         return resource
 
+    @staticmethod
+    def available(name: str) -> bool:
+        """Whether this machine can make the pitfall (an arm64 image needs a Docker daemon)."""
+        if not PITFALLS[name].needs_docker:
+            return True
+        from playbook.image import dockerhost
+
+        return dockerhost.daemon_status().available
+
     def break_it(self, name: str) -> Case:
+        """Make the broken copy, send a job, and wait for the symptom (a status a user sees)."""
         pitfall = PITFALLS[name]
         volume_id, volume = self.volume_id, self.volume
         if pitfall.empty_volume:
@@ -135,7 +164,7 @@ class Walkthrough:
         ep = self._made("endpoint", self.client.create_endpoint({
             **self.base, "name": f"{PREFIX}{name}", "env": {**self.base["env"], **pitfall.env},
             "networkVolumes": [volume_id], "workers": {"min": pitfall.workers_min, "max": 2, "idleTimeout": idle_s},
-            "scaling": {"type": "QUEUE_DELAY", "queueDelay": 0.5}}))
+            "scaling": {"type": "QUEUE_DELAY", "queueDelay": 0.5}, **pitfall.change, **self._breaking(name)}))
         case = Case(pitfall, ep["id"], volume)
         if name == "stale_release":  # the worker starts, then a new image is PATCHed in: a new release
             wait_for(lambda: self._summary(ep["id"])["idle"], self.timeout_s, what="the first worker to be ready")
@@ -145,14 +174,47 @@ class Walkthrough:
         self._await_symptom(case)
         return case
 
+    def _breaking(self, name: str) -> dict:
+        """The REST fields that break a copy for real: a pool without stock in its data centers, an arm64 image."""
+        if name == "no_stock":
+            dcs = self.base["dataCenterIds"] or [self.client.get_network_volume(self.volume_id)["dataCenter"]]
+            return {"gpu": {"pools": [self._pool_without_stock(dcs)]}, "dataCenterIds": dcs}
+        if name == "exec_format":
+            from playbook.image import build
+
+            return {"image": build.make_foreign_image("arm64", "runpod-playbook-troubleshoot:arm64")}
+        return {}
+
+    def _pool_without_stock(self, dcs: list[str]) -> str:
+        for gpu in self.client.gpus(availability=True):
+            stocked = {d.get("id") for d in gpu.get("dataCenters") or [] if d.get("availability") != "NONE"}
+            if gpu.get("pool") and not stocked & set(dcs):
+                return gpu["pool"]
+        from playbook.core.errors import ConfigError
+
+        raise ConfigError(f"every GPU pool has stock in {dcs}: no pool to show 'no stock' with")
+
     def _summary(self, endpoint_id: str) -> dict:
         return self.control.endpoint_workers(endpoint_id)["summary"]
 
+    def shows(self, case: Case, since: float) -> bool:
+        """Whether the symptom a user waits for is there (a job's status, the workers view), not a verdict."""
+        job = JobClient(self.target, case.endpoint_id).status(case.job_id) if case.job_id else None
+        workers = self.control.endpoint_workers(case.endpoint_id)["workers"]
+        status = {w["status"] for w in workers}
+        return {"terminal": job is not None and job.terminal,
+                "throttled": "THROTTLED" in status, "initializing": "INITIALIZING" in status,
+                "unhealthy": "UNHEALTHY" in status, "idle": "IDLE" in status,
+                "stale": any(w.get("isStale") for w in workers),
+                "queued": job is not None and job.status == "IN_QUEUE" and time.monotonic() - since > 2,
+                "running": job is not None and job.status == "IN_PROGRESS"
+                and (job.execution_ms or 0) > 1000 * (self.hung_after_s + 1)}[case.pitfall.symptom]
+
     def _await_symptom(self, case: Case) -> None:
-        """Wait until the doctor can see the pitfall (its verdict), as a user polling would."""
-        doc = case.doctor = self.doctor()
-        wait_for(lambda: doc.diagnose(case.subject).verdict == case.pitfall.verdict, self.timeout_s,
-                 what=f"the {case.pitfall.name} symptom", interval_s=0.5, max_interval_s=2.0)
+        """Wait for the symptom as a user sees it; the doctor is asked once, after (``diagnose``)."""
+        since = time.monotonic()
+        wait_for(lambda: self.shows(case, since), self.timeout_s, what=f"the {case.pitfall.name} symptom",
+                 interval_s=0.3, max_interval_s=1.0)
 
     def symptom(self, case: Case) -> Symptom:
         status = JobClient(self.target, case.endpoint_id).status(case.job_id).status if case.job_id else None
@@ -162,40 +224,49 @@ class Walkthrough:
         return Symptom(case.pitfall.name, case.pitfall.story, status, workers)
 
     def diagnose(self, case: Case) -> doctor.Diagnosis:
-        """The doctor that watched the symptom appear diagnoses it (as ``playbook doctor`` run in a loop)."""
-        return (case.doctor or self.doctor()).diagnose(case.subject)
+        """The doctor, asked once (as ``playbook doctor ENDPOINT_ID/JOB_ID``); kept for ``fix``."""
+        case.diagnosis = self.doctor().diagnose(case.subject)
+        return case.diagnosis
 
     def diagnose_endpoint(self, endpoint_id: str) -> doctor.Diagnosis:
         return self.doctor().diagnose(endpoint_id)
 
     def fix(self, case: Case) -> str:
-        """Apply the doctor's fix through the API, then wait for the broken workers to go; returns what
-        was done. (Local workers do not roll on a new release: the old ones leave by the idle timeout.)"""
+        """Apply the doctor's fix through the API and return what was done: its ``change`` (a PATCH of the
+        endpoint) when it has one, else the step its fix names (upload the model, the right image, a new
+        release); then wait for the broken workers to go (local workers leave by the idle timeout)."""
         name, eid = case.pitfall.name, case.endpoint_id
-        if name == "models_missing":
+        change = (case.diagnosis or self.diagnose(case)).change
+        if name == "models_missing":  # "upload the model to the network volume"
             shutil.copytree(self.volume / "models", case.volume / "models", dirs_exist_ok=True)
             return "copied the model folder to the endpoint's volume; the next worker passes its fitness check"
-        if name == "slow_start":  # the old worker is still starting: with a longer init timeout it may finish
-            self.control.update_endpoint(eid, {"env": {**self.base["env"], "RUNPOD_INIT_TIMEOUT": "600"}})
-            return "raised RUNPOD_INIT_TIMEOUT to 600 s (a new release): the slow worker is no longer unhealthy"
-        change: dict = {"env": dict(self.base["env"])}
-        done = "PATCHed the endpoint: its env no longer carries the fault (a new release)"
-        if name == "hung_job":
-            change["timeout"] = 30000
-            done = "set an execution timeout of 30 s: the hung job times out and its worker is stopped"
-        if name in ("stale_release", "runaway_cost", "crash_loop"):
-            change["workers"] = {"min": 0, "max": 2, "idleTimeout": 2}
-            done = "set workers min 0 and idle timeout 2 s: the old workers stop, new ones run the newest release"
+        if change:
+            done = f"applied the doctor's change: PATCH /v2/serverless/{eid} {json.dumps(change)}"
+        else:
+            change, done = self._manual_fix(name)
         self.control.update_endpoint(eid, change)
-        wait_for(lambda: self._summary(eid)["total"] == 0, self.timeout_s, what="the broken workers to stop",
-                 interval_s=0.2, max_interval_s=1.0)
+        wait_for(lambda: self._summary(eid)["total"] == 0 or name in ("no_workers", "no_stock"), self.timeout_s,
+                 what="the broken workers to stop", interval_s=0.2, max_interval_s=1.0)
         return done
+
+    def _manual_fix(self, name: str) -> tuple[dict, str]:
+        """The step the doctor's fix sentence names, where it has no change to apply."""
+        if name == "exec_format":
+            return ({"image": self.base["image"]}, f"rebuilt for linux/amd64: PATCHed the image back to "
+                                                   f"{self.base['image']} (a new release)")
+        if name in ("stale_release", "runaway_cost", "crash_loop"):
+            return ({"env": dict(self.base["env"]), "workers": {"min": 0, "max": 2, "idleTimeout": 2}},
+                    "a new release without the fault, workers min 0 and idle timeout 2 s: the old workers stop")
+        if name == "hung_job":
+            return ({"env": dict(self.base["env"]), "timeout": 30000},
+                    "set an execution timeout of 30 s and released the handler without the hang")
+        return ({"env": dict(self.base["env"])}, "a new release (PATCH of env) without the simulated fault")
 
     def verify(self, case: Case, keep: bool = False) -> doctor.Diagnosis:
         """A fresh job completes, and the doctor finds the endpoint (or that job) healthy; then the
         throw-away endpoint (and the empty volume of "models missing") is deleted unless ``keep``."""
         result = JobClient(self.target, case.endpoint_id).run_sync(DEMO_JOB, timeout_s=self.timeout_s)
-        endpoint_level = case.pitfall.name in ("stale_release", "runaway_cost", "crash_loop")
+        endpoint_level = case.pitfall.name in ("stale_release", "runaway_cost")
         case.job_id = None if endpoint_level else result.id
         verdict = self.doctor().diagnose(case.subject)
         if not keep:
@@ -222,11 +293,12 @@ class Walkthrough:
         return ep["id"]
 
     def fix_template_trap(self, endpoint_id: str) -> str:
-        """PATCH the endpoint itself with the image the template now names (a new release)."""
-        name = self.control.get_endpoint(endpoint_id)["name"]
-        image = next(t["image"] for t in self.control.list_templates() if t["name"] == name)
-        self.control.update_endpoint(endpoint_id, {"image": image})
-        return f"PATCHed the endpoint's image to {image} (a new release)"
+        """Apply the doctor's change: PATCH the endpoint itself with the image its template now holds."""
+        change = self.diagnose_endpoint(endpoint_id).change
+        if not change:
+            return "the doctor has no change to apply: nothing done"
+        self.control.update_endpoint(endpoint_id, change)
+        return f"applied the doctor's change: PATCH /v2/serverless/{endpoint_id} {json.dumps(change)} (a new release)"
 
 
 def requirements_with_sdk(version: str, folder: Path) -> Path:

@@ -536,8 +536,23 @@ class BudgetWarning(UserWarning):
     """The image is larger than the size budget."""
 
 
+ELF_MACHINE = {"arm64": 183, "amd64": 62}  # e_machine: EM_AARCH64, EM_X86_64
+
+
+def foreign_binary(architecture: str) -> bytes:
+    """The 64-byte header of a little-endian ELF executable for ``architecture``: enough for the kernel to
+    read its machine and refuse it (exec format error) on a host of another CPU, as it refuses a real one."""
+    import struct
+
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)  # 64-bit, little-endian, ELF version 1
+    return ident + struct.pack("<HHIQQQIHHHHHH", 2, ELF_MACHINE[architecture], 1, 0x400000, 64, 0, 0, 64, 56, 0,
+                               64, 0, 0)
+
+
 def make_foreign_image(architecture: str = "arm64", reference: str = "runpod-playbook-demo:arm64") -> str:
-    """A tiny image for another architecture, to show what ``require_platform`` refuses.
+    """A tiny image for another architecture, to show what ``require_platform`` refuses and what a host
+    does when it runs one anyway: its command is an ELF executable for that CPU (a header the kernel reads
+    and refuses with "exec format error").
 
     Why this way: this engine ignores ``docker import --platform`` and ``FROM --platform=... scratch``, and a
     cached build keeps amd64; an uncached ``FROM scratch`` build with ``platform=linux/<arch>`` is what
@@ -545,10 +560,10 @@ def make_foreign_image(architecture: str = "arm64", reference: str = "runpod-pla
     """
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in (("Dockerfile", b"FROM scratch\nCOPY hello /hello\nCMD [\"/hello\"]\n"),
-                           ("hello", b"built for another CPU\n")):
+        for name, data, mode in (("Dockerfile", b"FROM scratch\nCOPY hello /hello\nCMD [\"/hello\"]\n", 0o644),
+                                 ("hello", foreign_binary(architecture), 0o755)):
             info = tarfile.TarInfo(name)
-            info.size = len(data)
+            info.size, info.mode = len(data), mode
             tar.addfile(info, io.BytesIO(data))
     buf.seek(0)
     client = dockerhost.client()
@@ -557,7 +572,6 @@ def make_foreign_image(architecture: str = "arm64", reference: str = "runpod-pla
         if "error" in chunk:
             raise BuildError(f"could not make the {architecture} demo image: {chunk['error']}")
     return reference
-
 
 
 @dataclass(frozen=True)

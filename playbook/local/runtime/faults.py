@@ -27,9 +27,15 @@ replaced by healthy ones, as a new release replaces workers on RunPod.
 Both kinds are dispatched by ``supervision.runners.choose_runner``. The placement faults (no_stock,
 image_pull, cuda_mismatch) get ``FaultRunner`` below. The process-side faults ("Process workers only") are
 carried out by ``supervision/launch.py`` (it reads the same env key), so an endpoint with one runs its
-workers as processes even when its image is in the local Docker daemon. The stale-release,
-wrong-architecture, missing-model and template traps need no switch: they are made for real (a PATCH after
-the workers started, an arm64 image, an empty volume, a template edited after create).
+workers as processes even when its image is in the local Docker daemon.
+
+Only what a CPU cannot produce truly needs the switch (GPU out of memory, a driver older than the image's
+CUDA); the other faults stay for the walk-through and older tests, and each has a real cause too (the
+doctor's corpus, tests/doctor_corpus.py, uses only those): an image missing from the registry is pulled for
+real and fails with Docker's message, no stock is the catalog's NONE, a crash is a handler that fails, a
+hang is a handler that never returns. The stale-release, wrong-architecture, missing-model and template
+traps need no switch: they are made for real (a PATCH after the workers started, an arm64 image, an empty
+volume, a template edited after create).
 """
 
 from __future__ import annotations
@@ -55,8 +61,39 @@ FAULTS = {
     "hang": "a job's handler never returns: the job stays IN_PROGRESS",
 }
 PLACEMENT_FAULTS = ("no_stock", "image_pull", "cuda_mismatch")
+# Simulated on a CPU: the lines are the field signatures RunPod's workers show (docs/runpod-facts.md §8, "Known log
+# lines", from RunPod's serverless troubleshooting docs and NVIDIA's container toolkit), not made-up text.
 CUDA_MISMATCH_LINE = ("nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.8, please "
                       "update your driver to a newer version, or use an earlier cuda container: unknown")
+
+
+SIMULATED_IMAGE_CUDA = (12, 8)  # the CUDA the cuda_mismatch fault's image needs (its hosts' drivers are older)
+SIMULATED_OOM_NEEDS_GB = 24  # the oom fault's model needs this much VRAM: on a larger pool it fits
+
+
+def cuda_floor_met(cfg) -> bool:
+    """Whether the endpoint asks RunPod for hosts whose driver has the image's CUDA (minCudaVersion, or every
+    allowedCudaVersions entry, at least SIMULATED_IMAGE_CUDA): then cuda_mismatch no longer happens."""
+    gpu = ((getattr(cfg, "extra", None) or {}).get("rest") or {}).get("gpu") or {}
+    wanted = [gpu["minCudaVersion"]] if gpu.get("minCudaVersion") else list(gpu.get("allowedCudaVersions") or [])
+    try:
+        return bool(wanted) and all(tuple(int(x) for x in str(v).split(".")[:2]) >= SIMULATED_IMAGE_CUDA
+                                    for v in wanted)
+    except ValueError:
+        return False
+
+
+def worker_fault_env(cfg, env: dict, catalog) -> dict:
+    """The oom fault on the GPU the worker is placed on: gone when the pool's VRAM holds the model, else the
+    pool and its VRAM for the message (``PLAYBOOK_FAULT_GPU``)."""
+    if env.get(FAULT_ENV) != "oom":
+        return env
+    pools = (((getattr(cfg, "extra", None) or {}).get("rest") or {}).get("gpu") or {}).get("pools") or ["AMPERE_16"]
+    entry = catalog.pools.get(pools[0]) if catalog is not None else None
+    vram = entry.vram_gb if entry is not None else 16
+    if vram >= SIMULATED_OOM_NEEDS_GB:
+        return {k: v for k, v in env.items() if k != FAULT_ENV}
+    return {**env, "PLAYBOOK_FAULT_GPU": f"{pools[0]}:{vram}"}
 
 
 def fault_of(cfg) -> str | None:
@@ -121,6 +158,8 @@ def placement_fault(cfg, stock=None) -> str | None:
     """The placement fault a new worker of ``cfg`` meets: the switch, or no stock in ``stock`` (the control
     API's stock table, which the platform passes in; None: every pool has stock)."""
     fault = fault_of(cfg)
+    if fault == "cuda_mismatch" and cuda_floor_met(cfg):
+        return None  # placed on a host whose driver is new enough
     if fault in PLACEMENT_FAULTS:
         return fault
     return "no_stock" if no_stock_for(cfg, stock) else None

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 from playbook.api.gpus import default_catalog
 from playbook.api.scaling import Policy, Snapshot, WorkerView, decide
+from playbook.local.runtime import faults
 from playbook.local.runtime.billing import price_of
 from playbook.local.runtime.state import (
     IN_PROGRESS,
@@ -161,6 +162,7 @@ class Scaler:
         pool, usd_per_s = price_of(ep.cfg, self.catalog())
         self.engine.ledger.open(worker_id, ep.cfg.id, pool, usd_per_s, self.engine.wall(worker.spawned))
         env = {"MODEL_PATH": str(ep.cfg.model_path), **ep.cfg.env, **worker_env(platform, ep.cfg.id, worker_id)}
+        env = faults.worker_fault_env(ep.cfg, env, self.catalog())
         future = asyncio.get_running_loop().run_in_executor(None, runner.start, worker_id, ep.cfg, env, log_path)
 
         def started(fut: asyncio.Future) -> None:
@@ -185,8 +187,6 @@ class Scaler:
 
     def current_fault(self, endpoint_id: str) -> str | None:
         """The placement fault of the endpoint as now configured (a PATCH may have removed it)."""
-        from playbook.local.runtime import faults
-
         ep = self.engine.endpoints.get(endpoint_id)
         return faults.current_placement_fault(ep.cfg if ep else None, self.stock())
 

@@ -39,6 +39,23 @@ _started: dict[str, ContainerHandle] = {}  # container id -> handle, for the exi
 _lock = threading.Lock()
 
 
+def registry_reference(image: str | None) -> bool:
+    """Whether ``image`` names its registry (``127.0.0.1:5000/w:1``, ``ghcr.io/o/w:1``): such an image is
+    pulled for real when a daemon runs, and a failed pull is the worker's error, as on RunPod. Short names
+    (``local/playbook-worker:1``, ``me/worker:1``) may fall back to a local process (see ``choose_runner``)."""
+    first = (image or "").split("/", 1)[0]
+    return "/" in (image or "") and ("." in first or ":" in first or first == "localhost")
+
+
+def pull(image: str) -> None:
+    """Pull ``image`` into the local daemon; a failure is ``image pull: <image>: <Docker's own message>``."""
+    try:
+        dockerhost.client().images.pull(image)  # the SDK reads repo:tag and repo@digest (no tag: latest)
+    except Exception as exc:  # noqa: BLE001 - docker.errors.*: the daemon's own words are the evidence
+        said = getattr(exc, "explanation", None) or str(exc)
+        raise PlatformError(f"image pull: {image}: {' '.join(str(said).split())}") from None
+
+
 def image_available(image: str) -> bool:
     """Whether the local daemon has ``image`` (by tag or by repo@digest); False without a daemon."""
     return bool(image) and dockerhost.image_exists(image)
@@ -155,9 +172,14 @@ class DockerRunner:
         return handle
 
     def _start(self, worker_id: str, endpoint, env: dict, log_path: Path) -> ContainerHandle:
-        from playbook.image.build import require_platform
+        if not image_available(endpoint.image):
+            pull(endpoint.image)  # as a RunPod host does; a failed pull ends here, in the system log
+        # an image for another CPU is run as RunPod would run it: the kernel refuses its entry point and the
+        # container's log says "exec format error" (`playbook build` and push refuse such an image earlier).
+        # Without tini then: tini's execvp would retry through /bin/sh and report "No such file or directory".
+        from playbook.image.build import check_platform
 
-        require_platform(endpoint.image)  # a wrong-architecture image is refused before it is deployed
+        native = check_platform(endpoint.image).ok
         volume = Path(endpoint.volume_dir).resolve()
         volume.mkdir(parents=True, exist_ok=True)
         log_path = Path(log_path)
@@ -166,7 +188,7 @@ class DockerRunner:
         name = f"playbook-{endpoint.id}-{worker_id}-{secrets.token_hex(2)}".replace("_", "-")
         try:
             container = client.containers.run(
-                endpoint.image, detach=True, name=name, network_mode="host", init=True,
+                endpoint.image, detach=True, name=name, network_mode="host", init=native,
                 environment={**container_env(env, volume), "PYTHONUNBUFFERED": "1"},
                 volumes={str(volume): {"bind": VOLUME_MOUNT, "mode": "rw"}},
                 labels={LABEL: worker_id, LABEL_ENDPOINT: str(endpoint.id), LABEL_OWNER: str(os.getpid())},

@@ -32,9 +32,13 @@ class OutOfMemoryError(RuntimeError):
 
 
 def _faulty(handler, fault: str):
-    def oom(job):
-        raise OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB. GPU 0 has a total capacity of "
-                               "23.64 GiB of which 1.12 GiB is free. (PLAYBOOK_FAULT=oom)")
+    pool, _, vram = os.environ.get("PLAYBOOK_FAULT_GPU", "AMPERE_16:16").partition(":")
+    total = float(vram or 16) * 0.985  # what torch reports of a card's VRAM
+
+    def oom(job):  # simulated (no GPU here); the text is PyTorch's own torch.OutOfMemoryError message format
+        raise OutOfMemoryError(f"CUDA out of memory. Tried to allocate 20.00 GiB. GPU 0 has a total capacity of "
+                               f"{total:.2f} GiB of which {total * 0.07:.2f} GiB is free. (simulated on {pool} "
+                               "by PLAYBOOK_FAULT=oom)")
 
     def hang(job):
         threading.Event().wait()

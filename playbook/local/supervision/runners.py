@@ -92,6 +92,21 @@ def worker_base_env(home: Path) -> dict[str, str]:
     return env
 
 
+def _say_where_the_volume_is(endpoint: EndpointConfig, log_path: Path) -> None:
+    """A process cannot mount the volume at /runpod-volume: the system log says which local folder stands in
+    for it (paths under /runpod-volume in the endpoint's env are rewritten to it), so that a reader can
+    show the worker's paths as they would be on RunPod."""
+    from playbook.core.config import VOLUME_MOUNT
+    from playbook.local.runtime.worker_logs import write_system_line
+
+    volumes = ((endpoint.extra or {}).get("rest") or {}).get("networkVolumes") or ["(the local default)"]
+    write_system_line(log_path, f"network volume {volumes[0]} mounted at {VOLUME_MOUNT} (local folder "
+                                f"{endpoint.volume_dir}); the worker runs as a local process, not in a container")
+    if endpoint.image:
+        write_system_line(log_path, f"image {endpoint.image} is not in a local Docker daemon (or none runs): the "
+                                    f"worker runs {endpoint.handler_path.name} as a local Python process instead")
+
+
 class ProcessRunner:
     """Runs ``python <endpoint.handler_path>`` through ``launch.py`` with this interpreter."""
 
@@ -106,6 +121,7 @@ class ProcessRunner:
                               "point EndpointConfig.handler_path at a worker handler file.")
         log_path = Path(log_path)
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        _say_where_the_volume_is(endpoint, log_path)
         read_fd, write_fd = os.pipe()
         full_env = {**worker_base_env(log_path.parent / "home"), **env,
                     LIFELINE_FD_VAR: str(read_fd), "PYTHONUNBUFFERED": "1"}
@@ -131,12 +147,15 @@ def choose_runner(endpoint: EndpointConfig, stock=None,
     ``stock``: the control API's stock table; ``current_fault(endpoint_id)``: the endpoint's placement
     fault as now configured (a fault worker goes away when it is gone).
     """
+    from playbook.image import dockerhost
     from playbook.local.runtime import faults
     from playbook.local.supervision import docker_runner
 
     fault = faults.placement_fault(endpoint, stock)  # no GPU stock, image pull pending, driver too old
     if fault:
         return faults.FaultRunner(fault, current_fault)
-    if endpoint.image and not faults.fault_of(endpoint) and docker_runner.image_available(endpoint.image):
-        return docker_runner.DockerRunner()
+    if endpoint.image and not faults.fault_of(endpoint) and (
+            docker_runner.image_available(endpoint.image)
+            or (docker_runner.registry_reference(endpoint.image) and dockerhost.daemon_status().available)):
+        return docker_runner.DockerRunner()  # a registry reference is pulled for real; a failed pull is logged
     return ProcessRunner()
