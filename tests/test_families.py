@@ -243,12 +243,20 @@ def test_joint_attention_transformers_count_text_tokens_patches_and_guidance(kin
 
 
 def test_the_doctor_reads_diffusers_own_variant_errors_as_missing_model_files():
-    from playbook.doctor import rules
+    from playbook.doctor import checks, rules
+    from playbook.doctor.observe import Observation
 
-    # what diffusers raises when a worker without MODEL_VARIANT support meets an fp16-only folder, and when the
-    # variant asked for is absent (seen in this repository's probes with diffusers 0.42)
-    assert rules.classify("OSError: Error no file named model.safetensors, or pytorch_model.bin, found in "
-                          "directory /runpod-volume/models/m/text_encoder.") == "models_missing"
-    assert rules.classify("ValueError: You are trying to load the model files of the `variant=bf16`, but no such "
-                          "modeling files are available.") == "models_missing"
+    # the worker's load failure around what diffusers raises when the plain files are absent from an fp16-only
+    # folder, and when the variant asked for is absent (seen in this repository's probes with diffusers 0.42)
+    for raised in ("OSError: Error no file named model.safetensors, or pytorch_model.bin, found in directory "
+                   "/runpod-volume/models/m/text_encoder.",
+                   "ValueError: You are trying to load the model files of the `variant=bf16`, but no such modeling "
+                   "files are available."):
+        line = ("could not load the pipeline at MODEL_PATH=/runpod-volume/models/m (variant none: the plain files; "
+                f"MODEL_VARIANT sets it): {raised}")
+        obs = Observation("ep", {"id": "ep", "workers": {"max": 1}}, log=[{"ts": None, "source": "container",
+                                                                           "line": line}])
+        verdict, evidence = checks.decide(obs)
+        assert verdict == "models_missing", (verdict, evidence)
+        assert any("/runpod-volume/models/m" in e for e in evidence)
     assert "MODEL_VARIANT" in rules.VERDICTS["models_missing"][1]
