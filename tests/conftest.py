@@ -168,6 +168,13 @@ def _docker_or_skip(what: str = "") -> None:
 
 
 @pytest.fixture(scope="session")
+def docker_or_skip():
+    """``docker_or_skip(reason)`` for a test whose Docker part did not happen: a skip with the reason, a failure
+    where PLAYBOOK_REQUIRE_TOOLS is set (CI)."""
+    return _docker_or_skip
+
+
+@pytest.fixture(scope="session")
 def docker_daemon():
     from playbook.image import dockerhost
 

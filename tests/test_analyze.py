@@ -175,10 +175,25 @@ def test_sizes_vram_terms_and_pools(tiny):
     assert "<table>" in small._repr_html_()
 
 
-def test_volume_size_rule_above_the_floor():
-    import math
-    # 20 GB of weights -> ceil(24) = 24 GB
-    assert max(analyze.VOLUME_MIN_GB, math.ceil(analyze.VOLUME_MARGIN * 20e9 / 1e9)) == 24
+@pytest.mark.parametrize(("weights", "others", "volume_gb", "bake_disk_gb"), [
+    (0, 0, 10, 10),  # nothing: the 10 GB floor
+    (7_900_000_000, 100_000_000, 10, 20),  # 8 GB x 1.2 = 9.6 -> the floor
+    (8_300_000_000, 100_000_000, 11, 21),  # 8.4 GB x 1.2 = 10.08 -> 11
+    (19_000_000_000, 1_000_000_000, 24, 34),  # 20 GB x 1.2 = 24 exactly -> 24
+    (19_000_000_001, 1_000_000_000, 25, 35),  # one byte more -> 25
+    (100_000_000_000, 0, 120, 130),
+])
+def test_volume_and_bake_disk_are_1_2_x_what_is_uploaded_rounded_up(weights, others, volume_gb, bake_disk_gb):
+    """The sizes ``Analysis`` computes from its bytes (weights + configs), against hand-worked figures:
+    max(10, ceil(1.2 x GB)) for the volume, 10 GB + ceil(1.2 x GB) for a baked image's container disk."""
+    files = [analyze.WeightFile("unet/diffusion_pytorch_model.safetensors", weights, {"F16": weights // 2})]
+    model = analyze.Analysis("model", None, "float16", 512, 512, 1,
+                             [analyze.Component("unet", "diffusers", "UNet2DConditionModel", files)],
+                             other_files_bytes=others, weights_gpu_bytes=weights, unet_activation_estimate_gb=0.0,
+                             vae_decode_estimate_gb=0.0)
+    assert model.bytes_to_upload == weights + others
+    assert model.volume_gb == volume_gb
+    assert model.container_disk_gb["bake"] == bake_disk_gb
 
 
 def test_placement_table_bills_only_what_runpod_bills():

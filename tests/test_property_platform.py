@@ -122,10 +122,10 @@ def job_bodies(draw):
 def test_job_bodies_never_5xx(platform, queue_only, example):
     how, body = example
     cfg, jobs = queue_only
-    try:
-        text = json.dumps(body)
-    except (ValueError, RecursionError):
-        return
+    # Every body serialises: the strategies draw JSON values only (no NaN; an infinite float goes out as the
+    # token Infinity, which is not JSON and must be refused with a 400), nested at most 400 deep. A body that
+    # does not serialise is a bug in the strategies, not a case to pass over, so json.dumps raising fails here.
+    text = json.dumps(body)
     for path in ("run", "runsync?wait=1000"):
         answer = requests.post(f"{platform.target.job_api_url}/{cfg.id}/{path}", data=text, timeout=30,
                                headers={"Authorization": platform.api_key, "Content-Type": "application/json"})

@@ -140,7 +140,7 @@ class SimResult:
 
 # -- the simulation -------------------------------------------------------------------------------------
 
-ARRIVE, READY, DONE, FREE, CHECK, STOPPED = range(6)
+ARRIVE, READY, DONE, FREE, CHECK, STOPPED = range(6)  # the events, in the dispatch table's order
 
 
 @dataclass
@@ -159,184 +159,239 @@ class _Worker:
 
 def simulate(trace: Trace, settings: SimSettings) -> SimResult:
     """Run ``trace`` through an endpoint with ``settings``; see the module docstring for the model."""
-    t_wall = time.perf_counter()
-    rng = random.Random(settings.seed)
-    policy = settings.policy
-    heap: list = []
-    seq = itertools.count()
+    return Simulation(trace, settings).run()
 
-    def push(t: float, kind: int, data=None) -> None:
-        heapq.heappush(heap, (t, next(seq), kind, data))
 
-    arrivals = trace.arrivals_s
-    exec_given = trace.execution_s
-    for i, t in enumerate(arrivals):
-        push(t, ARRIVE, i)
-    queue: deque[int] = deque()
-    queued_at: dict[int, float] = {}
-    waiting_for_cold: set[int] = set()
-    takers: deque[_Worker] = deque()  # free, ready workers, longest waiting first
-    workers: dict[str, _Worker] = {}
-    spans: list[tuple[float, float]] = []
-    latencies: list[float] = []
-    waits: list[float] = []
-    busy_s = 0.0
-    cold_starts = cold_jobs = timed_out = events = 0
-    job_exec: dict[int, float] = {}
-    pending_check = [math.inf]
-    worker_ids = itertools.count(1)
+class Simulation:
+    """One trace through one endpoint, event by event.
 
-    def snapshot() -> Snapshot:
-        views = [WorkerView(w.id, w.state, w.last_active_s, w.job is not None) for w in workers.values()]
-        return Snapshot(views, in_queue=len(queue), in_progress=sum(w.job is not None for w in workers.values()),
-                        oldest_queued_s=queued_at[queue[0]] if queue else None)
+    The events sit on a heap as ``(time, sequence, kind, data)`` (ties leave in the order they were pushed).
+    ``run`` pops them and hands each to its method through ``handlers``, the dispatch table:
 
-    def on_tick(t: float) -> float:
-        if settings.tick_s <= 0:
-            return t
-        return math.ceil(round(t / settings.tick_s, 9)) * settings.tick_s
+    * ``arrive`` (ARRIVE, a job): the job joins the queue, with its execution time;
+    * ``ready`` (READY, a worker and its version): a cold start ends, the worker asks for a job;
+    * ``done`` (DONE, a worker and whether it finished in time): a job ends; a timed-out worker stops, the
+      others ask for the next job after the SDK's ``take_gap_s`` (a FREE event when that is later);
+    * ``free`` (FREE, a worker): the take gap is over, the worker asks for a job;
+    * ``check`` (CHECK): a moment when a scaling rule could fire (planned by ``plan_check``);
+    * ``stopped`` (STOPPED, a worker): it has fully stopped; its billed span ends.
 
-    def schedule_ready(w: _Worker) -> None:
-        w.ready_version += 1
-        push(w.start_s + w.cold_s * (1 + settings.start_contention * w.overlaps), READY, (w, w.ready_version))
+    Every event but ``stopped`` (and a stale check or a superseded READY) then ``react``s: queued jobs go to
+    free workers, and the scaler decides (``scale``) or the next moment it could is planned (``plan_check``).
+    """
 
-    def start_worker(now: float) -> None:
-        nonlocal cold_starts
-        w = _Worker(f"w{next(worker_ids)}", now, last_active_s=now)
-        cold_starts += 1
-        fast = settings.flashboot_p > 0 and rng.random() < settings.flashboot_p
-        w.cold_s = (settings.flashboot_s if fast else settings.cold_start_s).draw(rng)
-        if settings.start_contention > 0:
-            for other in workers.values():
-                if other.state == "initializing":
-                    other.overlaps += 1
-                    w.overlaps += 1
-                    schedule_ready(other)
-        workers[w.id] = w
-        schedule_ready(w)
+    def __init__(self, trace: Trace, settings: SimSettings) -> None:
+        self.trace, self.settings, self.policy = trace, settings, settings.policy
+        self.rng = random.Random(settings.seed)
+        self.heap: list = []
+        self._seq = itertools.count()
+        self._worker_ids = itertools.count(1)
+        self.queue: deque[int] = deque()  # job indexes, first come first served
+        self.queued_at: dict[int, float] = {}
+        self.job_exec: dict[int, float] = {}  # execution seconds, drawn on arrival
+        self.waiting_for_cold: set[int] = set()  # jobs counted as waiting for a cold start
+        self.takers: deque[_Worker] = deque()  # free, ready workers, longest waiting first
+        self.workers: dict[str, _Worker] = {}  # active workers (not stopping)
+        self.spans: list[tuple[float, float]] = []  # (start, fully stopped) per worker
+        self.latencies: list[float] = []
+        self.waits: list[float] = []
+        self.busy_s = 0.0
+        self.cold_starts = self.cold_jobs = self.timed_out = self.events = 0
+        self.pending_check = math.inf  # the time of the latest CHECK planned; older ones are stale
+        self.handlers = {ARRIVE: self.arrive, READY: self.ready, DONE: self.done, FREE: self.free,
+                         CHECK: self.check, STOPPED: self.stopped}
 
-    def stop_worker(w: _Worker, now: float) -> None:
-        if w in takers:
-            takers.remove(w)
-        w.state = "stopping"
-        del workers[w.id]
-        push(now + settings.shutdown_s, STOPPED, w)
+    def push(self, t: float, kind: int, data=None) -> None:
+        heapq.heappush(self.heap, (t, next(self._seq), kind, data))
 
-    def dispatch(now: float) -> None:
-        nonlocal busy_s, timed_out
+    def run(self) -> SimResult:
+        t_wall = time.perf_counter()
+        handlers, heap, pop = self.handlers, self.heap, heapq.heappop
+        for i, t in enumerate(self.trace.arrivals_s):
+            self.push(t, ARRIVE, i)
+        self.scale(0.0)
+        now = 0.0
+        while heap:
+            now, _, kind, data = pop(heap)
+            self.events += 1
+            handlers[kind](now, data)
+        for w in self.workers.values():  # only reached when nothing was ever scheduled
+            self.spans.append((w.start_s, max(now, self.trace.duration_s)))
+        return self.result(now, time.perf_counter() - t_wall)
+
+    # -- the events ---------------------------------------------------------------------------------------
+
+    def arrive(self, now: float, job: int) -> None:
+        given = self.trace.execution_s
+        self.job_exec[job] = given[job] if given is not None else self.settings.execution_s.draw(self.rng)
+        self.queue.append(job)
+        self.queued_at[job] = now
+        self.react(now)
+
+    def ready(self, now: float, data: tuple[_Worker, int]) -> None:
+        w, version = data
+        if version != w.ready_version:
+            return  # superseded: a worker that started since stretched this cold start
+        self.make_free(w, now)
+        self.react(now)
+
+    def done(self, now: float, data: tuple[_Worker, bool]) -> None:
+        w, ok = data
+        w.job = None
+        if w.id in self.workers:
+            if not ok:
+                self.stop_worker(w, now)
+            else:
+                w.state, w.last_active_s = "idle", now
+                if now >= w.next_take_s:
+                    self.make_free(w, now)
+                else:
+                    self.push(w.next_take_s, FREE, w)
+        self.react(now)
+
+    def free(self, now: float, w: _Worker) -> None:
+        self.make_free(w, now)
+        self.react(now)
+
+    def check(self, now: float, _data=None) -> None:
+        if now < self.pending_check:
+            return  # a stale check
+        self.react(now, scale=True)
+
+    def stopped(self, now: float, w: _Worker) -> None:
+        w.stop_s = now
+        self.spans.append((w.start_s, now))
+
+    # -- what every event leads to ------------------------------------------------------------------------
+
+    def react(self, now: float, scale: bool = False) -> None:
+        """Give queued jobs to free workers; ask the scaler when jobs wait, a check is due or min workers are
+        missing, else plan when a rule could next fire; at the trace's end, stop what min workers keep."""
+        self.dispatch(now)
+        if scale or self.queue or len(self.workers) < self.policy.workers_min:
+            self.scale(now)
+            self.dispatch(now)
+        else:  # nothing waits, no rule is due: the policy could only stop idle workers later
+            self.plan_check(now)
+        if not self.heap and self.workers:  # the trace is over: stop what min workers keep, at its end
+            end = max(now, self.trace.duration_s)
+            for w in list(self.workers.values()):
+                self.stop_worker(w, end)
+
+    def dispatch(self, now: float) -> None:
+        """Queued jobs to free workers, first come first served, the longest waiting worker first."""
+        s, queue, takers = self.settings, self.queue, self.takers
         while queue and takers:
             w = takers.popleft()
             job = queue.popleft()
-            wait = now - queued_at.pop(job)
-            if job in waiting_for_cold:
-                waiting_for_cold.discard(job)
-            run = job_exec[job]
+            wait = now - self.queued_at.pop(job)
+            self.waiting_for_cold.discard(job)
+            run = self.job_exec[job]
             w.state, w.job, w.last_active_s = "running", job, now
-            waits.append(wait)
-            if run > settings.execution_timeout_s:
-                timed_out += 1
-                busy_s += settings.execution_timeout_s
-                latencies.append(wait + settings.execution_timeout_s)
-                push(now + settings.execution_timeout_s, DONE, (w, False))
+            self.waits.append(wait)
+            if run > s.execution_timeout_s:
+                self.timed_out += 1
+                self.busy_s += s.execution_timeout_s
+                self.latencies.append(wait + s.execution_timeout_s)
+                self.push(now + s.execution_timeout_s, DONE, (w, False))
             else:
-                busy_s += run
-                latencies.append(wait + run)
-                push(now + run, DONE, (w, True))
-            w.next_take_s = now + settings.take_gap_s
+                self.busy_s += run
+                self.latencies.append(wait + run)
+                self.push(now + run, DONE, (w, True))
+            w.next_take_s = now + s.take_gap_s
 
-    def scale(now: float) -> None:
-        nonlocal cold_jobs
-        decision = decide(policy, snapshot(), now)
+    def snapshot(self) -> Snapshot:
+        workers = self.workers.values()
+        views = [WorkerView(w.id, w.state, w.last_active_s, w.job is not None) for w in workers]
+        return Snapshot(views, in_queue=len(self.queue), in_progress=sum(w.job is not None for w in workers),
+                        oldest_queued_s=self.queued_at[self.queue[0]] if self.queue else None)
+
+    def scale(self, now: float) -> None:
+        """The scaler's decision (``scaling.decide``), carried out; the jobs no free worker can take are
+        counted as waiting for a cold start."""
+        decision = decide(self.policy, self.snapshot(), now)
         for _ in range(decision.start):
-            start_worker(now)
-        if decision.start:  # the jobs no free worker can take wait for a cold start
-            free = sum(w.state in ("initializing", "idle") for w in workers.values()) - decision.start
-            for job in list(queue)[max(0, free):]:
-                if job not in waiting_for_cold:
-                    waiting_for_cold.add(job)
-                    cold_jobs += 1
+            self.start_worker(now)
+        if decision.start:
+            free = sum(w.state in ("initializing", "idle") for w in self.workers.values()) - decision.start
+            for job in list(self.queue)[max(0, free):]:
+                if job not in self.waiting_for_cold:
+                    self.waiting_for_cold.add(job)
+                    self.cold_jobs += 1
         for worker_id in decision.stop:
-            stop_worker(workers[worker_id], now)
-        plan_check(now)
+            self.stop_worker(self.workers[worker_id], now)
+        self.plan_check(now)
 
-    def plan_check(now: float) -> None:
+    def plan_check(self, now: float) -> None:
         """Schedule a check for when a rule could fire next without another event (the same rules as
         ``scaling.next_expiry_s`` and the QUEUE_DELAY threshold, without building a snapshot)."""
-        nxt = math.inf
+        policy, workers, nxt = self.policy, self.workers, math.inf
         if len(workers) > policy.workers_min:
             idle = [w.last_active_s for w in workers.values() if w.state == "idle" and w.job is None]
             if idle:
                 nxt = min(idle) + policy.idle_timeout_s
-        if queue and policy.scaler_type == "QUEUE_DELAY" and len(workers) < policy.workers_max:
-            nxt = min(nxt, queued_at[queue[0]] + policy.scaler_value)
+        if self.queue and policy.scaler_type == "QUEUE_DELAY" and len(workers) < policy.workers_max:
+            nxt = min(nxt, self.queued_at[self.queue[0]] + policy.scaler_value)
         if now < nxt < math.inf:  # a rule already due that did not act waits for another event
-            at = on_tick(nxt)
-            if at < pending_check[0] or pending_check[0] <= now:
-                pending_check[0] = at
-                push(at, CHECK)
+            at = self.on_tick(nxt)
+            if at < self.pending_check or self.pending_check <= now:
+                self.pending_check = at
+                self.push(at, CHECK)
 
-    def make_free(w: _Worker, now: float) -> None:
-        if w.id in workers and w.job is None and w.state in ("initializing", "idle") and w not in takers:
+    def on_tick(self, t: float) -> float:
+        tick = self.settings.tick_s
+        return t if tick <= 0 else math.ceil(round(t / tick, 9)) * tick
+
+    # -- workers ------------------------------------------------------------------------------------------
+
+    def start_worker(self, now: float) -> None:
+        s = self.settings
+        w = _Worker(f"w{next(self._worker_ids)}", now, last_active_s=now)
+        self.cold_starts += 1
+        fast = s.flashboot_p > 0 and self.rng.random() < s.flashboot_p
+        w.cold_s = (s.flashboot_s if fast else s.cold_start_s).draw(self.rng)
+        if s.start_contention > 0:
+            for other in self.workers.values():
+                if other.state == "initializing":
+                    other.overlaps += 1
+                    w.overlaps += 1
+                    self.schedule_ready(other)
+        self.workers[w.id] = w
+        self.schedule_ready(w)
+
+    def schedule_ready(self, w: _Worker) -> None:
+        """(Re)schedule the end of its cold start, stretched by the workers starting with it."""
+        w.ready_version += 1
+        stretch = 1 + self.settings.start_contention * w.overlaps
+        self.push(w.start_s + w.cold_s * stretch, READY, (w, w.ready_version))
+
+    def make_free(self, w: _Worker, now: float) -> None:
+        if w.id in self.workers and w.job is None and w.state in ("initializing", "idle") and w not in self.takers:
             if w.state == "initializing":
                 w.state, w.last_active_s = "idle", now
-            takers.append(w)
+            self.takers.append(w)
 
-    scale(0.0)
-    now = 0.0
-    while heap:
-        now, _, kind, data = heapq.heappop(heap)
-        events += 1
-        if kind == ARRIVE:
-            job_exec[data] = exec_given[data] if exec_given is not None else settings.execution_s.draw(rng)
-            queue.append(data)
-            queued_at[data] = now
-        elif kind == READY:
-            w, version = data
-            if version != w.ready_version:
-                continue  # superseded: a worker that started since stretched this cold start
-            make_free(w, now)
-        elif kind == DONE:
-            w, ok = data
-            w.job = None
-            if w.id in workers:
-                if not ok:
-                    stop_worker(w, now)
-                else:
-                    w.state, w.last_active_s = "idle", now
-                    if now >= w.next_take_s:
-                        make_free(w, now)
-                    else:
-                        push(w.next_take_s, FREE, w)
-        elif kind == FREE:
-            make_free(data, now)
-        elif kind == STOPPED:
-            data.stop_s = now
-            spans.append((data.start_s, now))
-            continue
-        if kind == CHECK and now < pending_check[0]:
-            continue  # a stale check
-        dispatch(now)
-        if queue or kind == CHECK or len(workers) < policy.workers_min:
-            scale(now)
-            dispatch(now)
-        else:  # nothing waits, no rule is due: the policy could only stop idle workers later
-            plan_check(now)
-        if not heap and workers:  # the trace is over: stop what min workers keep, at the trace's end
-            end = max(now, trace.duration_s)
-            for w in list(workers.values()):
-                stop_worker(w, end)
-    for w in workers.values():  # only reached when nothing was ever scheduled
-        spans.append((w.start_s, max(now, trace.duration_s)))
-    billed = sum(billed_seconds(a, b) for a, b in spans)
-    usd = billed * settings.usd_per_s
-    jobs = len(arrivals)
-    duration = max(trace.duration_s, now, 1e-9)
-    return SimResult(
-        jobs=jobs, duration_s=duration, usd=usd, usd_per_day=usd / duration * 86_400,
-        usd_per_1k=usd / jobs * 1000 if jobs else math.nan, billed_s=billed, busy_s=busy_s,
-        idle_share=max(0.0, 1 - busy_s / billed) if billed else 0.0,
-        p50_s=percentile(latencies, 50), p95_s=percentile(latencies, 95), p99_s=percentile(latencies, 99),
-        mean_wait_s=sum(waits) / len(waits) if waits else math.nan, cold_starts=cold_starts,
-        cold_start_rate=cold_jobs / jobs if jobs else 0.0, timed_out=timed_out,
-        utilisation=busy_s / billed if billed else 0.0, events=events, wall_s=time.perf_counter() - t_wall,
-        latencies_s=latencies, worker_spans=sorted(spans))
+    def stop_worker(self, w: _Worker, now: float) -> None:
+        if w in self.takers:
+            self.takers.remove(w)
+        w.state = "stopping"
+        del self.workers[w.id]
+        self.push(now + self.settings.shutdown_s, STOPPED, w)
+
+    # -- the result ---------------------------------------------------------------------------------------
+
+    def result(self, now: float, wall_s: float) -> SimResult:
+        billed = sum(billed_seconds(a, b) for a, b in self.spans)
+        usd = billed * self.settings.usd_per_s
+        jobs = len(self.trace.arrivals_s)
+        duration = max(self.trace.duration_s, now, 1e-9)
+        busy_s, latencies = self.busy_s, self.latencies
+        return SimResult(
+            jobs=jobs, duration_s=duration, usd=usd, usd_per_day=usd / duration * 86_400,
+            usd_per_1k=usd / jobs * 1000 if jobs else math.nan, billed_s=billed, busy_s=busy_s,
+            idle_share=max(0.0, 1 - busy_s / billed) if billed else 0.0,
+            p50_s=percentile(latencies, 50), p95_s=percentile(latencies, 95), p99_s=percentile(latencies, 99),
+            mean_wait_s=sum(self.waits) / len(self.waits) if self.waits else math.nan,
+            cold_starts=self.cold_starts, cold_start_rate=self.cold_jobs / jobs if jobs else 0.0,
+            timed_out=self.timed_out, utilisation=busy_s / billed if billed else 0.0, events=self.events,
+            wall_s=wall_s, latencies_s=latencies, worker_spans=sorted(self.spans))

@@ -10,6 +10,7 @@ from local_support import endpoint, wait_until
 
 from playbook.api import pricing as cost
 from playbook.api.control import ControlClient, ControlError
+from playbook.core.errors import ConfigError
 from playbook.local.runtime.billing import Ledger, serverless_records, volume_records, window
 
 
@@ -38,7 +39,7 @@ def test_window_snaps_to_buckets_and_refuses_bad_queries():
     assert len(window(None, None, "hour", 3, now_s=ts("2026-06-01T10:30:00")).buckets()) == 3
     for args, field in (((None, None, "minute", None), "bucketSize"), (("yesterday", None, "day", None), "startTime"),
                         (("2026-06-01T00:00:00Z", None, "day", 2), "lastN")):
-        with pytest.raises(Exception, match=field):
+        with pytest.raises(ConfigError, match=field):
             window(*args)
 
 
