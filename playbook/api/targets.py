@@ -41,16 +41,6 @@ def connect(target: str | None = "auto", start_local: Callable[[], Target] | Non
     return client
 
 
-def connect_local(target: str | None, why: str) -> ControlClient:
-    """A client of the local platform for what only it offers (``why``: per-worker billing, the fault
-    switch), whatever the journey's target; says so when the target is RunPod."""
-    from playbook.core.config import target_name
-
-    if target_name(target) != "local":
-        print(f"{why}: this part runs on the local platform, the journey's own endpoint on RunPod is left alone.")
-    return connect("local")
-
-
 def local_volume_path(client: ControlClient, volume_id: str):
     """The folder that stands for the network volume on the local platform (its workers' /runpod-volume)."""
     if client.target.name != "local":
