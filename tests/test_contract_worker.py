@@ -29,12 +29,15 @@ def test_a_changed_copy_is_found_and_rewritten(tmp_path, monkeypatch):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{contract.TABLE_START}\nstale\n{contract.TABLE_END}\noutro\n")
     monkeypatch.setattr(contract, "README", readme)
-    assert len(contract.drifted()) == 5
+    assert len(contract.drifted()) == 7  # 5 contract files and the 2 shared modules
     contract.write()
     assert contract.drifted() == []
     assert readme.read_text().startswith("intro\n") and "| generate | `prompt` |" in readme.read_text()
     (tmp_path / "test_input.json").write_text("{}\n")
     assert contract.drifted() == [tmp_path / "test_input.json"]
+    copy = tmp_path / "imagegen" / "safetensors_header.py"  # a hand edit of the worker's copy is found too
+    copy.write_text(copy.read_text().replace("100_000_000", "100 * 1024 * 1024"))
+    assert copy in contract.drifted()
 
 
 def test_the_openapi_document_is_valid_openapi_3_1_on_runpods_job_api_paths():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def register(sub) -> None:
     parser = sub.add_parser("contract", help="check or regenerate the worker's JSON Schema, OpenAPI document, "
-                                             "test_input.json and README table")
+                                             "test_input.json, README table and shared modules")
     parser.add_argument("--write", action="store_true", help="rewrite the copies that differ")
     parser.set_defaults(func=run)
 

@@ -7,7 +7,7 @@ strings are sliced before ``repr``, containers are looked at only as far as the 
 (a few items, a few levels, no sorting), and listings take only their first few names (``len`` gives the count).
 
 This file has no dependencies beyond the standard library, because ``worker/imagegen/excerpts.py`` is
-a verbatim copy (the worker image must not import ``playbook``); a test keeps the two identical.
+generated from it by ``playbook contract --write`` (the worker image must not import ``playbook``).
 """
 
 from __future__ import annotations

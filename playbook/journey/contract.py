@@ -158,9 +158,21 @@ def _readme(current: str) -> str:
     return f"{head}{TABLE_START}\n{request_table()}\n{TABLE_END}{tail}"
 
 
+# standard-library modules the worker needs too: generated into worker/imagegen (the image never imports playbook)
+SHARED_MODULES = ("excerpts", "safetensors_header")
+
+
+def worker_copy(name: str) -> str:
+    """The worker's copy of ``playbook/core/<name>.py``: a line saying where it comes from, then the module."""
+    source = REPO_ROOT / "playbook" / "core" / f"{name}.py"
+    return (f"# Generated from playbook/core/{name}.py by `playbook contract --write`: edit that file, not this one.\n"
+            + source.read_text())
+
+
 def documents() -> dict[Path, str]:
     """Every generated copy, path to the text it must hold."""
     return {
+        **{WORKER / "imagegen" / f"{name}.py": worker_copy(name) for name in SHARED_MODULES},
         CONTRACT_DIR / "request.schema.json": _json(request_schema()),
         CONTRACT_DIR / "result.schema.json": _json(result_schema()),
         CONTRACT_DIR / "openapi.json": _json(openapi()),

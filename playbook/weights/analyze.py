@@ -23,11 +23,10 @@ from __future__ import annotations
 import json
 import math
 import re
-import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from playbook.core import html
+from playbook.core import html, safetensors_header
 from playbook.core.errors import ConfigError
 from playbook.weights import vram
 
@@ -41,7 +40,6 @@ LOAD_DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "fp32": "
 KEEP_IN_FP32 = {cls: ("wo",) for cls in ("T5EncoderModel", "T5ForConditionalGeneration", "UMT5EncoderModel",
                                          "MT5EncoderModel")}
 WEIGHT_NAMES = ("diffusion_pytorch_model", "model")  # diffusers' and transformers' weight file stems
-MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
 
 # The estimate's factors live in playbook.weights.vram (which says which are GPU-calibrated).
 CUDA_CONTEXT_GB = vram.CUDA_CONTEXT_GB
@@ -250,29 +248,12 @@ class Analysis:
 def read_header(path: Path | str) -> dict:
     """The JSON header of a safetensors file (tensor name -> dtype, shape, data_offsets), checked against
     the file's size. Raises ConfigError naming the file when it is not a complete safetensors file."""
-    path = Path(path)
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise ConfigError(f"{path}: not a safetensors file ({size} bytes, shorter than the 8-byte header "
-                              "length). Re-download or re-save it with save_pretrained(safe_serialization=True).")
-        (n,) = struct.unpack("<Q", head)
-        if n > MAX_HEADER_BYTES or 8 + n > size:
-            raise ConfigError(f"{path}: not a safetensors file or truncated (header length {n} bytes, file "
-                              f"{size} bytes). Re-download or re-save it.")
-        raw = f.read(n)
     try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ConfigError(f"{path}: not a safetensors file (its header is not JSON). Re-download or re-save "
-                          "it.") from None
-    if not isinstance(header, dict):
-        raise ConfigError(f"{path}: not a safetensors file (its header is not a JSON object).")
-    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
-    if 8 + n + end > size:
-        raise ConfigError(f"{path}: truncated: its header describes {8 + n + end} bytes but the file has {size}. "
-                          "Re-download or re-copy it.")
+        header, _ = safetensors_header.read(path)
+    except safetensors_header.HeaderError as exc:
+        fix = "Re-download or re-copy it." if exc.kind == "truncated" else \
+            "Re-download or re-save it with save_pretrained(safe_serialization=True)."
+        raise ConfigError(f"{exc}. {fix}") from None
     return header
 
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 from pathlib import Path
+
+from imagegen import safetensors_header
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 MANIFEST_NAME = ".playbook-manifest.json"  # written beside the model by `playbook volume push`
-MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
 _STEMS = r"(?:diffusion_pytorch_model|model|pytorch_model)"
 PLAIN_FILE = re.compile(rf"^{_STEMS}(?:-\d+-of-\d+)?\.(?:safetensors|bin)$"
                         rf"|^{_STEMS}\.(?:safetensors|bin)\.index\.json$")
@@ -84,24 +84,13 @@ def choose_variant(model_path: str | Path, setting: str | None = None) -> str | 
 def safetensors_problem(path: Path) -> str | None:
     """None when the file's header parses and the data it describes is all there."""
     try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
-            head = f.read(8)
-            if len(head) < 8:
-                return f"{path} is truncated: {size} bytes, too short for a safetensors header"
-            (header_len,) = struct.unpack("<Q", head)
-            if header_len > MAX_HEADER_BYTES or 8 + header_len > size:
-                return (f"{path} is truncated or not safetensors: its header claims {header_len} bytes "
-                        f"but the file has {size}")
-            header = json.loads(f.read(header_len))
+        safetensors_header.read(path)
     except PermissionError:
         return f"{path} is not readable by this user (fix its mode, e.g. chmod 644)"
-    except (OSError, ValueError) as exc:
+    except safetensors_header.HeaderError as exc:
+        return f"{exc} (copy it again)" if exc.kind == "truncated" else str(exc)
+    except OSError as exc:
         return f"{path} is corrupt: its safetensors header does not parse ({exc})"
-    ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"]
-    expected = 8 + header_len + max(ends, default=0)
-    if size < expected:
-        return f"{path} is truncated: {size} bytes on disk, its header needs {expected} (copy it again)"
     return None
 
 
