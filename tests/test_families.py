@@ -104,20 +104,12 @@ def _download(loc, dest: str, to):
 @pytest.fixture(scope="module")
 def moto_loc():
     import boto3
-    import moto.s3.models
-    from moto.server import ThreadedMotoServer
+    from s3_helpers import moto_server
 
-    old = moto.s3.models.S3_UPLOAD_PART_MIN_SIZE
-    moto.s3.models.S3_UPLOAD_PART_MIN_SIZE = 1
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="user_x",
-                 aws_secret_access_key="rps_y").create_bucket(Bucket="vol-families")
-    yield volume.VolumeLocation(url, "EU-RO-1", "vol-families", Secret("user_x"), Secret("rps_y"))
-    server.stop()
-    moto.s3.models.S3_UPLOAD_PART_MIN_SIZE = old
+    with moto_server() as url:
+        boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="user_x",
+                     aws_secret_access_key="rps_y").create_bucket(Bucket="vol-families")
+        yield volume.VolumeLocation(url, "EU-RO-1", "vol-families", Secret("user_x"), Secret("rps_y"))
 
 
 @pytest.mark.slow
