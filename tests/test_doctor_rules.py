@@ -115,3 +115,18 @@ def test_the_fix_is_a_change_the_endpoint_can_take():
         assert checks.remedy("cuda_mismatch", obs)["gpu"]["minCudaVersion"] == "12.8"
     for obs in _recorded("healthy--"):
         assert checks.remedy("healthy", obs) is None
+
+
+def test_a_job_error_from_the_sdk_is_quoted_as_its_exception_line():
+    """The runpod SDK reports a handler's exception as JSON with its traceback (host paths of the worker): the
+    evidence quotes the exception's type and message, never the traceback."""
+    error = json.dumps({"error_type": "<class '__main__.OutOfMemoryError'>",
+                        "error_message": "CUDA out of memory. Tried to allocate 20.00 GiB.",
+                        "error_traceback": "Traceback (most recent call last):\n  File \"/home/me/.venv/x.py\""})
+    obs = Observation("ep/job", {"id": "ep", "workers": {"max": 1}}, job={"id": "job", "status": "FAILED",
+                                                                         "error": error})
+    quoted = obs.quote(None)
+    assert quoted == "job job error: OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB."
+    assert checks.decide(obs)[0] == "out_of_memory"
+    plain = Observation("ep/job", {"id": "ep"}, job={"id": "job", "status": "FAILED", "error": "boom"})
+    assert plain.job_error == "boom"  # other errors are kept as they are

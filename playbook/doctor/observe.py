@@ -71,7 +71,9 @@ class Observation:
 
     @property
     def job_error(self) -> str:
-        return str((self.job or {}).get("error") or "")
+        """The job's error; the runpod SDK's JSON error (error_type, error_message, error_traceback) as its
+        decisive line, ``OutOfMemoryError: CUDA out of memory ...`` (the traceback names the worker's paths)."""
+        return sdk_error((self.job or {}).get("error"))
 
     def texts(self) -> list[tuple[str, dict | None]]:
         """The job's error (if any) then each log line's message, with the log line it came from."""
@@ -142,6 +144,24 @@ class Observation:
     def head(self) -> list[str]:
         """The first evidence lines of every verdict: the job and the workers view."""
         return [x for x in (self.job_line(), self.workers_line()) if x]
+
+
+SDK_ERROR_TYPE = re.compile(r"<class '(?:[\w.]+\.)?(\w+)'>")
+
+
+def sdk_error(error) -> str:
+    """A job error as text: the runpod SDK's ``{"error_type": "<class '...OutOfMemoryError'>", "error_message":
+    ..., "error_traceback": ...}`` becomes ``OutOfMemoryError: <message>``; anything else is kept as it is."""
+    text = str(error or "")
+    if text.startswith("{") and '"error_message"' in text:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(data, dict) and isinstance(data.get("error_message"), str):
+            kind = SDK_ERROR_TYPE.search(str(data.get("error_type") or ""))
+            return f"{kind.group(1)}: {data['error_message']}" if kind else data["error_message"]
+    return text
 
 
 def message(line: str) -> str:
