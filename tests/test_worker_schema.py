@@ -68,7 +68,7 @@ def test_worker_code_does_not_import_playbook():
     from pathlib import Path
 
     for path in Path(sys.modules["imagegen"].__file__).parent.parent.rglob("*.py"):
-        imported = {a.name for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Import)
-                    for a in n.names} | {n.module or "" for n in ast.walk(ast.parse(path.read_text()))
-                                          if isinstance(n, ast.ImportFrom)}
+        nodes = list(ast.walk(ast.parse(path.read_text())))
+        imported = {a.name for n in nodes if isinstance(n, ast.Import) for a in n.names} | \
+            {n.module or "" for n in nodes if isinstance(n, ast.ImportFrom)}
         assert not {m for m in imported if m == "playbook" or m.startswith("playbook.")}, path
