@@ -29,8 +29,10 @@ def test_the_counts_match_the_published_figures(analysed):
     assert abs(params(sdxl, "text_encoder", "text_encoder_2") - 817e6) < 1e6
     # Black Forest Labs: FLUX.1 [dev] is "a 12 billion parameter rectified flow transformer"
     assert round(params(flux, "transformer") / 1e9) == 12
-    # T5 v1.1 XXL's encoder: 24 layers of d_model 4096, about 4.76B parameters (the 11B model's encoder half)
+    # T5 v1.1 XXL's encoder (FLUX.1 [dev]'s text_encoder_2: two bf16 shards of 4.99 and 4.53 GB): 4.76B parameters
     assert round(params(flux, "text_encoder_2") / 1e9, 2) == 4.76
+    t5 = next(c for c in flux.components if c.name == "text_encoder_2")
+    assert round(t5.disk_bytes / 1e9, 2) == round(4.99 + 4.53, 2)
 
 
 def test_the_bytes_match_the_published_weight_files(analysed):
