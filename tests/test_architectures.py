@@ -89,3 +89,14 @@ def test_the_volume_choice_says_whether_02_follows_01():
     assert f"${override.volume_usd_per_month:g}/month" in override.sentence and "--bake-model" in override.sentence
     assert f"{follow.volume_billed_s:g} s" in follow.sentence and "02 follows it" in follow.sentence
     assert follow.volume_usd_per_month == large.rows[1].standing_usd_per_month == 2.52
+
+
+def test_the_verified_sdxl_configs_are_the_published_bytes():
+    """The SHA-256 of the Git LFS pointers of stabilityai/stable-diffusion-xl-base-1.0's files (README of
+    playbook/data/architectures): these three configs are byte for byte the published ones."""
+    import hashlib
+
+    published = {"model_index.json": "a40ca00944bb33ea9281580f50d009d1e23a434173c0e4e234bb90bd75178874",
+                 "unet/config.json": "30ebc70750223e59006f7f2b4e1e6c102570aa19a9c4ae3e1fbe7591332dbae6",
+                 "text_encoder/config.json": "39b8b2e4b1949e36969caa425b6c81c68bace99198dd9078ce05d16ad401fe7f"}
+    assert {name: hashlib.sha256((SDXL.folder / name).read_bytes()).hexdigest() for name in published} == published
