@@ -69,6 +69,9 @@ VARIABLES = {v.name: v for v in (
            "overlayfs)"),
     EnvVar("PLAYBOOK_REQUIRE_TOOLS", "unset", "tests: 1 turns every skip for a missing tool (Docker daemon, "
            "registry or base image, jq, node, chromium) into a failure (CI); gpu tests still skip without CUDA"),
+    EnvVar("PLAYBOOK_TEST_JOURNEY", "unset", "tests: a folder where an earlier session's journey ran (its "
+           "journey.json, e.g. /tmp/pytest-of-$USER/pytest-N/journey0): the tests that read the journey read that "
+           "run instead of starting one (tests/journey_child.py)"),
     EnvVar("PLAYBOOK_FAULT", "unset", "an endpoint env key, not a host variable: breaks the local platform's "
            "endpoint on purpose (no_stock, crash_loop, image_pull, cuda_mismatch, oom, slow_init, hang; "
            "playbook/local/runtime/faults.py)"),
