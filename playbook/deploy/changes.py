@@ -80,8 +80,7 @@ class Plan:
         colour = {"create": "#d4f7d4", "update": "#fff3c4", "delete": "#f9d0d0"}
         rows = [(Html(f"<b>{cell(c.action)}</b>"), c.kind, c.name, c.id or "-",
                  Html("<br>".join(cell(s) for s in (_lines(c) or ["-"])))) for c in self.changes]
-        notes = "".join(f"<li>{cell(n)}</li>" for c in self.changes for n in c.notes)
-        notes += notes_once(self.notes)
+        notes = notes_once([n for c in self.changes for n in c.notes] + self.notes)
         return (paragraph("target: ", Html(f"<b>{cell(self.target)}</b>"))
                 + table(rows, header=("action", "resource", "name", "id", "changes"),
                         row_styles=[f"background:{colour.get(c.action, 'transparent')}" for c in self.changes])

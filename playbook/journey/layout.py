@@ -37,7 +37,7 @@ PACKAGES = {
     "handler": ("the worker's handler run in this process", "00, 03"),
     "image": ("Docker build for linux/amd64, checks, registry push, baking weights", "04"),
     "deploy": ("the spec, plan/apply (idempotent), guards against idle cost, janitor", "05"),
-    "monitor": ("job times, timelines, cold starts, worker logs", "06"),
+    "monitor": ("job times, timelines, cold starts, worker logs, the client examples run as programs", "00, 06"),
     "cost": ("traces, the autoscaler simulator, sweeps, platform choice", "00, 07"),
     "doctor": ("diagnosis of the classic pitfalls, rule by rule", "08"),
     "journey": ("the journey across notebooks: state, papermill runner, glue, this table", "00-08"),
