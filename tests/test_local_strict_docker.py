@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import secrets
-import time
 from pathlib import Path
 
 import pytest
@@ -31,20 +30,30 @@ def _system_log(worker) -> str:
     return path.read_text() if path.exists() else ""
 
 
-@pytest.fixture
-def crash_image(registry):
-    """A tiny image, pushed to the loopback registry, whose entry point dies at once (a real crash loop)."""
+def _pushed_image(registry: str, name: str, script: str):
+    """A tiny image running ``script`` (python3 -c), pushed to the loopback registry; removed afterwards."""
     from playbook.image import dockerhost
 
     client = dockerhost.client()
-    repo = f"{registry}/playbook-strict-test/crash"
-    tag = secrets.token_hex(4)
-    dockerfile = (f"FROM {dockerhost.local_base_image()}\nCMD [\"python\", \"-c\", \"import sys; "
-                  "print('RuntimeError: the handler crashed at start'); sys.exit(3)\"]\n")
+    repo, tag = f"{registry}/playbook-strict-test/{name}", secrets.token_hex(4)
+    dockerfile = f"FROM {dockerhost.local_base_image()}\nCMD {json.dumps(['python3', '-c', script])}\n"
     client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=f"{repo}:{tag}", rm=True)
     client.images.push(repo, tag=tag)
     yield f"{repo}:{tag}"
     client.images.remove(f"{repo}:{tag}", force=True)
+
+
+@pytest.fixture
+def crash_image(registry):
+    """An image whose entry point dies at once (a real crash loop)."""
+    yield from _pushed_image(registry, "crash", "import sys; print('RuntimeError: the handler crashed at start'); "
+                                                "sys.exit(3)")
+
+
+@pytest.fixture
+def sleeper_image(registry):
+    """An image whose entry point never asks for a job: its worker stays initializing until it is stopped."""
+    yield from _pushed_image(registry, "sleeper", "import time; time.sleep(600)")
 
 
 def test_an_image_that_is_not_in_a_registry_does_not_start(registry, tmp_path, monkeypatch):
@@ -149,15 +158,15 @@ def test_the_pushed_image_runs_and_a_queued_job_survives_a_restart(worker_image,
             assert not leftovers, [c.name for c in leftovers]
 
 
-def test_no_container_outlives_its_platform(crash_image, tmp_path, monkeypatch):
-    """The platform's own container registry (no process-wide one) is swept when it stops."""
+def test_no_container_outlives_its_platform(sleeper_image, tmp_path, monkeypatch):
+    """The platform's own container registry (no process-wide one) holds what it started, and nothing is left
+    once it has stopped."""
     monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path / "build"))
     with local.start(record=False, strict=True, data_file=tmp_path / "data.json", log_dir=tmp_path / "logs") as p:
-        cfg = p.create_endpoint(EndpointConfig(name="sweep", image=crash_image, workers_max=1))
+        cfg = p.create_endpoint(EndpointConfig(name="sweep", image=sleeper_image, workers_max=1))
         JobClient(p.target, cfg.id).run({"n": 1})
-        wait_until(lambda: len(p.containers) >= 1 or list_containers(cfg.id), timeout_s=90, pause_s=0.1)
-        other = local.start(record=False, log_dir=tmp_path / "other-logs")
-        assert len(other.containers) == 0  # each platform holds only what it started
-        other.stop()
-    time.sleep(0.5)
+        wait_until(lambda: len(p.containers) == 1 and len(list_containers(cfg.id)) == 1, timeout_s=90)
+        with local.start(record=False, log_dir=tmp_path / "other-logs") as other:
+            assert len(other.containers) == 0  # each platform holds only what it started
+    assert len(p.containers) == 0
     assert list_containers(cfg.id) == []

@@ -232,7 +232,7 @@ class DockerRunner:
         except Exception as exc:  # noqa: BLE001 - docker.errors.* : say which image and why
             raise PlatformError(f"could not start a container of {endpoint.image} for worker {worker_id}: "
                                 f"{exc}") from exc
-        handle = ContainerHandle(container, log_path, self.containers.forget if self.containers else None)
+        handle = ContainerHandle(container, log_path, self.containers.forget if self.containers is not None else None)
         if self.containers is not None:
             self.containers.add(handle)
         return handle
