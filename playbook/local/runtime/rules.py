@@ -4,17 +4,17 @@
   container field (image, env, ...) makes a new release; workers of an older release are stale. An idle
   stale worker is terminated at once and replaced by a worker of the new release; a running one finishes its
   job first, then is replaced the same way. Default and strict.
-* **Crash loops** (§7, §8; docs: ``serverless/troubleshooting``): RunPod keeps restarting workers that die
-  before serving and scales down an endpoint that keeps producing them; the jobs stay queued (their
-  ``policy.ttl`` still ends them). Strict only: after each consecutive failed start the next start waits
-  ``min(BACKOFF_CAP_S, BACKOFF_BASE_S x 2^(n-1))`` seconds and the workers held back count as throttled in
-  ``/health``. RunPod documents no figures for its back-off; these are ours. The lenient default instead fails
-  the queue after three failed starts (``scaler.START_FAILURES_BEFORE_GIVING_UP``) and says it is the
-  lenient default.
-* **Idle scale-down** (§7; docs: ``serverless/endpoints/manage-endpoints``): an endpoint without a request for
-  3 days drops to at most 2 max workers, after 7 days to 0, and stays there until the user raises it (a
-  change of its workers counts as the user's). Counted on the platform's calendar (``runtime.clock``), which
-  tests advance. Default and strict (a real clock never reaches 3 days within a notebook).
+* **Crash loops** (docs/runpod-facts.md §7, docs/runpod-facts.md §8; docs: ``serverless/troubleshooting``):
+  RunPod keeps restarting workers that die before serving and scales down an endpoint that keeps producing
+  them; the jobs stay queued (their ``policy.ttl`` still ends them). Strict only: after each consecutive failed
+  start the next start waits ``min(BACKOFF_CAP_S, BACKOFF_BASE_S x 2^(n-1))`` seconds and the workers held back
+  count as throttled in ``/health``. RunPod documents no figures for its back-off; these are ours. The lenient
+  default instead fails the queue after three failed starts (``scaler.START_FAILURES_BEFORE_GIVING_UP``) and
+  says it is the lenient default.
+* **Idle scale-down** (docs/runpod-facts.md §7; docs: ``serverless/endpoints/manage-endpoints``): an endpoint
+  without a request for 3 days drops to at most 2 max workers, after 7 days to 0, and stays there until the user
+  raises it (a change of its workers counts as the user's). Counted on the platform's calendar
+  (``runtime.clock``), which tests advance. Default and strict (a real clock never reaches 3 days in a notebook).
 """
 
 from __future__ import annotations
