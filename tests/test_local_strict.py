@@ -148,3 +148,40 @@ def local_jobs(p, endpoint_id: str):
     from playbook.api.jobs import JobClient
 
     return JobClient(p.target, endpoint_id)
+
+
+@pytest.mark.slow
+def test_local_up_strict_keeps_its_endpoint_and_key_across_down_and_up(tmp_path, monkeypatch):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from playbook.core.config import REPO_ROOT
+
+    monkeypatch.setenv("PLAYBOOK_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path / "build"))
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+
+    def playbook(*args):
+        return subprocess.run([sys.executable, "-m", "playbook", *args], env=env, cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=60)
+
+    refused = playbook("local", "up", "--strict")  # the demo endpoint has no image: said, with the fix
+    assert refused.returncode != 0 and "--strict runs only images" in refused.stdout + refused.stderr
+    image = "127.0.0.1:9/playbook-strict/never-pulled:1"
+    try:
+        up = playbook("local", "up", "--strict", "--image", image, "--workers-max", "0")
+        assert up.returncode == 0 and "mode: strict" in up.stdout, up.stderr
+        first = json.loads(playbook("local", "status", "--json").stdout)
+        assert first["strict"] is True and [e["config"]["image"] for e in first["endpoints"]] == [image]
+        key = json.loads((tmp_path / "state" / "local-platform.json").read_text())["api_key"]
+        assert playbook("local", "down").returncode == 0
+        assert playbook("local", "up", "--strict", "--image", image, "--workers-max", "0").returncode == 0
+        second = json.loads(playbook("local", "status", "--json").stdout)
+        assert [e["config"]["id"] for e in second["endpoints"]] == ["demo"]  # restored, not registered twice
+        assert json.loads((tmp_path / "state" / "local-platform.json").read_text())["api_key"] == key
+        plain = playbook("local", "down"), playbook("local", "up", "--endpoint", "")
+        assert "mode: lenient default" in plain[1].stdout
+    finally:
+        playbook("local", "down")
