@@ -152,6 +152,11 @@ class LocalPlatform:
         if self.data_file:
             self._saver_task = asyncio.ensure_future(self._save_periodically())
 
+    def save_state(self) -> None:
+        """Write the strict platform's state file now (on the loop, or from any thread)."""
+        if self.data_file:
+            persist.save(self.data_file, self.call(persist.snapshot, self))
+
     async def _save_periodically(self) -> None:
         while True:
             await asyncio.sleep(SAVE_EVERY_S)
@@ -159,11 +164,6 @@ class LocalPlatform:
                 self.save_state()
             except Exception:  # the platform keeps serving; the next save tries again
                 log.exception("could not save the local platform's state to %s", self.data_file)
-
-    def save_state(self) -> None:
-        """Write the strict platform's state file now (on the loop, or from any thread)."""
-        if self.data_file:
-            persist.save(self.data_file, self.call(persist.snapshot, self))
 
     def _stop_at_exit(self) -> None:
         with contextlib.suppress(Exception):  # best effort at interpreter exit

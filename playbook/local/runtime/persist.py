@@ -61,7 +61,8 @@ def snapshot(platform) -> dict:
     endpoints = [{"config": ep.cfg.to_dict(), "release": ep.release, "last_request_s": ep.last_request_s,
                   "jobs": [_job(engine, j) for j in ep.jobs.values()]} for ep in engine.endpoints.values()]
     control = platform.control_state
-    return {"version": VERSION, "api_key": platform.api_key, "clock_offset_s": platform.clock.offset_s,
+    return {"version": VERSION, "saved_s": time.time(), "api_key": platform.api_key,
+            "clock_offset_s": platform.clock.offset_s,
             "endpoints": endpoints, "ledger": [asdict(e) for e in engine.ledger.entries.values()],
             "control": {k: getattr(control, k) for k in CONTROL_FIELDS} if control is not None else {}}
 
@@ -82,7 +83,7 @@ def restore(platform, data: dict) -> int:
     for entry in data.get("ledger", []):
         billed = BilledWorker(**entry)
         if billed.stop_s is None:  # the platform died under it: billed until the state was last saved
-            billed.stop_s = billed.start_s
+            billed.stop_s = max(billed.start_s, data.get("saved_s") or billed.start_s)
         engine.ledger.entries[billed.worker_id] = billed
     control = platform.control_state
     for key, value in (data.get("control") or {}).items():
