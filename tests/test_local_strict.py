@@ -39,6 +39,34 @@ def test_strict_runs_no_substitute_process(tmp_path):
     assert choose_runner(EndpointConfig(name="plain")).name == "process"  # the lenient default is unchanged
 
 
+def test_the_setting_makes_a_platform_strict(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAYBOOK_LOCAL_STRICT", "1")
+    assert local.LocalPlatform(record=False, data_file=tmp_path / "d.json").strict is True
+    monkeypatch.setenv("PLAYBOOK_LOCAL_STRICT", "0")
+    lenient = local.LocalPlatform(record=False)
+    assert lenient.strict is False and lenient.data_file is None  # the default keeps its state in memory
+
+
+def test_finished_jobs_come_back_only_within_runpods_retention(platform):
+    """/run results are kept 30 minutes, /runsync results 1 minute (docs/runpod-facts.md §1), downtime included."""
+    import time as clock
+
+    from playbook.local.runtime import persist
+
+    now = clock.time()
+    saved = {"endpoints": [{"config": EndpointConfig(name="r", id="retained").to_dict(), "jobs": [
+        {"id": id_, "endpoint_id": "retained", "input": {}, "sync": sync, "status": "COMPLETED", "output": 1,
+         "created": now - age_s - 1, "started": now - age_s - 1, "finished": now - age_s}
+        for id_, sync, age_s in (("run-29m", False, 29 * 60), ("run-31m", False, 31 * 60),
+                                 ("sync-50s", True, 50), ("sync-70s", True, 70))]}]}
+    platform.call(persist.restore, platform, saved)
+    jobs = local_jobs(platform, "retained")
+    assert jobs.status("run-29m").status == "COMPLETED" and jobs.status("sync-50s").status == "COMPLETED"
+    for gone in ("run-31m", "sync-70s"):
+        assert requests.get(f"{platform.target.job_api_url}/retained/status/{gone}", timeout=10,
+                            headers={"Authorization": platform.api_key}).status_code == 404
+
+
 def test_crash_loop_back_off_doubles_up_to_its_cap():
     assert [rules.backoff_s(n) for n in range(0, 9)] == [0, 1, 2, 4, 8, 16, 32, 60, 60]
 
