@@ -9,7 +9,6 @@ additions buys. The file is the repository's, never a copy: what the notebook ru
 from __future__ import annotations
 
 import base64
-import contextlib
 import importlib.util
 import io
 import os
@@ -35,14 +34,18 @@ def load(model_path: Path | str):
     from imagegen.pipeline import quiet_torchvision_fallback
 
     quiet_torchvision_fallback()  # transformers' "requires torchvision" notice: noise for a text-to-image worker
+    import transformers
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.disable_progress_bar()  # loading bars: widgets in a notebook, as the worker's pipeline.load
+    transformers.utils.logging.disable_progress_bar()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     spec = importlib.util.spec_from_file_location("minimal_handler", HANDLER)
     module = importlib.util.module_from_spec(spec)
     old = os.environ.get("MODEL_PATH")
     os.environ["MODEL_PATH"] = str(model_path)
     try:
-        with contextlib.redirect_stderr(io.StringIO()):  # diffusers' loading bars
-            spec.loader.exec_module(module)
+        spec.loader.exec_module(module)
     finally:
         if old is None:
             os.environ.pop("MODEL_PATH", None)

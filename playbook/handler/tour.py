@@ -1,6 +1,5 @@
 """A guided read of the production worker: what each addition to the minimal handler buys, the diffusers
-code that loads and runs the pipeline (quoted from the real files), and the cold-start phases its timing
-marks report.
+code that loads and runs the pipeline, quoted from the real files.
 
 Why quoted and never retyped: a notebook that prints a copy of the code teaches a copy; here every line
 shown is read from ``worker/`` when the notebook runs, and an addition whose line is gone from
@@ -10,7 +9,6 @@ shown is read from ``worker/`` when the notebook runs, and an addition whose lin
 from __future__ import annotations
 
 import inspect
-import re
 from dataclasses import dataclass
 
 from playbook.core.config import WORKER_DIR, worker_on_path
@@ -80,27 +78,3 @@ def quote(module: str, name: str) -> str:
     obj = getattr(mod, name)
     lines, start = inspect.getsourcelines(obj)
     return f"# worker/imagegen/{module}.py, line {start}\n" + "".join(lines).rstrip()
-
-
-MARK = re.compile(r"PLAYBOOK_TIMING phase=(\w+) t=([\d.]+)")
-PHASE_NAMES = {"imported": "imports (torch, diffusers, the worker's package)",
-               "model_loaded": "model load and warm-up", "fitness_checked": "fitness check"}
-
-
-class Phases(list):
-    """(phase, seconds) rows, read from the worker's timing marks."""
-
-    @property
-    def total_s(self) -> float:
-        return round(sum(s for _, s in self), 2)
-
-    def _repr_html_(self) -> str:
-        return table([(what, f"{s:.2f}") for what, s in self] + [("total", f"{self.total_s:.2f}")],
-                     header=("phase (timing marks)", "seconds"))
-
-
-def phases(log: str) -> Phases:
-    """The seconds between consecutive timing marks in ``log`` (a worker's output)."""
-    marks = [(m[1], float(m[2])) for m in MARK.finditer(log)]
-    return Phases((PHASE_NAMES.get(name, name), round(t - marks[i][1], 2))
-                  for i, (name, t) in enumerate(marks[1:]))
