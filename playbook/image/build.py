@@ -501,7 +501,7 @@ class SizeReport:
         share = big.size_mb / (self.total_gb * 1000) if self.total_gb else 0
         sized = [layer for layer in self.layers if layer.size_mb > 0]
         return (f"{self.image}: {self.total_gb:.2f} GB in {len(sized)} non-empty layers; the largest, "
-                f"`{big.created_by[:60]}`, is {big.size_mb:,.0f} MB ({share:.0%} of the image).")
+                f"`{big.created_by[:64]}`, is {big.size_mb:,.0f} MB ({share:.0%} of the image).")
 
     def plot(self, min_mb: float = 0.5):
         """A horizontal bar chart of the layers of at least ``min_mb`` MB (matplotlib Axes)."""
