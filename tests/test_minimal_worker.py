@@ -85,3 +85,35 @@ def test_minimal_image_builds_and_both_images_layers_are_recorded(worker_image, 
     path = layer_reference.record(reports, version)  # the reference notebook 04 shows without a daemon
     recorded = json.loads(path.read_text())
     assert recorded["docker_version"] == version and set(recorded["images"]) == {"minimal", "production"}
+
+
+def test_the_wheelhouse_is_served_for_pip_and_only_while_building(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from playbook.image import first_image
+
+    (tmp_path / "demo-1.0-py3-none-any.whl").write_bytes(b"wheel")
+    with first_image.serve_folder(tmp_path) as url:
+        assert "demo-1.0-py3-none-any.whl" in urllib.request.urlopen(url, timeout=5).read().decode()
+        args = first_image.settings("local/python:3.11-slim", url).build_args()
+        assert args == {"BASE_IMAGE": "local/python:3.11-slim", "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": url}
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url, timeout=2)
+    if url == f"http://127.0.0.1:{first_image._stable_port(tmp_path)}/":  # (another process may hold that port)
+        with first_image.serve_folder(tmp_path) as again:
+            assert again == url  # the same port next time: the same build argument, so the pip layer stays cached
+
+
+def test_05_deploys_only_a_digest(tmp_path, monkeypatch):
+    from playbook.core.errors import ConfigError
+    from playbook.deploy.spec import load_spec
+    from playbook.image import registry
+
+    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path))
+    spec = load_spec(REPO_ROOT / "deploy" / "demo.toml")
+    digest = "127.0.0.1:5000/runpod-playbook-worker@sha256:" + "a" * 64
+    assert registry.pin_recorded(spec, digest).image == digest
+    for moving in ("local/playbook-worker:latest", "local/playbook-worker:2", ""):
+        with pytest.raises(ConfigError, match="not pinned by digest"):
+            registry.pin_recorded(spec, moving)
