@@ -104,16 +104,3 @@ def test_the_wheelhouse_is_served_for_pip_and_only_while_building(tmp_path):
         with first_image.serve_folder(tmp_path) as again:
             assert again == url  # the same port next time: the same build argument, so the pip layer stays cached
 
-
-def test_05_deploys_only_a_digest(tmp_path, monkeypatch):
-    from playbook.core.errors import ConfigError
-    from playbook.deploy.spec import load_spec
-    from playbook.image import registry
-
-    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path))
-    spec = load_spec(REPO_ROOT / "deploy" / "demo.toml")
-    digest = "127.0.0.1:5000/runpod-playbook-worker@sha256:" + "a" * 64
-    assert registry.pin_recorded(spec, digest).image == digest
-    for moving in ("local/playbook-worker:latest", "local/playbook-worker:2", ""):
-        with pytest.raises(ConfigError, match="not pinned by digest"):
-            registry.pin_recorded(spec, moving)
