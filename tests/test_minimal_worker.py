@@ -104,3 +104,11 @@ def test_the_wheelhouse_is_served_for_pip_and_only_while_building(tmp_path):
         with first_image.serve_folder(tmp_path) as again:
             assert again == url  # the same port next time: the same build argument, so the pip layer stays cached
 
+
+
+@pytest.mark.slow
+def test_the_minimal_handler_raises_what_diffusers_raises_on_a_bad_size():
+    module = minimal.load(ensure_demo_model())
+    said = minimal.refusal(module, prompt="x", width=65, height=64, num_inference_steps=1)
+    assert said.startswith("ValueError: ") and "divisible by 8" in said
+    assert minimal.refusal(module, prompt="x", width=64, height=64, num_inference_steps=1) is None

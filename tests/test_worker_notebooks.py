@@ -38,6 +38,7 @@ def test_handler_notebook_shows_images_errors_and_test_input(tmp_path):
     # the minimal handler ran first, in-process and with --test_input, on the same model
     assert glued["minimal"] == {"pipeline": "StableDiffusionPipeline", "image_size": [64, 64], "test_input_ok": True}
     assert glued["additions"][:3] == ["timing marks", "quiet SDK log", "background import"]
+    assert glued["minimal_bad_request"].startswith("ValueError: ")  # diffusers' own exception, unvalidated
 
 
 @pytest.mark.notebook

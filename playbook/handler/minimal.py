@@ -65,3 +65,13 @@ def image(result: dict):
     from PIL import Image
 
     return Image.open(io.BytesIO(base64.b64decode(result["image"])))
+
+
+def refusal(module, **job_input) -> str | None:
+    """What the minimal handler does with a request it cannot serve: the exception it raises (type and message,
+    which RunPod reports as the job's error with its traceback), or None when it served it."""
+    try:
+        call(module, **job_input)
+    except Exception as exc:  # noqa: BLE001 - whatever diffusers raises is the lesson
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    return None
