@@ -24,7 +24,7 @@ ADDITIONS = (
     ("quiet SDK log", 'os.environ.setdefault("RUNPOD_LOG_LEVEL", "INFO")',
      "set before the SDK is imported: at DEBUG its log prints every result, whole base64 images included"),
     ("background import", 'boot.import_in_background("runpod")',
-     "the SDK's import (a cpuinfo subprocess, about a second) overlaps the model load instead of preceding it"),
+     "the SDK's import (it runs a cpuinfo subprocess) overlaps the model load instead of preceding it"),
     ("one Worker object", "worker = Worker.start()",
      "checks the files, reads the weights ahead, loads, warms up; never raises: a broken model becomes a message"),
     ("fitness check", "@runpod.serverless.register_fitness_check",
@@ -32,7 +32,8 @@ ADDITIONS = (
     ("validation", "return worker.handle(job",
      "the input is parsed by a schema: a bad field gets one error string naming it, the worker keeps serving"),
     ("throttled progress", "Throttle(on_step, PROGRESS_INTERVAL_S)",
-     "progress for /status at most once a second (each update costs a thread and an HTTP post)"),
+     "progress for /status at most every WORKER_PROGRESS_INTERVAL_S (default 1 s; each update costs a thread "
+     "and an HTTP post)"),
     ("prefetch", "prefetch.start_options(handler)",
      "WORKER_PREFETCH=1: the next job is taken while one runs (no second of dead time between jobs)"),
 )
