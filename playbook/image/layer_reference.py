@@ -1,9 +1,9 @@
 """Layer sizes measured on a real build, kept in the repository with the date and the Docker version.
 
 Why: on a machine without a Docker daemon notebook 04 cannot build, and an empty size chart teaches nothing.
-The Docker tier of the tests (tests/test_image_layers.py) builds the minimal and the production images,
-reads their layers from the daemon (``docker history``) and records them here; the notebook shows that record,
-dated, in place of a measurement it could not make.
+benchmarks/record_image_layers.py builds the minimal and the production images, reads their layers from the
+daemon (``docker history``) and records them here (the Docker tier of the tests makes the same measurement into
+a temporary file); the notebook shows that record, dated, in place of a measurement it could not make.
 """
 
 from __future__ import annotations
