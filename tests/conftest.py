@@ -169,6 +169,18 @@ def _stop_journey() -> None:
             pass
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Every log that ran the journey says where its time went, notebook by notebook."""
+    if "child" not in _JOURNEY or not (_JOURNEY["child"][1] / "journey.json").exists():
+        return
+    runs = json.loads((_JOURNEY["child"][1] / "journey.json").read_text())["runs"]
+    terminalreporter.section("the journey, notebook by notebook (in a child process, beside the other tests)")
+    for run in runs:
+        state = "ok" if run["error"] is None else "FAILED"
+        terminalreporter.write_line(f"{run['seconds']:7.1f} s  {run['name']}  {state}")
+    terminalreporter.write_line(f"{sum(r['seconds'] for r in runs):7.1f} s  in all")
+
+
 def pytest_sessionfinish(session):
     """A session that ends early (-x, Ctrl-C) leaves no journey running."""
     if "child" in _JOURNEY:
