@@ -190,7 +190,7 @@ class Walkthrough:
     the walk-through made that is still there."""
 
     def __init__(self, client: ControlClient, endpoint_id: str, hung_after_s: float = 5.0,
-                 timeout_s: float = 240.0):
+                 timeout_s: float = 600.0):
         from playbook.core.errors import ConfigError
 
         self.client = self.control = client
