@@ -11,7 +11,7 @@ execution timeout, a PATCH while a worker runs, costly settings. The fault switc
 (``playbook.local.runtime.faults``) simulates only what a CPU cannot produce (a driver older than the
 image's CUDA, GPU out of memory); the notebook says which, and quotes where their log lines come from.
 
-Why all at once: each pitfall costs a worker's cold start to break and another to verify, and most of
+Why all at once: most pitfalls cost a worker's cold start to break, or to verify, or both, and most of
 that time is waiting. ``break_all`` breaks every copy at once and waits for all the symptoms together;
 the doctor is asked once per pitfall the moment its symptom shows (as a user would run ``playbook
 doctor``: later, some symptoms change, e.g. a worker past its init timeout goes on to serve the job);
