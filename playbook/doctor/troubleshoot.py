@@ -42,6 +42,7 @@ LONG_JOB = {"prompt": "a lighthouse", "width": 512, "height": 512, "num_inferenc
             "seed": 1}
 SHORT_TIMEOUT_MS = 3000
 TYPO_TAG = "lastest"  # the tag a user meant as "latest": not in the registry
+PROCESS_IMAGE = "local/playbook-worker:1"  # a name no Docker daemon has: the local platform runs worker/handler.py
 
 
 @dataclass(frozen=True)
@@ -183,11 +184,11 @@ def describe_change(before: dict, change: dict, prefix: str = "") -> list[str]:
 class Walkthrough:
     """Breaks, diagnoses and fixes pitfalls on copies of the journey's endpoint, on the local platform.
 
-    Each broken endpoint is a throw-away copy of ``endpoint_id`` (its image, env, pools and network volume:
-    the model the journey put there), named ``playbook-troubleshoot-<pitfall>``, made and fixed through
-    RunPod's REST API and deleted once it passes; no second volume of the model is ever made (the empty
-    one of "models missing" is made empty on purpose, and deleted too). ``clean_up()`` deletes anything
-    the walk-through made that is still there."""
+    Each broken endpoint is a throw-away copy of ``endpoint_id`` (its env, pools and network volume: the
+    model the journey put there; its worker runs the image's handler as a local process), named
+    ``playbook-troubleshoot-<pitfall>``, made and fixed through RunPod's REST API and deleted once it
+    passes; no second volume of the model is ever made (the empty one of "models missing" is made empty on
+    purpose, and deleted too). ``clean_up()`` deletes anything the walk-through made that is still there."""
 
     def __init__(self, client: ControlClient, endpoint_id: str, hung_after_s: float = 5.0,
                  timeout_s: float = 600.0):
@@ -201,7 +202,10 @@ class Walkthrough:
                               "an endpoint whose workers read the model from a volume (the journey's, from 02/05)")
         self.endpoint_id, self.volume_id = endpoint_id, base["networkVolumes"][0]
         self.volume = targets.local_volume_path(client, self.volume_id)
-        self.base = {"type": "QUEUE", "image": base["image"], "env": dict(base.get("env") or {}),
+        self.image = base["image"]  # the journey's image: what the image pitfalls (arm64, a pull) get back
+        # the copies run the image's own handler as local processes: a dozen containers starting at once queue for
+        # the CPU (the local Docker daemon's containers share one CPU weight); the image pitfalls use Docker
+        self.base = {"type": "QUEUE", "image": PROCESS_IMAGE, "env": dict(base.get("env") or {}),
                      "gpu": {"pools": list(base["gpu"]["pools"])}, "dataCenterIds": list(base.get("dataCenterIds")
                                                                                      or [])}
         self.hung_after_s, self.timeout_s = hung_after_s, timeout_s
@@ -226,8 +230,8 @@ class Walkthrough:
             return True
         from playbook.image import dockerhost
 
-        host = self.base["image"].split("/")[0]
-        if name == "image_pull" and not ("/" in self.base["image"] and ("." in host or ":" in host)):
+        host = self.image.split("/")[0]
+        if name == "image_pull" and not ("/" in self.image and ("." in host or ":" in host)):
             return False  # the journey's image is not in a registry: nothing to pull a wrong tag from
         return dockerhost.daemon_status().available
 
@@ -281,7 +285,7 @@ class Walkthrough:
         if name == "image_pull":
             from playbook.doctor.checks.stale_release import repository
 
-            return {"image": f"{repository(self.base['image'])}:{TYPO_TAG}"}
+            return {"image": f"{repository(self.image)}:{TYPO_TAG}"}
         return {}
 
     def _pool_without_stock(self, dcs: list[str], control: ControlClient) -> str:
@@ -357,7 +361,7 @@ class Walkthrough:
         if name in ("exec_format", "image_pull"):
             what = "rebuilt for linux/amd64 (`playbook build`)" if name == "exec_format" else \
                 "the image the journey pushed (04), by its digest"
-            return {"image": self.base["image"]}, f"the right image: {what}"
+            return {"image": self.image}, f"the right image: {what}"
         if name == "stale_release":
             return ({"workers": {"min": 0, "max": 1, "idleTimeout": 2}},
                     "workers min 0, so the stale worker stops at its idle timeout and the next one runs the new "
