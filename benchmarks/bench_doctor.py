@@ -67,7 +67,8 @@ def bench_corpus(platform, names: list[str] | None, record: Path | None) -> bool
     from playbook.image import dockerhost
 
     docker = dockerhost.daemon_status().available
-    everything = corpus.CASES + (corpus.SIMULATED if names else [])  # simulated faults: only by name (recording)
+    # simulated faults and the cases that install a package from PyPI: only by name (recording)
+    everything = corpus.CASES + (corpus.SIMULATED + corpus.NEEDS_PYPI if names else [])
     cases = [c for c in everything if (not names or c.name in names) and (c.needs != "docker" or docker)]
     skipped = [c.name for c in corpus.CASES if c.needs == "docker" and not docker]
     clinic = corpus.Clinic(platform, Path(tempfile.mkdtemp(prefix="bench-doctor-corpus-")))

@@ -386,6 +386,26 @@ CASES: list[Case] = [
 
 SIMULATED: list[Case] = [_fault("simulated-cuda", "cuda_mismatch"), _fault("simulated-oom", "oom")]
 
+BUGGY_SDK = "1.9.0"  # in the range that sent nearly every job to one worker on network-volume endpoints
+
+
+def _old_sdk(c: Clinic) -> str:
+    """The demo worker with the runpod SDK 1.9.0 installed in front of the venv's (PYTHONPATH: what an image
+    that pins runpod==1.9.0 holds), on an endpoint with a network volume."""
+    import subprocess
+    import sys
+
+    site = c.work / f"runpod-{BUGGY_SDK}"
+    if not (site / "runpod").is_dir():
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
+                        f"runpod=={BUGGY_SDK}"], check=True, timeout=300)
+    return c.job(c.endpoint("old-sdk", c.shared_volume(), env={"PYTHONPATH": str(site)}))
+
+
+# real causes that need a package from PyPI (pip's cache or the network): recorded by name, never scored
+NEEDS_PYPI: list[Case] = [Case("old-sdk", "sdk_bug", (f"runpod {BUGGY_SDK}", "network volume"), _old_sdk,
+                               needs="pypi")]
+
 
 def run(clinic: Clinic, cases: list[Case], timeout_s: float = 240.0, batch: int = 6) -> list[Outcome]:
     """Break each case, wait for its symptom, ask the doctor once; in batches (workers share the CPU)."""

@@ -130,3 +130,32 @@ def test_a_job_error_from_the_sdk_is_quoted_as_its_exception_line():
     assert checks.decide(obs)[0] == "out_of_memory"
     plain = Observation("ep/job", {"id": "ep"}, job={"id": "job", "status": "FAILED", "error": "boom"})
     assert plain.job_error == "boom"  # other errors are kept as they are
+
+
+def test_a_crash_that_names_an_env_var_of_the_endpoint_is_fixed_by_a_release_without_it():
+    """Python's fatal error quotes its path configuration (PYTHONHOME = '...'): the evidence says the endpoint
+    sets it, and the change is the endpoint's env without it; a crash in the handler's own code has no change."""
+    (obs,) = _recorded("crash_loop--python-home")
+    evidence = checks.decide(obs)[1]
+    assert any("env sets PYTHONHOME=" in e for e in evidence), evidence
+    change = checks.remedy("crash_loop", obs)
+    assert "PYTHONHOME" not in change["env"] and set(change["env"]) == set(obs.endpoint["env"]) - {"PYTHONHOME"}
+    for obs in _recorded("crash_loop--import-"):
+        assert checks.remedy("crash_loop", obs) is None
+
+
+def test_the_cost_fix_is_workers_min_0_and_a_short_idle_timeout():
+    (obs,) = _recorded("runaway_cost--always-on")
+    change = checks.remedy("runaway_cost", obs)["workers"]
+    assert change["min"] == 0 and change["idleTimeout"] <= 5 and change["max"] == obs.endpoint["workers"]["max"]
+    obs.endpoint["workers"].update(change)
+    assert checks.decide(obs)[0] != "runaway_cost"
+
+
+def test_a_fix_is_shown_field_by_field():
+    from playbook.doctor.troubleshoot import describe_change
+
+    before = {"env": {"A": "1", "PYTHONHOME": "/opt/conda"}, "gpu": {"pools": ["AMPERE_16"]}, "timeout": 3000}
+    lines = describe_change(before, {"env": {"A": "1"}, "gpu": {"pools": ["AMPERE_16", "ADA_24"]}, "timeout": 60000})
+    assert lines == ["env.PYTHONHOME: '/opt/conda' -> (removed)", 'gpu.pools: ["AMPERE_16"] -> ["AMPERE_16", "ADA_24"]',
+                     "timeout: 3000 -> 60000"]

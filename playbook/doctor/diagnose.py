@@ -23,6 +23,7 @@ Use:
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -33,7 +34,7 @@ from playbook.api.control import ControlClient, ControlError
 from playbook.api.jobs import JobClient, JobResult
 from playbook.core.config import REPO_ROOT, Target
 from playbook.core.errors import ConfigError
-from playbook.core.html import fields_table
+from playbook.core.html import Html, fields_table
 from playbook.doctor import checks, rules
 from playbook.doctor.observe import Observation, job_dict, stock_of
 from playbook.monitor.worker_logs import LogLine, read
@@ -70,10 +71,14 @@ class Diagnosis:
         lines += [f"  done: {a}" for a in self.actions]
         return "\n".join(lines)
 
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython's text form: the same readable lines as print()
+        p.text(str(self))
+
     def _repr_html_(self) -> str:
+        evidence = Html("<br>".join(html.escape(e) for e in self.evidence))  # one line each, escaped
         return fields_table({"subject": self.subject, "verdict": self.verdict, "meaning": self.meaning,
-                             "evidence": " | ".join(self.evidence), "fix": self.fix,
-                             "api calls": self.api_calls, "seconds": round(self.elapsed_s, 3)})
+                             "evidence": evidence, "fix": self.fix,
+                             "api calls": self.api_calls, "seconds": round(self.elapsed_s, 2)})
 
 
 def _verdict(subject: str, verdict: str, evidence: list[str]) -> Diagnosis:

@@ -3,15 +3,19 @@ the doctor once, apply the doctor's own fix as a visible change, and see it pass
 each broken endpoint is a throw-away copy of the journey's endpoint (05's), deleted once it passes.
 
 Why a module: each pitfall is the same steps with different settings; the notebook stays a few calls per
-pitfall and the tests drive the very same code. Most pitfalls are made from their real cause, through
-RunPod's public interfaces: pools without stock in the catalog, an env var with a typo, max workers 0, an
-empty volume, an init timeout shorter than the worker's real start, a PATCH while workers run, costly
-settings, an arm64 image (with a Docker daemon). The
-fault switch (``playbook.local.runtime.faults``) simulates what a CPU cannot produce (a driver older than
-the image's CUDA, GPU out of memory) and a few classics kept from before (a crash loop, a pull that never
-ends, a hung handler); the notebook says which. The wait is for the symptom (a job's
-status, the workers view), never for the doctor's verdict; the fix is the doctor's ``change`` (a PATCH of
-the endpoint) when it has one, else the step its fix sentence names.
+pitfall and the tests drive the very same code. Every pitfall a CPU can produce is made from its real
+cause, through RunPod's public interfaces: pools without stock in the catalog, an env var with a typo, max
+workers 0, an arm64 image, an env var that kills Python at start (a crash loop), an image tag missing from
+the registry, an init timeout shorter than the worker's real start, an empty volume, a job longer than the
+execution timeout, a PATCH while a worker runs, costly settings. The fault switch
+(``playbook.local.runtime.faults``) simulates only what a CPU cannot produce (a driver older than the
+image's CUDA, GPU out of memory); the notebook says which, and quotes where their log lines come from.
+
+Why all at once: most pitfalls cost a worker's cold start to break, or to verify, or both, and most of
+that time is waiting. ``break_all`` breaks every copy at once and waits for all the symptoms together;
+the doctor is asked once per pitfall the moment its symptom shows (as a user would run ``playbook
+doctor``: later, some symptoms change, e.g. a worker past its init timeout goes on to serve the job);
+``fix`` applies the doctor's change; ``verify_all`` sends every fixed copy a fresh job at once.
 """
 
 from __future__ import annotations
@@ -19,19 +23,26 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from playbook.api import targets
 from playbook.api.control import ControlClient
 from playbook.api.jobs import JobClient
-from playbook.core.html import fields_table
+from playbook.core.html import table
 from playbook.core.waiting import wait_for
 from playbook.deploy import janitor
 from playbook.doctor import diagnose as doctor
 
 PREFIX = "playbook-troubleshoot-"  # what the walk-through makes (the janitor's prefix, so none is ever lost)
 DEMO_JOB = {"prompt": "a lighthouse", "width": 64, "height": 64, "num_inference_steps": 2, "seed": 1}
+# far more work than the copy's execution timeout allows, on any CPU: 8 images of 512x512, 100 steps each
+LONG_JOB = {"prompt": "a lighthouse", "width": 512, "height": 512, "num_inference_steps": 100, "num_images": 8,
+            "seed": 1}
+SHORT_TIMEOUT_MS = 3000
+TYPO_TAG = "lastest"  # the tag a user meant as "latest": not in the registry
+PROCESS_IMAGE = "local/playbook-worker:1"  # a name no Docker daemon has: the local platform runs worker/handler.py
 
 
 @dataclass(frozen=True)
@@ -39,18 +50,19 @@ class Pitfall:
     name: str
     verdict: str  # what the doctor must say
     story: str  # how users meet it
-    env: dict = field(default_factory=dict)  # env of the broken endpoint (the fault switch)
+    env: dict = field(default_factory=dict)  # env added to the copy (the real cause, or the fault switch)
     workers_min: int = 0
     empty_volume: bool = False
-    sends_job: bool = True
+    job: dict | None = field(default_factory=lambda: dict(DEMO_JOB))  # the job a user sends (None: none)
     symptom: str = "terminal"  # what a user waits for: see Walkthrough.shows
     change: dict = field(default_factory=dict)  # the breaking change of the endpoint (REST fields)
     simulated: bool = False  # the fault switch stands in for a cause a CPU cannot produce
     needs_docker: bool = False
+    keeps_worker: bool = False  # the fix changes no container field: the warm worker serves the verification
 
 
 PITFALLS = {p.name: p for p in (
-    Pitfall("no_stock", "capacity", "jobs stay IN_QUEUE forever: the endpoint's GPU pools have no stock in its data "
+    Pitfall("no_stock", "capacity", "jobs stay IN_QUEUE: the endpoint's GPU pools have no stock in its data "
             "centers", symptom="throttled"),
     Pitfall("env_typo", "bad_env", "workers die at start: an env var the worker reads has a typo",
             {"WORKER_DTYPE": "fp61"}),
@@ -58,10 +70,10 @@ PITFALLS = {p.name: p for p in (
             change={"workers": {"min": 0, "max": 0, "idleTimeout": 2}}, symptom="queued"),
     Pitfall("exec_format", "wrong_architecture", "workers die at once: the image was built for arm64",
             needs_docker=True),
-    Pitfall("crash_loop", "crash_loop", "jobs fail and workers come and go: each worker dies at start",
-            {"PLAYBOOK_FAULT": "crash_loop"}, simulated=True),
-    Pitfall("image_pull", "image_pull", "workers stay INITIALIZING: the image cannot be pulled",
-            {"PLAYBOOK_FAULT": "image_pull"}, symptom="initializing", simulated=True),
+    Pitfall("crash_loop", "crash_loop", "workers die at start, one after another: PYTHONHOME points at a Python "
+            "that is not in the image", {"PYTHONHOME": "/opt/conda"}),
+    Pitfall("image_pull", "image_pull", f"workers never start: the image's tag (:{TYPO_TAG}) is not in the "
+            "registry", needs_docker=True),
     Pitfall("cuda_mismatch", "cuda_mismatch", "workers exit at once: the host driver is older than the image's CUDA",
             {"PLAYBOOK_FAULT": "cuda_mismatch"}, simulated=True),
     Pitfall("out_of_memory", "out_of_memory", "jobs FAIL: the model does not fit the GPU", {"PLAYBOOK_FAULT": "oom"},
@@ -70,13 +82,35 @@ PITFALLS = {p.name: p for p in (
             {"RUNPOD_INIT_TIMEOUT": "1"}, symptom="unhealthy"),
     Pitfall("models_missing", "models_missing", "workers fail their fitness check: the volume has no model",
             empty_volume=True),
-    Pitfall("hung_job", "hung", "a job stays IN_PROGRESS: its handler waits forever", {"PLAYBOOK_FAULT": "hang"},
-            symptom="running", simulated=True),
+    Pitfall("timeout", "execution_timeout", "a job is stopped TIMED_OUT: it needs more than the endpoint's "
+            "execution timeout", job=LONG_JOB, change={"timeout": SHORT_TIMEOUT_MS}),
     Pitfall("stale_release", "stale_release", "a new image was PATCHed in, but the running worker is older",
-            workers_min=1, sends_job=False, symptom="stale"),
+            workers_min=1, job=None, symptom="stale"),
     Pitfall("runaway_cost", "runaway_cost", "min workers 1 and a long idle timeout: it bills with no traffic",
-            workers_min=1, sends_job=False, symptom="idle"),
+            workers_min=1, job=None, symptom="idle", keeps_worker=True),
 )}
+
+
+@dataclass
+class Symptom:
+    """What a user saw when the symptom showed: the job's status and the workers view, and when."""
+
+    pitfall: str
+    story: str
+    job_status: str | None
+    workers: str
+    after_s: float
+
+    def __str__(self) -> str:
+        job = f"job {self.job_status}" if self.job_status else "no job sent"
+        return f"{self.pitfall}: {job}; workers: {self.workers} ({self.after_s:.0f} s after the break)"
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(str(self))
+
+    def _repr_html_(self) -> str:
+        return table([[self.pitfall, self.story, self.job_status or "(no job)", self.workers, round(self.after_s)]],
+                     header=["pitfall", "how users meet it", "job", "workers view", "seconds to the symptom"])
 
 
 @dataclass
@@ -87,7 +121,12 @@ class Case:
     endpoint_id: str
     volume: Path
     job_id: str | None = None
-    diagnosis: doctor.Diagnosis | None = None  # what the doctor said (its change is the fix applied)
+    symptom: Symptom | None = None
+    diagnosis: doctor.Diagnosis | None = None  # the doctor, asked once when the symptom showed
+    before_fix: set = field(default_factory=set)  # worker ids when the fix was applied (they must go first)
+    verdict_after: doctor.Diagnosis | None = None
+    verify_id: str | None = None  # a verification job sent at the fix (to a warm worker)
+    verify_job: object = None  # the verification job's JobResult
 
     @property
     def subject(self) -> str:
@@ -95,29 +134,64 @@ class Case:
 
 
 @dataclass
-class Symptom:
-    """What a user sees: the job's status and the workers view."""
+class Fix:
+    """What was done: the PATCH (each changed field, before -> after), or the step the doctor's fix names."""
 
     pitfall: str
-    story: str
-    job_status: str | None
-    workers: str
+    done: str
+    changes: list[str]
+
+    def __str__(self) -> str:
+        return "\n".join([self.done] + [f"  {c}" for c in self.changes])
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(str(self))
+
+
+@dataclass
+class Rows:
+    """A small table that reads as text too (``print``, a text-only viewer) and as HTML in a notebook."""
+
+    header: list[str]
+    rows: list[list]
+
+    def __str__(self) -> str:
+        cells = [self.header] + [["" if v is None else str(v) for v in r] for r in self.rows]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(self.header))]
+        return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells)
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(str(self))
 
     def _repr_html_(self) -> str:
-        return fields_table(self.__dict__, caption="symptom")
+        return table(self.rows, header=self.header)
+
+
+def describe_change(before: dict, change: dict, prefix: str = "") -> list[str]:
+    """Each field a PATCH body changes, as ``path: before -> after`` (env keys one by one)."""
+    out = []
+    for key, value in change.items():
+        old = (before or {}).get(key)
+        if isinstance(value, dict) and (isinstance(old, dict) or old is None):
+            out += describe_change(old or {}, value, f"{prefix}{key}.")
+            if key == "env":
+                out += [f"{prefix}env.{k}: {v!r} -> (removed)" for k, v in (old or {}).items() if k not in value]
+        elif old != value:
+            out.append(f"{prefix}{key}: {json.dumps(old)} -> {json.dumps(value)}")
+    return out
 
 
 class Walkthrough:
     """Breaks, diagnoses and fixes pitfalls on copies of the journey's endpoint, on the local platform.
 
-    Each broken endpoint is a throw-away copy of ``endpoint_id`` (its image, env, pools and network volume:
-    the model the journey put there), named ``playbook-troubleshoot-<pitfall>``, made and fixed through
-    RunPod's REST API and deleted once it passes; no second volume of the model is ever made (the empty
-    one of "models missing" is made empty on purpose, and deleted too). ``clean_up()`` deletes anything
-    the walk-through made that is still there."""
+    Each broken endpoint is a throw-away copy of ``endpoint_id`` (its env, pools and network volume: the
+    model the journey put there; its worker runs the image's handler as a local process), named
+    ``playbook-troubleshoot-<pitfall>``, made and fixed through RunPod's REST API and deleted once it
+    passes; no second volume of the model is ever made (the empty one of "models missing" is made empty on
+    purpose, and deleted too). ``clean_up()`` deletes anything the walk-through made that is still there."""
 
     def __init__(self, client: ControlClient, endpoint_id: str, hung_after_s: float = 5.0,
-                 timeout_s: float = 240.0):
+                 timeout_s: float = 600.0):
         from playbook.core.errors import ConfigError
 
         self.client = self.control = client
@@ -128,65 +202,94 @@ class Walkthrough:
                               "an endpoint whose workers read the model from a volume (the journey's, from 02/05)")
         self.endpoint_id, self.volume_id = endpoint_id, base["networkVolumes"][0]
         self.volume = targets.local_volume_path(client, self.volume_id)
-        self.base = {"type": "QUEUE", "image": base["image"], "env": dict(base.get("env") or {}),
+        self.image = base["image"]  # the journey's image: what the image pitfalls (arm64, a pull) get back
+        # the copies run the image's own handler as local processes: a dozen containers starting at once queue for
+        # the CPU (the local Docker daemon's containers share one CPU weight); the image pitfalls use Docker
+        self.base = {"type": "QUEUE", "image": PROCESS_IMAGE, "env": dict(base.get("env") or {}),
                      "gpu": {"pools": list(base["gpu"]["pools"])}, "dataCenterIds": list(base.get("dataCenterIds")
                                                                                      or [])}
         self.hung_after_s, self.timeout_s = hung_after_s, timeout_s
         self.made: list[tuple[str, str, str]] = []  # (kind, id, name) of what the walk-through created
+        self.cases: dict[str, Case] = {}
 
     def doctor(self) -> doctor.Doctor:
         # a cold start of the demo worker is part of this walk-through: only call a wait "slow" past the timeout
         return doctor.Doctor(self.target, hung_after_s=self.hung_after_s, slow_delay_s=self.timeout_s)
 
+    def _control(self) -> ControlClient:
+        return ControlClient(self.target, retries=1)  # one per thread: a requests session is not shared
+
     def _made(self, kind: str, resource: dict) -> dict:
         self.made.append((kind, resource["id"], resource["name"]))
         return resource
 
-    @staticmethod
-    def available(name: str) -> bool:
-        """Whether this machine can make the pitfall (an arm64 image needs a Docker daemon)."""
+    def available(self, name: str) -> bool:
+        """Whether this machine can make the pitfall: an arm64 image, or a pull from the registry, needs a
+        Docker daemon (and, for the pull, the journey's image in a registry)."""
         if not PITFALLS[name].needs_docker:
             return True
         from playbook.image import dockerhost
 
+        host = self.image.split("/")[0]
+        if name == "image_pull" and not ("/" in self.image and ("." in host or ":" in host)):
+            return False  # the journey's image is not in a registry: nothing to pull a wrong tag from
         return dockerhost.daemon_status().available
 
+    # -- break ---------------------------------------------------------------------------------------
+    def break_all(self, names: list[str] | None = None) -> dict[str, Case]:
+        """Break each pitfall on its own copy, all at once, and wait for every symptom together; the doctor
+        is asked once per pitfall, when its symptom shows. Returns the cases by name (``self.cases``)."""
+        names = [n for n in (names or PITFALLS) if self.available(n)]
+        with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
+            cases = list(pool.map(self.break_it, names))
+        self.cases.update({c.pitfall.name: c for c in cases})
+        return {c.pitfall.name: c for c in cases}
+
     def break_it(self, name: str) -> Case:
-        """Make the broken copy, send a job, and wait for the symptom (a status a user sees)."""
-        pitfall = PITFALLS[name]
+        """Make the broken copy, send its job, wait for the symptom, and ask the doctor once."""
+        pitfall, control, start = PITFALLS[name], self._control(), time.monotonic()
         volume_id, volume = self.volume_id, self.volume
         if pitfall.empty_volume:
-            current = self.client.get_network_volume(self.volume_id)
-            empty = self._made("network volume", self.client.create_network_volume({
+            current = control.get_network_volume(self.volume_id)
+            empty = self._made("network volume", control.create_network_volume({
                 "name": f"{PREFIX}empty", "size": 10, "dataCenter": current["dataCenter"]}))
-            volume_id, volume = empty["id"], targets.local_volume_path(self.client, empty["id"])
+            volume_id, volume = empty["id"], targets.local_volume_path(control, empty["id"])
         idle_s = 60 if name == "runaway_cost" else 2
-        ep = self._made("endpoint", self.client.create_endpoint({
+        ep = self._made("endpoint", control.create_endpoint({
             **self.base, "name": f"{PREFIX}{name}", "env": {**self.base["env"], **pitfall.env},
-            "networkVolumes": [volume_id], "workers": {"min": pitfall.workers_min, "max": 2, "idleTimeout": idle_s},
-            "scaling": {"type": "QUEUE_DELAY", "queueDelay": 0.5}, **pitfall.change, **self._breaking(name)}))
+            "networkVolumes": [volume_id], "workers": {"min": pitfall.workers_min, "max": 1, "idleTimeout": idle_s},
+            "scaling": {"type": "QUEUE_DELAY", "queueDelay": 0.5}, **pitfall.change, **self._breaking(name, control)}))
         case = Case(pitfall, ep["id"], volume)
         if name == "stale_release":  # the worker starts, then a new image is PATCHed in: a new release
-            wait_for(lambda: self._summary(ep["id"])["idle"], self.timeout_s, what="the first worker to be ready")
-            self.control.update_endpoint(ep["id"], {"image": "local/playbook-worker:2"})
-        if pitfall.sends_job:
-            case.job_id = JobClient(self.target, ep["id"]).run(DEMO_JOB)
-        self._await_symptom(case)
+            wait_for(lambda: control.endpoint_workers(ep["id"])["summary"]["idle"], self.timeout_s,
+                     what="the first worker to be ready", interval_s=0.3, max_interval_s=1.0)
+            control.update_endpoint(ep["id"], {"image": "local/playbook-worker:2"})
+        if pitfall.job is not None:
+            case.job_id = JobClient(self.target, ep["id"]).run(pitfall.job)
+        wait_for(lambda: self.shows(case, start, control), self.timeout_s, what=f"the {name} symptom",
+                 interval_s=0.3, max_interval_s=1.0)
+        case.symptom = self._symptom(case, control, time.monotonic() - start)
+        case.diagnosis = self.doctor().diagnose(case.subject)  # asked once, as `playbook doctor` would be
         return case
 
-    def _breaking(self, name: str) -> dict:
-        """The REST fields that break a copy for real: a pool without stock in its data centers, an arm64 image."""
+    def _breaking(self, name: str, control: ControlClient) -> dict:
+        """The REST fields that break a copy for real: a pool without stock in its data centers, an arm64
+        image, a tag that is not in the registry."""
         if name == "no_stock":
-            dcs = self.base["dataCenterIds"] or [self.client.get_network_volume(self.volume_id)["dataCenter"]]
-            return {"gpu": {"pools": [self._pool_without_stock(dcs)]}, "dataCenterIds": dcs}
+            dcs = self.base["dataCenterIds"] or [control.get_network_volume(self.volume_id)["dataCenter"]]
+            return {"gpu": {"pools": [self._pool_without_stock(dcs, control)]}, "dataCenterIds": dcs}
         if name == "exec_format":
             from playbook.image import build
 
             return {"image": build.make_foreign_image("arm64", "runpod-playbook-troubleshoot:arm64")}
+        if name == "image_pull":
+            from playbook.doctor.checks.stale_release import repository
+
+            return {"image": f"{repository(self.image)}:{TYPO_TAG}"}
         return {}
 
-    def _pool_without_stock(self, dcs: list[str]) -> str:
-        for gpu in self.client.gpus(availability=True):
+    def _pool_without_stock(self, dcs: list[str], control: ControlClient) -> str:
+        for gpu in control.gpus(availability=True):
             stocked = {d.get("id") for d in gpu.get("dataCenters") or [] if d.get("availability") != "NONE"}
             if gpu.get("pool") and not stocked & set(dcs):
                 return gpu["pool"]
@@ -194,84 +297,110 @@ class Walkthrough:
 
         raise ConfigError(f"every GPU pool has stock in {dcs}: no pool to show 'no stock' with")
 
-    def _summary(self, endpoint_id: str) -> dict:
-        return self.control.endpoint_workers(endpoint_id)["summary"]
-
-    def shows(self, case: Case, since: float) -> bool:
+    def shows(self, case: Case, since: float, control: ControlClient | None = None) -> bool:
         """Whether the symptom a user waits for is there (a job's status, the workers view), not a verdict."""
+        control = control or self.control
         job = JobClient(self.target, case.endpoint_id).status(case.job_id) if case.job_id else None
-        workers = self.control.endpoint_workers(case.endpoint_id)["workers"]
+        workers = control.endpoint_workers(case.endpoint_id)["workers"]
         status = {w["status"] for w in workers}
         return {"terminal": job is not None and job.terminal,
-                "throttled": "THROTTLED" in status, "initializing": "INITIALIZING" in status,
-                "unhealthy": "UNHEALTHY" in status, "idle": "IDLE" in status,
+                "throttled": "THROTTLED" in status, "unhealthy": "UNHEALTHY" in status, "idle": "IDLE" in status,
                 "stale": any(w.get("isStale") for w in workers),
                 "queued": job is not None and job.status == "IN_QUEUE" and time.monotonic() - since > 2,
-                "running": job is not None and job.status == "IN_PROGRESS"
-                and (job.execution_ms or 0) > 1000 * (self.hung_after_s + 1)}[case.pitfall.symptom]
+                }[case.pitfall.symptom]
 
-    def _await_symptom(self, case: Case) -> None:
-        """Wait for the symptom as a user sees it; the doctor is asked once, after (``diagnose``)."""
-        since = time.monotonic()
-        wait_for(lambda: self.shows(case, since), self.timeout_s, what=f"the {case.pitfall.name} symptom",
-                 interval_s=0.3, max_interval_s=1.0)
-
-    def symptom(self, case: Case) -> Symptom:
+    def _symptom(self, case: Case, control: ControlClient, after_s: float) -> Symptom:
         status = JobClient(self.target, case.endpoint_id).status(case.job_id).status if case.job_id else None
-        view = self.control.endpoint_workers(case.endpoint_id)
+        view = control.endpoint_workers(case.endpoint_id)
         workers = ", ".join(f"{w['id']} {w['status']}" + (" (stale)" if w["isStale"] else "")
                             for w in view["workers"]) or "none"
-        return Symptom(case.pitfall.name, case.pitfall.story, status, workers)
+        return Symptom(case.pitfall.name, case.pitfall.story, status, workers, after_s)
 
-    def diagnose(self, case: Case) -> doctor.Diagnosis:
-        """The doctor, asked once (as ``playbook doctor ENDPOINT_ID/JOB_ID``); kept for ``fix``."""
-        case.diagnosis = self.doctor().diagnose(case.subject)
-        return case.diagnosis
+    def symptoms(self) -> Rows:
+        """Every symptom seen and the verdict the doctor gave then, one row per pitfall."""
+        return Rows(["pitfall", "job", "workers view", "symptom after s", "verdict"],
+                    [[c.pitfall.name, c.symptom.job_status or "(no job)", c.symptom.workers, round(c.symptom.after_s),
+                      c.diagnosis.verdict if c.diagnosis else ""] for c in self.cases.values() if c.symptom])
 
-    def diagnose_endpoint(self, endpoint_id: str) -> doctor.Diagnosis:
-        return self.doctor().diagnose(endpoint_id)
+    def seen(self, name: str) -> str:
+        """The symptom and the doctor's diagnosis of one pitfall, as text (or why it was skipped)."""
+        case = self.cases.get(name)
+        if case is None:
+            return f"skipped: {name} needs a Docker daemon (and the journey's image in a registry), none here"
+        return f"symptom: {case.symptom}\n\n{case.diagnosis}"
 
-    def fix(self, case: Case) -> str:
-        """Apply the doctor's fix through the API and return what was done: its ``change`` (a PATCH of the
-        endpoint) when it has one, else the step its fix names (upload the model, the right image, a new
-        release); then wait for the broken workers to go (local workers leave by the idle timeout)."""
+    # -- fix -------------------------------------------------------------------------------------------
+    def fix(self, case: Case | str) -> Fix | str:
+        """Apply the doctor's fix through the API: its ``change`` (a PATCH of the endpoint) when it has one,
+        else the step its fix sentence names (upload the model, the right image, a new release)."""
+        if isinstance(case, str):
+            if case not in self.cases:
+                return f"skipped: {case} was not made here"
+            case = self.cases[case]
         name, eid = case.pitfall.name, case.endpoint_id
-        change = (case.diagnosis or self.diagnose(case)).change
+        case.before_fix = {w["id"] for w in self.control.endpoint_workers(eid)["workers"]}
         if name == "models_missing":  # "upload the model to the network volume"
             shutil.copytree(self.volume / "models", case.volume / "models", dirs_exist_ok=True)
-            return "copied the model folder to the endpoint's volume; the next worker passes its fitness check"
+            return Fix(name, "copied the model folder to the endpoint's network volume (the doctor's fix: upload "
+                             "the model); the next worker passes its fitness check", [])
+        change = case.diagnosis.change if case.diagnosis else None
         if change:
-            done = f"applied the doctor's change: PATCH /v2/serverless/{eid} {json.dumps(change)}"
+            done = f"applied the doctor's change: PATCH /v2/serverless/{eid}"
         else:
             change, done = self._manual_fix(name)
+            done += f": PATCH /v2/serverless/{eid}"
+        lines = describe_change(self.control.get_endpoint(eid), change)
         self.control.update_endpoint(eid, change)
-        wait_for(lambda: self._summary(eid)["total"] == 0 or name in ("no_workers", "no_stock"), self.timeout_s,
-                 what="the broken workers to stop", interval_s=0.2, max_interval_s=1.0)
-        return done
+        if case.pitfall.keeps_worker:  # no new release: the warm worker takes the fresh job now, before it idles out
+            case.verify_id = JobClient(self.target, eid).run(DEMO_JOB)
+            done += " (the fresh job is sent now, to the warm worker)"
+        return Fix(name, done, lines)
 
     def _manual_fix(self, name: str) -> tuple[dict, str]:
         """The step the doctor's fix sentence names, where it has no change to apply."""
-        if name == "exec_format":
-            return ({"image": self.base["image"]}, f"rebuilt for linux/amd64: PATCHed the image back to "
-                                                   f"{self.base['image']} (a new release)")
-        if name in ("stale_release", "runaway_cost", "crash_loop"):
-            return ({"env": dict(self.base["env"]), "workers": {"min": 0, "max": 2, "idleTimeout": 2}},
-                    "a new release without the fault, workers min 0 and idle timeout 2 s: the old workers stop")
-        if name == "hung_job":
-            return ({"env": dict(self.base["env"]), "timeout": 30000},
-                    "set an execution timeout of 30 s and released the handler without the hang")
-        return ({"env": dict(self.base["env"])}, "a new release (PATCH of env) without the simulated fault")
+        if name in ("exec_format", "image_pull"):
+            what = "rebuilt for linux/amd64 (`playbook build`)" if name == "exec_format" else \
+                "the image the journey pushed (04), by its digest"
+            return {"image": self.image}, f"the right image: {what}"
+        if name == "stale_release":
+            return ({"workers": {"min": 0, "max": 1, "idleTimeout": 2}},
+                    "workers min 0, so the stale worker stops at its idle timeout and the next one runs the new "
+                    "release")
+        return {"env": dict(self.base["env"])}, "a new release (PATCH of env) without the simulated fault"
 
-    def verify(self, case: Case, keep: bool = False) -> doctor.Diagnosis:
-        """A fresh job completes, and the doctor finds the endpoint (or that job) healthy; then the
-        throw-away endpoint (and the empty volume of "models missing") is deleted unless ``keep``."""
-        result = JobClient(self.target, case.endpoint_id).run_sync(DEMO_JOB, timeout_s=self.timeout_s)
-        endpoint_level = case.pitfall.name in ("stale_release", "runaway_cost")
-        case.job_id = None if endpoint_level else result.id
-        verdict = self.doctor().diagnose(case.subject)
+    # -- verify ----------------------------------------------------------------------------------------
+    def verify_all(self, keep: bool = False) -> dict[str, doctor.Diagnosis]:
+        """Every fixed copy at once: its broken workers gone, a fresh job completes, and the doctor finds the
+        endpoint (or that job) healthy; then what the walk-through made is deleted unless ``keep``."""
+        cases = [c for c in self.cases.values() if c.verdict_after is None]
+        with ThreadPoolExecutor(max_workers=len(cases) or 1) as pool:
+            list(pool.map(self.verify, cases))
         if not keep:
             self.clean_up()
-        return verdict
+        return {c.pitfall.name: c.verdict_after for c in cases}
+
+    def verify(self, case: Case) -> doctor.Diagnosis:
+        control, eid = self._control(), case.endpoint_id
+        if not case.pitfall.keeps_worker:  # the broken workers leave first (their idle timeout, a new release)
+            wait_for(lambda: not case.before_fix & {w["id"] for w in control.endpoint_workers(eid)["workers"]},
+                     self.timeout_s, what=f"the broken workers of {case.pitfall.name} to stop", interval_s=0.3,
+                     max_interval_s=1.0)
+        jobs = JobClient(self.target, eid)
+        case.verify_job = jobs.wait(case.verify_id, timeout_s=self.timeout_s) if case.verify_id else \
+            jobs.run_sync(DEMO_JOB, timeout_s=self.timeout_s)
+        case.job_id = case.verify_job.id if case.pitfall.job is not None else None
+        case.verdict_after = self.doctor().diagnose(case.subject)
+        return case.verdict_after
+
+    def verified(self) -> Rows:
+        """One row per pitfall: the verdict when broken, the fresh job after the fix, the verdict then."""
+        rows = []
+        for c in self.cases.values():
+            job = c.verify_job
+            rows.append([c.pitfall.name, c.diagnosis.verdict if c.diagnosis else "", job.status if job else "",
+                         f"{job.delay_ms / 1000:.1f}" if job and job.delay_ms is not None else "",
+                         c.verdict_after.verdict if c.verdict_after else ""])
+        return Rows(["pitfall", "verdict when broken", "fresh job", "it waited s", "verdict when fixed"], rows)
 
     def clean_up(self) -> list[str]:
         """Delete what the walk-through made and is still there (the janitor's order: endpoints first); one
@@ -280,6 +409,9 @@ class Walkthrough:
         deleted = janitor.delete_items(self.client, made, missing_ok=True)
         self.made.clear()
         return [f"{item.kind} {item.name} ({item.id})" for item in deleted]
+
+    def diagnose_endpoint(self, endpoint_id: str) -> doctor.Diagnosis:
+        return self.doctor().diagnose(endpoint_id)
 
     # -- traps that need no worker ---------------------------------------------------------------
     def template_trap(self) -> str:
@@ -292,13 +424,15 @@ class Walkthrough:
         self.control.update_template(tpl["id"], {"image": "local/playbook-worker:2"})  # never reaches `ep`
         return ep["id"]
 
-    def fix_template_trap(self, endpoint_id: str) -> str:
+    def fix_template_trap(self, endpoint_id: str) -> Fix:
         """Apply the doctor's change: PATCH the endpoint itself with the image its template now holds."""
         change = self.diagnose_endpoint(endpoint_id).change
         if not change:
-            return "the doctor has no change to apply: nothing done"
+            return Fix("template_trap", "the doctor has no change to apply: nothing done", [])
+        lines = describe_change(self.control.get_endpoint(endpoint_id), change)
         self.control.update_endpoint(endpoint_id, change)
-        return f"applied the doctor's change: PATCH /v2/serverless/{endpoint_id} {json.dumps(change)} (a new release)"
+        return Fix("template_trap", f"applied the doctor's change: PATCH /v2/serverless/{endpoint_id} (a new "
+                                    "release)", lines)
 
 
 def requirements_with_sdk(version: str, folder: Path) -> Path:

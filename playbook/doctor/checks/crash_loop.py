@@ -11,6 +11,8 @@ CRASH = re.compile(r"Traceback \(most recent call last\)|Worker is unhealthy, ex
                    r"Fatal Python error", re.I)
 WHERE = re.compile(r'^\s*File "([^"]+)", line (\d+)')
 EXIT = re.compile(r"exited with code ([1-9]\d*)")
+# Python quotes each variable of its path configuration it used ("  PYTHONHOME = '/opt/conda'") when it cannot start
+CONFIG_VAR = re.compile(r"^\s*(PYTHON[A-Z]*) = '")
 
 
 def check(obs: Observation) -> list[str] | None:
@@ -34,6 +36,8 @@ def check(obs: Observation) -> list[str] | None:
         out.append(obs.quote(None))
     if turnover:
         out.append(f"worker ids changed between polls ({obs.memory.get('seen', 0)} seen): workers start and die")
+    out += [f"the endpoint's env sets {name}={value!r}, which the crash output names" for name, value in
+            _named_env(obs).items()]
     running = [w["id"] for w in obs.workers if w.get("status") == "RUNNING"]
     if running:
         out.append(f"status reads RUNNING for {', '.join(running)} although no job runs: the logs decide")
@@ -50,3 +54,19 @@ def _where(obs: Observation, exc_line: dict | None) -> str | None:
         if m:
             return obs.as_worker_sees(f"{m.group(1)}, line {m.group(2)}")
     return None
+
+
+def _named_env(obs: Observation) -> dict:
+    """The endpoint's env vars that Python's crash output quotes as its configuration (PYTHONHOME, ...)."""
+    env = obs.endpoint.get("env") or {}
+    named = {m.group(1) for text, _ in obs.texts() for part in text.splitlines() if (m := CONFIG_VAR.match(part))}
+    return {k: v for k, v in env.items() if k in named}
+
+
+def remedy(obs: Observation) -> dict | None:
+    """A new release without the env vars the crash names (a PYTHONHOME meant for another image), if any;
+    a crash in the handler's own code needs a new image, which no PATCH of the endpoint makes."""
+    bad = _named_env(obs)
+    if not bad:
+        return None
+    return {"env": {k: v for k, v in (obs.endpoint.get("env") or {}).items() if k not in bad}}

@@ -15,3 +15,10 @@ def settings(ep: dict) -> rules.Settings:
 
 def check(obs: Observation) -> list[str] | None:
     return rules.cost_findings(settings(obs.endpoint)) or None
+
+
+def remedy(obs: Observation) -> dict:
+    """Workers min 0 and RunPod's default idle timeout (5 s) when longer; max kept (the spend limit's line says
+    when it is too high). Workers settings make no new release: running workers stay."""
+    w = obs.settings_workers
+    return {"workers": {**w, "min": 0, "idleTimeout": min(int(w.get("idleTimeout") or 5), 5)}}
