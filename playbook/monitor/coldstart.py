@@ -113,6 +113,12 @@ class DelaySplit:
     queueing_s: float
 
 
+def start_of(starts: list[ColdStart], worker_id: str | None) -> ColdStart | None:
+    """The cold start of the worker ``worker_id`` (a job's ``workerId``) when its log had the marks to measure it."""
+    found = next((s for s in starts if s.worker_id == worker_id), None)
+    return found if found is not None and found.spawn_to_first_take_s is not None else None
+
+
 def split_delay(job_id: str, delay_ms: int | None, start: ColdStart | None = None,
                 throttled_s: float = 0.0) -> DelaySplit:
     """Split ``delayTime``: when the job was its worker's first, the part of the wait that the worker

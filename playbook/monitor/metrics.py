@@ -154,3 +154,11 @@ def workers_table(workers) -> str:
     """An HTML table of WorkerInfo records (cold start, jobs done, why it stopped)."""
     return table([(w.id, w.cold_start_s, w.jobs_done, w.state, w.stop_reason) for w in workers],
                  header=("worker", "cold start s", "jobs", "state", "stopped because"))
+
+
+def measurements(results, starts) -> dict:
+    """What notebook 06 measured on the journey's endpoint, in seconds, for 07's simulator: each completed
+    job's ``executionTime`` and each worker's cold start (spawn to first job take, read from its log)."""
+    return {"execution_s": [round(r.execution_ms / 1000, 3) for r in results if r.ok and r.execution_ms is not None],
+            "cold_start_s": [round(s.spawn_to_first_take_s, 3) for s in starts if s.spawn_to_first_take_s],
+            "source": "06_test_and_monitor"}
