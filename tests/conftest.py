@@ -38,6 +38,11 @@ def pytest_collection_modifyitems(config, items):
         if JOURNEY_FIXTURES & set(getattr(item, "fixturenames", ())):
             # the first test to ask for the journey runs all nine notebooks (~7 min on 2 idle cores)
             item.add_marker(pytest.mark.timeout(JOURNEY_TIMEOUT_S))
+    # the journey runs in the background from the end of collection (journey_run): the modules that read it go
+    # last, in their order, so that everything else runs while it does
+    journey_modules = {getattr(item, "module", None) for item in items if _reads_the_journey(item)}
+    items[:] = ([item for item in items if getattr(item, "module", None) not in journey_modules]
+                + [item for item in items if getattr(item, "module", None) in journey_modules])
     gpu_items = [item for item in items if item.get_closest_marker("gpu")]
     if gpu_items and not _cuda_available():
         for item in gpu_items:
@@ -81,28 +86,105 @@ def platform(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def journey_run(tmp_path_factory):
+def journey_run(request):
     """The journey, once per session: every notebook in order (00-08) on one local platform, in a build
     folder of its own, with "your own model" brought in through the ``model_dir`` parameter (a demo-sized
-    model in a folder of another name, as ``playbook notebooks -p model_dir=...`` does). Returns the runs by
-    two-digit prefix, the model folder, and the journey's local state after 08 (which must be empty)."""
-    from playbook.journey import notebooks
-    from playbook.journey import state as journey
-    from playbook.weights.demo_model import make_demo_model
+    model in a folder of another name, as ``playbook notebooks -p model_dir=...`` does). It runs in a child
+    process (tests/journey_child.py) that starts when collection ends, so it overlaps with the tests that run
+    before the ones reading it (those are moved to the end). Returns the runs by two-digit prefix, the model
+    folder, and the journey's local state after 08 (which must be empty)."""
+    import subprocess
+    from pathlib import Path
 
-    build = tmp_path_factory.mktemp("journey-build")
-    old = os.environ.get("PLAYBOOK_BUILD_DIR")
-    os.environ["PLAYBOOK_BUILD_DIR"] = str(build)
-    try:
-        model = make_demo_model(tmp_path_factory.mktemp("models") / "my-model")
-        runs = notebooks.run_all(notebooks.all_notebooks(), out_dir=build / "notebooks",
-                                 parameters=notebooks.parse_parameters([f"model_dir={model}"]))
-        return {r.name[:2]: r for r in runs}, model, journey.state("local")
-    finally:
-        if old is None:
-            os.environ.pop("PLAYBOOK_BUILD_DIR", None)
-        else:
-            os.environ["PLAYBOOK_BUILD_DIR"] = old
+    from playbook.core.settings import env
+    from playbook.journey.notebooks import NotebookRun
+
+    if env("PLAYBOOK_TEST_JOURNEY"):  # an earlier session's run, read again (no process)
+        folder, proc = Path(env("PLAYBOOK_TEST_JOURNEY")), None
+    else:
+        if "child" not in _JOURNEY:
+            _start_journey(request.config)
+        proc, folder = _JOURNEY["child"]
+        try:
+            proc.wait(timeout=JOURNEY_TIMEOUT_S - 120)
+        except subprocess.TimeoutExpired:
+            _stop_journey()
+            pytest.fail(f"the journey did not finish in {JOURNEY_TIMEOUT_S - 120} s; its log: "
+                        f"{folder / 'journey.log'}")
+    report = folder / "journey.json"
+    if not report.exists():
+        tail = (folder / "journey.log").read_text(errors="replace")[-3000:]
+        pytest.fail(f"the journey's process exited with {proc and proc.returncode} before its report:\n{tail}")
+    data = json.loads(report.read_text())
+    runs = {}
+    for run in data["runs"]:
+        run.update(executed=Path(run["executed"]), html=Path(run["html"]) if run["html"] else None)
+        runs[run["name"][:2]] = NotebookRun(**run)
+    return runs, Path(data["model"]), data["after"]
+
+
+_JOURNEY: dict = {}  # "child": (the journey's process, its folder), once collection selects a journey test
+
+
+def _reads_the_journey(item) -> bool:
+    return bool(JOURNEY_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_finish(session):
+    """Start the journey as soon as the session knows it will need it (not for --collect-only)."""
+    from playbook.core.settings import env
+
+    if (not session.config.option.collectonly and not env("PLAYBOOK_TEST_JOURNEY")
+            and any(_reads_the_journey(item) for item in session.items)):
+        _start_journey(session.config)
+
+
+def _start_journey(config) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = config._tmp_path_factory.mktemp("journey")  # the factory behind the tmp_path_factory fixture
+    env = {**os.environ, "PLAYBOOK_BUILD_DIR": str(folder / "build"), "PLAYBOOK_STATE_DIR": str(folder / "state")}
+    with open(folder / "journey.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("journey_child.py")), str(folder)],
+                                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    _JOURNEY["child"] = (proc, folder)
+
+
+def _stop_journey() -> None:
+    """SIGTERM the journey's process group (its kernels and platform clean up), SIGKILL what is left."""
+    import signal
+    import subprocess
+
+    proc, _ = _JOURNEY["child"]
+    for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=wait_s)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Every log that ran the journey says where its time went, notebook by notebook."""
+    if "child" not in _JOURNEY or not (_JOURNEY["child"][1] / "journey.json").exists():
+        return
+    runs = json.loads((_JOURNEY["child"][1] / "journey.json").read_text())["runs"]
+    terminalreporter.section("the journey, notebook by notebook (in a child process, beside the other tests)")
+    for run in runs:
+        state = "ok" if run["error"] is None else "FAILED"
+        terminalreporter.write_line(f"{run['seconds']:7.1f} s  {run['name']}  {state}")
+    terminalreporter.write_line(f"{sum(r['seconds'] for r in runs):7.1f} s  in all")
+
+
+def pytest_sessionfinish(session):
+    """A session that ends early (-x, Ctrl-C) leaves no journey running."""
+    if "child" in _JOURNEY:
+        _stop_journey()
 
 
 @pytest.fixture(scope="session")

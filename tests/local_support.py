@@ -22,13 +22,14 @@ def handler(name: str) -> Path:
 
 
 @contextlib.contextmanager
-def platform_with_own_build_dir(build_dir: Path, record: bool):
+def platform_with_own_build_dir(build_dir: Path, record: bool, **options):
     """A local platform for a whole test module, with its own build folder (volumes, logs, models);
-    PLAYBOOK_BUILD_DIR is restored afterwards (module fixtures cannot use monkeypatch)."""
+    PLAYBOOK_BUILD_DIR is restored afterwards (module fixtures cannot use monkeypatch). ``options`` go to
+    ``playbook.local.start`` (``strict=True, data_file=...``: the strict stand-in)."""
     old = os.environ.get("PLAYBOOK_BUILD_DIR")
     os.environ["PLAYBOOK_BUILD_DIR"] = str(build_dir)
     try:
-        with local.start(record=record) as plat:
+        with local.start(record=record, **options) as plat:
             yield plat
     finally:
         if old is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from playbook.image import layer_reference
 from playbook.journey import notebooks
 
 
@@ -15,6 +16,12 @@ def test_build_notebook_results(worker_image, registry, executed_notebook):
     assert glued["platform"] == "linux/amd64" and glued["wrong_arch_refused"] is True
     assert 0.2 < glued["image_size_gb"] < 10 and glued["over_budget"] is False
     assert glued["pushed_digest"].startswith("sha256:")
+    assert glued["pushed_reference"].endswith("@" + glued["pushed_digest"])
+    assert glued["sizes_measured_here"] is True and 0.2 < glued["minimal_size_gb"] < 10
+    # the size sentences are computed from the measurement: the figures a reader sees are the glued ones
+    shown = outputs_text(executed_notebook("04").executed)
+    assert f"{glued['image_size_gb']:.2f} GB" in shown and f"{glued['minimal_size_gb']:.2f} GB" in shown
+    assert f"{glued['largest_layer'][1]:,.0f} MB" in shown
     trial = glued["trial"]
     assert trial["runner"] == "docker" and trial["status"] == "COMPLETED" and trial["ran_pushed_image"]
     assert trial["containers_left"] == 0 and trial["first_job_s"] > 0
@@ -31,5 +38,24 @@ def test_build_notebook_without_docker_says_so(tmp_path, monkeypatch):
     assert run.glued["docker_available"] is False and run.glued["lint_findings"] == 0
     assert run.glued["pushed_digest"] is None and run.glued["trial"] is None
     assert run.glued["platform"] == "linux/amd64" and run.glued["wrong_arch_refused"] is True
-    assert 0 < run.glued["image_size_gb"] < 0.1 and run.glued["over_budget"] is False
-    assert "No Docker daemon" in run.executed.read_text()
+    # sizes: the dated reference a real build recorded (docs/measured/image_layers.json), never an empty chart
+    reference = layer_reference.load()
+    assert run.glued["sizes_measured_here"] is False and run.glued["reference_date"] == reference.date
+    assert run.glued["image_size_gb"] == reference.reports["production"].total_gb and run.glued["over_budget"] is False
+    assert run.glued["minimal_size_gb"] == reference.reports["minimal"].total_gb
+    shown = outputs_text(run.executed)
+    assert "No Docker daemon answers" in shown and reference.date in shown and reference.docker_version in shown
+    assert "Exception" not in shown and "image/png" not in run.executed.read_text()  # one sentence, no chart
+
+
+def outputs_text(executed) -> str:
+    """Everything the executed notebook shows a reader (streams, text and HTML outputs)."""
+    import json
+
+    shown = []
+    for cell in json.loads(executed.read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            shown.append("".join(output.get("text", "")))
+            for mime in ("text/plain", "text/html"):
+                shown.append("".join(output.get("data", {}).get(mime, "")))
+    return "\n".join(shown)

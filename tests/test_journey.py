@@ -24,7 +24,7 @@ def test_state_is_kept_per_target_and_merged():
     assert journey.state("local") == {"volume_id": "v1", "gpu_pool": "AMPERE_16", "endpoint_id": "e1"}
     journey.forget("local")
     assert journey.state("local") == {} and journey.get("runpod", "volume_id") == "rv"
-    assert "journey so far (runpod)" in journey.show("runpod")._repr_html_()
+    assert "journey (runpod): volume - (rv)" in journey.show("runpod")._repr_html_()
 
 
 def test_the_spec_is_the_journeys_once_written_else_the_default():

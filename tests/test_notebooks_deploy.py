@@ -31,3 +31,7 @@ def test_deploy_notebook_is_idempotent_and_rolls_a_release(executed_notebook):
     assert [r["version"] for r in values["releases"]] == [2, 1]
     # the release is an env change on the same image (never a tag that exists nowhere)
     assert values["releases"][0]["diff"] == "env.WORKER_PREFETCH: - -> 1"
+    # the journey records the release, on the image 05 deployed (04's digest when a daemon ran: never a tag)
+    assert values["release"] == {"version": 2, "image": values["deployed_image"], "env": {"WORKER_PREFETCH": "1"}}
+    if executed_notebook("04").glued["pushed_digest"]:
+        assert values["deployed_image"] == executed_notebook("04").glued["pushed_reference"]

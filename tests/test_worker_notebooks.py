@@ -35,6 +35,10 @@ def test_handler_notebook_shows_images_errors_and_test_input(tmp_path):
     assert glued["health"] == {"status": "ok", "pipeline": "StableDiffusionPipeline", "variant": None,
                                "default_size": "64x64", "device": "cpu", "dtype": "fp32", "model_loaded": True}
     assert glued["test_input_ok"] is True
+    # the minimal handler ran first, in-process and with --test_input, on the same model
+    assert glued["minimal"] == {"pipeline": "StableDiffusionPipeline", "image_size": [64, 64], "test_input_ok": True}
+    assert glued["additions"][:3] == ["timing marks", "quiet SDK log", "background import"]
+    assert glued["minimal_bad_request"].startswith("ValueError: ")  # diffusers' own exception, unvalidated
 
 
 @pytest.mark.notebook
@@ -43,3 +47,6 @@ def test_handler_notebook_serves_a_brought_model_at_its_native_size(pixart_model
                 run_test_input=False)
     assert glued["health"]["pipeline"] == "PixArtSigmaPipeline" and glued["health"]["default_size"] == "256x256"
     assert glued["image_sizes"] == [[256, 256]]  # no size asked: the model's own
+    # model_dir is honoured by the minimal handler too: it loaded the brought model, not the demo one
+    assert glued["model_path"] == str(pixart_model)
+    assert glued["minimal"] == {"pipeline": "PixArtSigmaPipeline", "image_size": [256, 256], "test_input_ok": None}

@@ -36,12 +36,22 @@ def run_up(args) -> int:
     from playbook.local.background import lifecycle
     from playbook.weights.demo_model import ensure_demo_model
 
+    if args.strict and args.endpoint and not args.image:
+        from playbook.core.errors import ConfigError
+
+        raise ConfigError("--strict runs only images, as RunPod does: pass --image with a registry reference (e.g. "
+                          "127.0.0.1:5000/playbook-worker@sha256:...), or --endpoint '' to start with no endpoint.")
     if args.endpoint and not args.handler and not args.image:  # the default endpoint runs the demo worker
         ensure_demo_model(model_dir(Path(args.volume).resolve()) if args.volume else None)
 
     info = lifecycle.up(args.endpoint, port=args.port, handler=args.handler, image=args.image, volume=args.volume,
-                        workers_min=args.workers_min, workers_max=args.workers_max, idle_timeout_s=args.idle_timeout)
+                        workers_min=args.workers_min, workers_max=args.workers_max, idle_timeout_s=args.idle_timeout,
+                        strict=args.strict)
     print(f"local platform running at {info['job_api_url']} (pid {info['pid']})")
+    print("mode: strict (as RunPod: images from their registry only, crash-loop back-off, state kept in the state "
+          "folder)" if args.strict else "mode: lenient default (a worker whose image the daemon lacks runs as a "
+          "local process and its log says so; crash loops fail the queue; state lives in memory); --strict: as "
+          "RunPod")
     print(f"endpoint {args.endpoint}: {info['job_api_url']}/{args.endpoint}/run")
     print(f"logs: {info['log_dir']}  (playbook local logs)")
     return 0

@@ -54,6 +54,9 @@ VARIABLES = {v.name: v for v in (
     EnvVar("PLAYBOOK_STATE_DIR", "~/.cache/runpod-playbook", "where a running local platform records its address "
            "and key"),
     EnvVar("PLAYBOOK_LOCAL_API_KEY", "random per start", "the API key a local platform accepts"),
+    EnvVar("PLAYBOOK_LOCAL_STRICT", "0", "1: the local platform is the strict stand-in for RunPod (`playbook local "
+           "up --strict`): workers run only their endpoint's image pulled from its registry, crash loops back off, "
+           "state persists in the state folder"),
     EnvVar("PLAYBOOK_TARGET", "auto", "local, runpod or auto: local keeps the journey on the local platform even "
            "with RUNPOD_API_KEY set (`playbook notebooks --target local`, `make playbook TARGET=local`)"),
     EnvVar("PLAYBOOK_GPU_CATALOG", "none", "a TOML/YAML/JSON file overriding GPU pool prices and VRAM"),
@@ -69,6 +72,9 @@ VARIABLES = {v.name: v for v in (
            "overlayfs)"),
     EnvVar("PLAYBOOK_REQUIRE_TOOLS", "unset", "tests: 1 turns every skip for a missing tool (Docker daemon, "
            "registry or base image, jq, node, chromium) into a failure (CI); gpu tests still skip without CUDA"),
+    EnvVar("PLAYBOOK_TEST_JOURNEY", "unset", "tests: a folder where an earlier session's journey ran (its "
+           "journey.json, e.g. /tmp/pytest-of-$USER/pytest-N/journey0): the tests that read the journey read that "
+           "run instead of starting one (tests/journey_child.py)"),
     EnvVar("PLAYBOOK_FAULT", "unset", "an endpoint env key, not a host variable: breaks the local platform's "
            "endpoint on purpose (no_stock, crash_loop, image_pull, cuda_mismatch, oom, slow_init, hang; "
            "playbook/local/runtime/faults.py)"),
@@ -120,6 +126,11 @@ def gpu_catalog_file() -> Path | None:
 def target() -> str:
     """PLAYBOOK_TARGET, lower-cased ("auto" when unset)."""
     return (env("PLAYBOOK_TARGET") or "auto").strip().lower()
+
+
+def local_strict() -> bool:
+    """PLAYBOOK_LOCAL_STRICT: whether a local platform started without an explicit ``strict`` is strict."""
+    return (env("PLAYBOOK_LOCAL_STRICT") or "0").strip().lower() not in ("0", "false", "no", "")
 
 
 def local_api_key() -> str | None:

@@ -80,8 +80,7 @@ class Plan:
         colour = {"create": "#d4f7d4", "update": "#fff3c4", "delete": "#f9d0d0"}
         rows = [(Html(f"<b>{cell(c.action)}</b>"), c.kind, c.name, c.id or "-",
                  Html("<br>".join(cell(s) for s in (_lines(c) or ["-"])))) for c in self.changes]
-        notes = "".join(f"<li>{cell(n)}</li>" for c in self.changes for n in c.notes)
-        notes += "".join(f"<li>{cell(n)}</li>" for n in self.notes)
+        notes = notes_once([n for c in self.changes for n in c.notes] + self.notes)
         return (paragraph("target: ", Html(f"<b>{cell(self.target)}</b>"))
                 + table(rows, header=("action", "resource", "name", "id", "changes"),
                         row_styles=[f"background:{colour.get(c.action, 'transparent')}" for c in self.changes])
@@ -106,6 +105,19 @@ class ApplyResult:
     def _repr_html_(self) -> str:
         return self.plan._repr_html_() + paragraph("endpoint: ", code(self.endpoint_id), ", volume: ",
                                                    code(self.volume_id))
+
+
+_NOTES_SHOWN: set[str] = set()  # plan notes already shown in full in this process (a notebook's kernel)
+
+
+def notes_once(notes: list[str]) -> str:
+    """The plan's notes as HTML items, each in full the first time this process shows it and then counted
+    ("2 notes as above"): a notebook that plans and applies four times reads the zero-idle check once."""
+    fresh = [n for n in notes if n not in _NOTES_SHOWN]
+    _NOTES_SHOWN.update(fresh)
+    seen = len(notes) - len(fresh)
+    items = "".join(f"<li>{cell(n)}</li>" for n in fresh)
+    return items + (f"<li>{seen} note{'s' if seen > 1 else ''} as above (unchanged)</li>" if seen else "")
 
 
 def _lines(c: Change) -> list[str]:

@@ -22,6 +22,7 @@ from playbook.api.endpoint_model import defaults_note
 from playbook.api.gpus import Catalog, live_catalog
 from playbook.core.errors import ConfigError
 from playbook.core.excerpts import excerpt
+from playbook.core.html import table
 from playbook.deploy import guards, janitor
 from playbook.deploy.body import created_fields, endpoint_body, endpoint_diff
 from playbook.deploy.changes import ApplyResult, Change, FieldChange, Plan, reveal, show
@@ -182,10 +183,18 @@ def destroy(spec: DeploymentSpec, client: ControlClient, volume: bool = False) -
     return the_plan
 
 
+class Releases(list):
+    """Release rows (dicts), shown as one table."""
+
+    def _repr_html_(self) -> str:
+        keys = ("version", "created", "source", "workers", "diff")
+        return table([[row.get(k) for k in keys] for row in self], header=keys)
+
+
 def releases_table(client: ControlClient, endpoint_id: str) -> list[dict]:
     """The endpoint's releases, newest first, flattened for display."""
     data = client.endpoint_releases(endpoint_id)
-    return [{"version": r.get("version"), "created": r["createdAt"], "source": r["source"],
-             "workers": r["workerCount"], "diff": "; ".join(f"{d['field']}: {show(d['old'])} -> "
-                                                            f"{show(d['new'])}" for d in r["diff"])}
-            for r in data["releases"]]
+    return Releases({"version": r.get("version"), "created": r["createdAt"], "source": r["source"],
+                     "workers": r["workerCount"], "diff": "; ".join(f"{d['field']}: {show(d['old'])} -> "
+                                                                    f"{show(d['new'])}" for d in r["diff"])}
+                    for r in data["releases"])

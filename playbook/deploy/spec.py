@@ -223,7 +223,14 @@ class DeploymentSpec(_Strict):
         return spec_from_dict({**self.model_dump(), **changes}, source="with_changes")
 
     def _repr_html_(self) -> str:
-        return fields_table(self.model_dump())
+        def flat(value):  # {'min': 0, 'max': 3} as "min 0, max 3"; lists joined; empty values left blank
+            if isinstance(value, dict):
+                return ", ".join(f"{k} {v}" for k, v in value.items()) or None
+            if isinstance(value, list):
+                return ", ".join(map(str, value)) or None
+            return value
+
+        return fields_table({k: flat(v) for k, v in self.model_dump().items()})
 
 
 def spec_from_dict(data: dict, source: str = "spec") -> DeploymentSpec:

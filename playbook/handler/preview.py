@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playbook.core.config import WORKER_DIR, demo_model_dir, worker_on_path
+from playbook.core.html import fields_table
 
 HANDLER = WORKER_DIR / "handler.py"
 
@@ -36,6 +37,17 @@ def start_worker(model_path: Path | str | None = None, device: str = "auto", dty
 def job(**fields) -> dict:
     """A job dict as the worker receives it: ``{"id": ..., "input": {...}}``."""
     return {"id": f"preview-{time.time_ns()}", "input": fields}
+
+
+class Table(dict):
+    """A dict shown as a two-column table (lists joined with commas, floats rounded)."""
+
+    def _repr_html_(self) -> str:
+        return fields_table({k: ", ".join(map(str, v)) if isinstance(v, list | tuple) else v for k, v in self.items()})
+
+
+def table(values: dict) -> Table:
+    return Table(values)
 
 
 def decode_images(result: dict) -> list:
@@ -106,13 +118,14 @@ class LocalTestRun:
 
 
 def run_test_input(job_input: dict, model_path: Path | str | None = None, timeout_s: float = 300,
-                   extra_env: dict | None = None) -> LocalTestRun:
-    """Run the handler as its own process on one job, as RunPod's ``--test_input`` does."""
+                   extra_env: dict | None = None, handler: Path | str = HANDLER) -> LocalTestRun:
+    """Run ``handler`` (default: the production worker/handler.py) as its own process on one job, as RunPod's
+    ``--test_input`` does."""
     env = {**os.environ, "MODEL_PATH": str(model_path or demo_model_dir()), **(extra_env or {})}
     env.pop("RUNPOD_WEBHOOK_GET_JOB", None)  # local-test mode, never a platform's job loop
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, str(HANDLER), "--test_input", json.dumps({"input": job_input})],
-        cwd=WORKER_DIR, env=env, capture_output=True, text=True, timeout=timeout_s,
+        [sys.executable, str(handler), "--test_input", json.dumps({"input": job_input})],
+        cwd=Path(handler).parent, env=env, capture_output=True, text=True, timeout=timeout_s,
     )
     return LocalTestRun(proc.returncode, time.perf_counter() - start, proc.stdout, proc.stderr)

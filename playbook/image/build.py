@@ -73,9 +73,11 @@ class BuildSettings:
     size_budget_gb: float = field(default_factory=settings.image_budget_gb)
     dockerfile: Path = DOCKERFILE
     context_dir: Path = REPO_ROOT
+    args: dict | None = None  # the build arguments of another Dockerfile (e.g. the minimal one), in place of ours
 
     def build_args(self) -> dict[str, str]:
-        args = {"TORCH_SPEC": self.torch_spec, "OFFLINE": "1" if self.offline else "0"}
+        args = {"TORCH_SPEC": self.torch_spec, "OFFLINE": "1" if self.offline else "0"} if self.args is None \
+            else dict(self.args)
         if self.base_image:
             args["BASE_IMAGE"] = self.base_image
         return args
@@ -172,7 +174,7 @@ def wheelhouse_root() -> Path:
     return settings.wheelhouse_dir()
 
 
-def ensure_wheelhouse(requirements: Path, extra: list[str] | None = None) -> Path:
+def ensure_wheelhouse(requirements: Path, extra: list[str] | None = None, lock: Path | None = None) -> Path:
     """Download every wheel the image needs with this machine's pip, once per requirements content.
 
     Why: the build then needs no network (Docker Hub and the CPU torch index are unreachable here, and a
@@ -186,7 +188,7 @@ def ensure_wheelhouse(requirements: Path, extra: list[str] | None = None) -> Pat
         raise BuildError("an offline local build downloads wheels with this machine's pip, which needs an x86_64 "
                          "Python 3.11 host (the base image's Python); elsewhere use offline=False.")
     extra = extra or []
-    lock = _lock_path(requirements)
+    lock = Path(lock) if lock else _lock_path(requirements)
     key = hashlib.sha256((requirements.read_text() + lock.read_text() + "\n".join(extra)).encode()).hexdigest()[:16]
     target = wheelhouse_root() / key
     if (target / ".complete").is_file():
@@ -490,6 +492,17 @@ class SizeReport:
     def over_budget(self) -> bool:
         return self.total_gb > self.budget_gb
 
+    def largest(self) -> Layer:
+        return max(self.layers, key=lambda layer: layer.size_mb)
+
+    def describe(self) -> str:
+        """One sentence of what was measured: the total, the largest layer and its share, the smallest non-empty."""
+        big = self.largest()
+        share = big.size_mb / (self.total_gb * 1000) if self.total_gb else 0
+        sized = [layer for layer in self.layers if layer.size_mb > 0]
+        return (f"{self.image}: {self.total_gb:.2f} GB in {len(sized)} non-empty layers; the largest, "
+                f"`{big.created_by[:64]}`, is {big.size_mb:,.0f} MB ({share:.0%} of the image).")
+
     def plot(self, min_mb: float = 0.5):
         """A horizontal bar chart of the layers of at least ``min_mb`` MB (matplotlib Axes)."""
         import matplotlib.pyplot as plt
@@ -498,7 +511,7 @@ class SizeReport:
         fig, ax = plt.subplots(figsize=(8, 0.45 * len(shown) + 1.2))
         ax.barh([layer.created_by[:48] for layer in shown], [layer.size_mb for layer in shown], color="#4c72b0")
         ax.invert_yaxis()
-        ax.set_xlabel("MB")
+        ax.set_xlabel("layer size (MB)")
         ax.set_title(f"{self.image}: {self.total_gb:.2f} GB (budget {self.budget_gb:g} GB)")
         fig.tight_layout()
         return ax
@@ -512,7 +525,8 @@ class SizeReport:
 
 
 def _layer_label(created_by: str) -> str:
-    text = re.sub(r"^/bin/sh -c (#\(nop\) )?", "", created_by.strip())
+    text = re.sub(r"^\|\d+ (\S+=\S* )*", "", created_by.strip())  # a RUN's build arguments: `|2 A=1 B=2 /bin/sh -c`
+    text = re.sub(r"^/bin/sh -c (#\(nop\) )?", "", text)
     text = re.sub(r"\b(dir|file|multi):[0-9a-f]{64}", r"\1:…", text)  # COPY dir:<hash> in /opt/deps
     return re.sub(r"\s+", " ", text).strip() or "(base import)"
 

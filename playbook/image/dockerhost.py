@@ -57,9 +57,17 @@ class DaemonStatus:
     version: str = ""
     reason: str = ""
 
+    def sentence(self) -> str:
+        """One sentence for a reader: which daemon answers, or that none does and how to start one (the
+        exception behind it stays in ``reason``, for logs and tests)."""
+        if self.available:
+            return f"Docker {self.version} answers at {self.host}."
+        return (f"No Docker daemon answers at {self.host}: start one with `sudo scripts/services.sh` (or point "
+                "DOCKER_HOST at one).")
+
     def _repr_html_(self) -> str:
-        state = f"up, Docker {self.version}" if self.available else f"not reachable: {self.reason}"
-        return fields_table({"Docker daemon": self.host, "state": state})
+        return fields_table({"Docker daemon": self.host, "state": f"up, Docker {self.version}" if self.available
+                             else "not reachable (`sudo scripts/services.sh` starts one)"})
 
 
 @lru_cache(maxsize=4)

@@ -119,6 +119,20 @@ def pin_spec(spec, pushed: PushedImage | None = None, info=None):
     return spec.with_changes(**changes)
 
 
+def pin_recorded(spec, reference: str):
+    """The DeploymentSpec pinned to ``reference``, the ``registry/name@sha256:...`` that notebook 04 recorded in the
+    journey: through ``pin_spec`` (and its CUDA floor) when it is this build folder's last push, else as it is.
+    A reference without a digest is refused: an endpoint never runs a tag that may move."""
+    if "@sha256:" not in (reference or ""):
+        raise ConfigError(f"{str(reference)[:200]!r} is not pinned by digest (registry/name@sha256:...): push "
+                          "the image (notebook 04, `playbook build --push`) and deploy the digest it recorded, never "
+                          "a tag.")
+    pushed = last_pushed()
+    if pushed is not None and pushed.reference == reference:
+        return pin_spec(spec, pushed)
+    return spec.with_changes(image=reference)
+
+
 def _version(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in text.split("."))
 

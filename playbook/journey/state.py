@@ -23,7 +23,7 @@ from playbook.api.control import ControlClient
 from playbook.core import settings
 from playbook.core.config import DEMO_MODEL_NAME, REPO_ROOT, build_dir
 from playbook.core.errors import HttpError
-from playbook.core.html import fields_table
+from playbook.core.html import code, paragraph
 from playbook.deploy import converge, janitor
 from playbook.deploy.changes import ApplyResult
 from playbook.deploy.spec import DeploymentSpec
@@ -172,22 +172,71 @@ def reset() -> None:
 
 
 class Journey:
-    """What the journey holds for a target, as a small table in a notebook."""
+    """What the journey holds for a target, as one readable line (``summary``): the model, its pool, the
+    volume, the image (digest shortened), the endpoint and its release; the full record is ``values``
+    (and ``state.json``)."""
 
     def __init__(self, target: str):
         self.target = target
         self.values = state(target)
 
+    def parts(self) -> list[str]:
+        """The summary's phrases, in the journey's order, each only once the notebook that makes it has run."""
+        v = self.values
+        parts = []
+        analysis = v.get("analysis") or {}
+        model = Path(v.get("model_dir") or analysis.get("model") or "").name
+        if model or analysis:
+            need = f" ({analysis['vram_gb']:.2f} GB VRAM, {analysis['dtype']})" if "vram_gb" in analysis else ""
+            parts.append(f"model {model or DEMO_MODEL_NAME}{need}")
+        if v.get("gpu_pool"):
+            parts.append(f"pool {v['gpu_pool']}")
+        if v.get("volume_id"):
+            parts.append(f"volume {v.get('volume_name') or '-'} ({v['volume_id']})")
+        if v.get("image"):
+            parts.append(f"image {short_image(v['image'])}")
+        if v.get("endpoint_id"):
+            release = (v.get("release") or {}).get("version")
+            parts.append(f"endpoint {v.get('endpoint_name') or '-'} ({v['endpoint_id']})"
+                         + (f", release {release}" if release else ""))
+        return parts
+
+    def summary(self) -> str:
+        return f"journey ({self.target}): " + (" · ".join(self.parts()) or "nothing recorded yet")
+
     def _repr_html_(self) -> str:
-        rows = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in self.values.items()}
         spec = spec_path() if spec_path().is_file() else DEFAULT_SPEC
-        return fields_table({"spec file": str(spec), **rows}, caption=f"journey so far ({self.target})")
+        return paragraph(self.summary()) + paragraph("spec: ", code(_relative(spec)), ", state: ",
+                                                     code(_relative(state_path())))
 
     def __repr__(self) -> str:
-        return f"Journey({self.target!r}, {self.values!r})"
+        return self.summary()
+
+
+def short_image(reference: str, keep: int = 12) -> str:
+    """An image reference without its registry host, its digest cut to ``keep`` hex digits:
+    ``127.0.0.1:5000/worker@sha256:0637ef43cb44e7...`` reads ``worker@sha256:0637ef43cb44…``."""
+    name, at, digest = reference.partition("@")
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):  # a registry host, not a namespace
+        name = rest
+    if not at:
+        return name
+    algo, _, hexes = digest.partition(":")
+    return f"{name}@{algo}:{hexes[:keep]}…" if len(hexes) > keep else f"{name}@{digest}"
+
+
+def _relative(path: Path) -> str:
+    """``path`` relative to the repository (deploy/demo.toml, build/journey/spec.yaml) or else to the build
+    folder's parent: short enough to read, enough to find."""
+    for base in (REPO_ROOT, build_dir().parent):
+        if Path(path).is_relative_to(base):
+            return str(Path(path).relative_to(base))
+    return str(path)
 
 
 def show(target: str) -> Journey:
+    """The journey so far for ``target``, as one line (a notebook's last cell shows it)."""
     return Journey(target)
 
 

@@ -29,10 +29,13 @@ from playbook.core.config import Target, build_dir, local_state_file
 from playbook.core.errors import ConfigError, PlatformError
 from playbook.core.excerpts import excerpt
 from playbook.core.secrets import Secret
+from playbook.local.runtime import persist
+from playbook.local.runtime.clock import Clock
 from playbook.local.runtime.endpoints import EndpointConfig, new_endpoint_id
 from playbook.local.runtime.engine import Engine
 from playbook.local.runtime.scaler import Scaler, TimelineSample
 from playbook.local.runtime.state import EndpointState
+from playbook.local.supervision.docker_runner import Containers
 
 log = logging.getLogger("playbook.local")
 
@@ -54,25 +57,46 @@ class WorkerInfo:
     jobs_done: int
     log_path: str
     last_ping_age_s: float | None = None  # seconds since the worker's last heartbeat (None: none yet)
+    release: int = 1  # the endpoint's release it runs (older than ``endpoint_release``: stale)
+
+
+SAVE_EVERY_S = 1.0
+
+
+def _container(cfg: EndpointConfig) -> tuple:
+    """What a release is made of: the image, its env, the handler, and the REST container fields."""
+    rest = (cfg.extra or {}).get("rest") or {}
+    return (cfg.image, sorted((cfg.env or {}).items()), str(cfg.handler_path),
+            *(repr(rest.get(k)) for k in ("disk", "args", "ports", "registry")))
 
 
 class LocalPlatform:
     def __init__(self, port: int = 0, host: str = "127.0.0.1", api_key: str | None = None,
-                 record: bool = True, log_dir: Path | None = None):
+                 record: bool = True, log_dir: Path | None = None, strict: bool | None = None,
+                 data_file: Path | None = None):
+        """``strict``: None reads PLAYBOOK_LOCAL_STRICT. ``data_file``: where a strict platform keeps its state
+        (default ``<state folder>/local-platform-data.json``); a saved state is restored at start."""
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ConfigError("the local platform binds to loopback only; use host='127.0.0.1'.")
         self.host, self.port = host, port
-        self.api_key = api_key or settings.local_api_key() or f"local-{secrets.token_urlsafe(18)}"
+        self.strict = settings.local_strict() if strict is None else bool(strict)
+        self.data_file = Path(data_file or settings.state_dir() / persist.STATE_FILE) if self.strict else None
+        self.saved = persist.load(self.data_file) if self.data_file else None
+        self.api_key = (api_key or settings.local_api_key() or (self.saved or {}).get("api_key")
+                        or f"local-{secrets.token_urlsafe(18)}")
         self.worker_key = f"worker-{secrets.token_urlsafe(18)}"
         self.record = record
         self.log_dir = Path(log_dir or build_dir() / "local" / "logs").resolve()
-        self.engine = Engine()
+        self.clock = Clock((self.saved or {}).get("clock_offset_s", 0.0))
+        self.containers = Containers()  # what this platform's Docker runners started: swept at stop
+        self.engine = Engine(self.clock)
         self.scaler = Scaler(self)
         self.control_state = None  # the REST control API's ControlState, set when its routes are added
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._scaler_task: asyncio.Task | None = None
+        self._saver_task: asyncio.Task | None = None
         self._worker_seq = 0
         self._stopped = threading.Event()
 
@@ -118,9 +142,28 @@ class LocalPlatform:
         self._runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        if self.saved:
+            requeued = persist.restore(self, self.saved)
+            log.info("restored %d endpoint(s) from %s (%d job(s) back in their queues)",
+                     len(self.engine.endpoints), self.data_file, requeued)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
         self._scaler_task = asyncio.ensure_future(self.scaler.run())
+        if self.data_file:
+            self._saver_task = asyncio.ensure_future(self._save_periodically())
+
+    def save_state(self) -> None:
+        """Write the strict platform's state file now (on the loop, or from any thread)."""
+        if self.data_file:
+            persist.save(self.data_file, self.call(persist.snapshot, self))
+
+    async def _save_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(SAVE_EVERY_S)
+            try:
+                self.save_state()
+            except Exception:  # the platform keeps serving; the next save tries again
+                log.exception("could not save the local platform's state to %s", self.data_file)
 
     def _stop_at_exit(self) -> None:
         with contextlib.suppress(Exception):  # best effort at interpreter exit
@@ -141,8 +184,9 @@ class LocalPlatform:
                 self._clear_state()
 
     async def _shutdown(self, grace_s: float) -> None:
-        if self._scaler_task:
-            self._scaler_task.cancel()
+        for task in (self._scaler_task, self._saver_task):
+            if task:
+                task.cancel()
         pending = []
         for ep in self.engine.endpoints.values():
             for worker in list(ep.workers.values()):
@@ -162,6 +206,9 @@ class LocalPlatform:
             for worker in list(ep.workers.values()):  # the reaper no longer sees them: close their bill
                 self.engine.ledger.close(worker.id, time.time())
                 self.engine.worker_gone(ep, worker, getattr(worker.handle, "returncode", None))
+        await asyncio.get_running_loop().run_in_executor(None, self.containers.sweep)
+        if self.data_file:
+            persist.save(self.data_file, persist.snapshot(self))
         await self._runner.cleanup()
 
     def __enter__(self) -> LocalPlatform:
@@ -215,6 +262,9 @@ class LocalPlatform:
         """Register an endpoint (an ``EndpointConfig`` or its fields); workers_min workers start now."""
         cfg = cfg or EndpointConfig(**fields)
         cfg.validate()
+        if self.strict and not cfg.image:
+            raise ConfigError("image: a strict local platform runs only images, as RunPod does; set the endpoint's "
+                              "image to a registry reference (pushed by `playbook build --push`).")
 
         def create():
             if not cfg.id:
@@ -222,17 +272,25 @@ class LocalPlatform:
             if cfg.id in self.engine.endpoints:
                 raise ConfigError(f"endpoint id {excerpt(cfg.id)} already exists; update it or pick another id.")
             ep = self.engine.endpoints[cfg.id] = EndpointState(cfg)
+            ep.last_request_s = self.clock.time()  # the idle scale-down counts from creation
             self.scaler.sample(ep, time.monotonic())  # the timeline starts at zero workers
             return cfg
 
         return self.call(create)
 
     def update_endpoint(self, endpoint_id: str, **changes) -> EndpointConfig:
-        """Change fields of an endpoint; running workers keep running, new workers use the new config."""
+        """Change fields of an endpoint; new workers use the new config. A change to a container field makes
+        a new release: older workers are stale and are replaced once idle (``runtime.rules``). A change of
+        the worker counts is the user's own: the idle scale-down counts its days again from here."""
         def update():
             ep = self._endpoint(endpoint_id)
             cfg = ep.cfg.changed(**changes)
             cfg.validate()
+            if _container(cfg) != _container(ep.cfg):
+                ep.release += 1
+            if ("workers_max" in changes and changes["workers_max"] != ep.cfg.workers_max) or (
+                    "workers_min" in changes and changes["workers_min"] != ep.cfg.workers_min):
+                ep.last_request_s = self.clock.time()
             ep.cfg = cfg
             return cfg
 
@@ -264,6 +322,14 @@ class LocalPlatform:
             return
         asyncio.run_coroutine_threadsafe(delete(), self._loop).result(timeout=60)
 
+    def advance_clock(self, seconds: float) -> float:
+        """Move the platform's calendar on (tests of the 3- and 7-day idle scale-down); returns the offset."""
+        return self.clock.advance(seconds)
+
+    def endpoint_release(self, endpoint_id: str) -> int:
+        """The endpoint's current release (1, plus one per change of a container field)."""
+        return self.call(lambda: self._endpoint(endpoint_id).release)
+
     def get_endpoint(self, endpoint_id: str) -> EndpointConfig:
         return self.call(lambda: self._endpoint(endpoint_id).cfg)
 
@@ -292,7 +358,7 @@ class LocalPlatform:
                           round(w.spawned - t0, 3), None if w.cold_start_s is None else round(w.cold_start_s, 3),
                           None if w.exited is None else round(w.exited - t0, 3), w.exit_code, w.stop_reason,
                           w.jobs_done, str(w.log_path),
-                          None if w.last_ping is None else round(time.monotonic() - w.last_ping, 3))
+                          None if w.last_ping is None else round(time.monotonic() - w.last_ping, 3), w.release)
 
     def timeline(self, endpoint_id: str) -> list[TimelineSample]:
         """Worker and job counts over time (a sample each time they change): the scale-up/down plot."""
@@ -308,7 +374,7 @@ class LocalPlatform:
     def snapshot(self) -> dict:
         """Everything `playbook local status` shows, JSON-able."""
         def collect():
-            return {"url": self.url, "pid": os.getpid(), "endpoints": [
+            return {"url": self.url, "pid": os.getpid(), "strict": self.strict, "endpoints": [
                 {"config": ep.cfg.to_dict(), "health": ep.health(),
                  "workers": [asdict(self._info(w)) for w in ep.workers.values()]}
                 for ep in self.engine.endpoints.values()]}

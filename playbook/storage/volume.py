@@ -195,6 +195,25 @@ class VerifyReport:
 
 
 @dataclass(frozen=True)
+class VolumeInfo:
+    """A network volume as the control API describes it (``apply_volume``'s answer), shown as a table."""
+
+    id: str
+    name: str
+    size_gb: int
+    data_center: str
+    type: str = ""
+
+    @classmethod
+    def of(cls, vol: dict) -> VolumeInfo:
+        return cls(vol["id"], vol.get("name", ""), vol.get("size", 0), vol.get("dataCenter", ""), vol.get("type", ""))
+
+    def _repr_html_(self) -> str:
+        return html.fields_table({"id": self.id, "name": self.name, "size GB": self.size_gb,
+                                  "data center": self.data_center, "type": self.type}, caption="network volume")
+
+
+@dataclass(frozen=True)
 class ObjectInfo:
     key: str
     size_bytes: int

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -272,12 +273,17 @@ def tensor_counts(path: Path | str) -> dict[str, int]:
 def kept_fp32(path: Path | str, class_name: str) -> int:
     """Floating elements of the modules ``class_name`` keeps in fp32 when asked for fp16 (transformers'
     ``_keep_in_fp32_modules``: T5's ``wo`` projections), from the header's tensor names."""
+    return kept_fp32_of(class_name, ((name, math.prod(t["shape"])) for name, t in read_header(path).items()
+                                     if name != "__metadata__" and t["dtype"] in FLOAT_DTYPES))
+
+
+def kept_fp32_of(class_name: str, floating: Iterable[tuple[str, int]]) -> int:
+    """Of ``(tensor name, elements)`` pairs of floating tensors, the elements ``class_name`` keeps in fp32."""
     modules = KEEP_IN_FP32.get(class_name)
     if not modules:
         return 0
     pattern = re.compile(rf"(^|\.)({'|'.join(modules)})(\.|$)")
-    return sum(math.prod(t["shape"]) for name, t in read_header(path).items()
-               if name != "__metadata__" and t["dtype"] in FLOAT_DTYPES and pattern.search(name))
+    return sum(n for name, n in floating if pattern.search(name))
 
 
 def weight_files(folder: Path, variant: str | None = None) -> list[Path]:
@@ -383,17 +389,26 @@ def analyze(path: Path | str, variant: str | None = None, dtype: str | None = No
                           + (f", or set {VARIANT_SETTINGS} to one of {[v for v in held if v]}." if held else "."))
     others = sorted(p for p in root.rglob("*") if p.is_file() and p not in used and not _is_weight(p)
                     and not p.name.startswith("."))
+    return assemble(str(root), str(index.get("_class_name", "")), components, dtype, width, height, batch,
+                    variant=variant, variants=held, other_files=[p.relative_to(root).as_posix() for p in others],
+                    other_files_bytes=sum(p.stat().st_size for p in others))
+
+
+def assemble(path: str, pipeline_class: str, components: list[Component], dtype: str | None = None,
+             width: int | None = None, height: int | None = None, batch: int = 1, variant: str | None = None,
+             variants: dict | None = None, other_files: list[str] | None = None,
+             other_files_bytes: int = 0) -> Analysis:
+    """The Analysis of a pipeline's components, however they were counted (safetensors headers here, meta
+    tensors in ``playbook.weights.architectures``): the VRAM estimate at the native size unless given."""
     by_name = {c.name: c for c in components}
-    pipeline_class = str(index.get("_class_name", ""))
     native_w, native_h = vram.native_size(by_name, pipeline_class)
     width, height = width or native_w, height or native_h
     act_bytes = DTYPE_BYTES[LOAD_DTYPES[dtype]] if dtype else 4
     est = vram.estimate(by_name, pipeline_class, width, height, batch, act_bytes, dtype)
-    return Analysis(str(root), variant, dtype, width, height, batch, components,
-                    sum(p.stat().st_size for p in others), sum(c.tensor_bytes(dtype) for c in components),
-                    est.denoiser_gb, est.vae_decode_gb, other_files=[p.relative_to(root).as_posix() for p in others],
-                    pipeline_class=pipeline_class, variants=held, native_width=native_w, native_height=native_h,
-                    estimate=est)
+    return Analysis(path, variant, dtype, width, height, batch, components, other_files_bytes,
+                    sum(c.tensor_bytes(dtype) for c in components), est.denoiser_gb, est.vae_decode_gb,
+                    other_files=other_files or [], pipeline_class=pipeline_class, variants=variants or {},
+                    native_width=native_w, native_height=native_h, estimate=est)
 
 
 def _is_weight(p: Path) -> bool:

@@ -59,10 +59,12 @@ class PlacementTable:
     recommended: str
     why: str
     rates: Rates
+    size_bytes: int = 0  # the bytes the table is for
 
     def to_dict(self) -> dict:
         return {"rows": [{**asdict(r), "cold_start_s": r.cold_start_s} for r in self.rows],
-                "recommended": self.recommended, "why": self.why, "rates": asdict(self.rates)}
+                "recommended": self.recommended, "why": self.why, "rates": asdict(self.rates),
+                "size_bytes": self.size_bytes}
 
     def _repr_html_(self) -> str:
         body = [[r.placement + (" (recommended)" if r.placement == self.recommended else ""), r.cold_start_s,
@@ -75,6 +77,12 @@ class PlacementTable:
 
 BAKE, VOLUME, CACHED, DOWNLOAD = "bake into image", "network volume", "RunPod cached model", "download at start"
 BAKE_LIMIT_GB = 15  # above this an image gets slow to build, push and pull (a judgement, not a RunPod limit)
+
+
+def _gb(size_bytes: int) -> str:
+    """GB with two decimals, or two significant digits below 0.1 GB (a tiny model is not "0.00 GB")."""
+    gb = size_bytes / 1e9
+    return f"{gb:.2f}" if gb >= 0.1 else f"{gb:.2g}"
 
 
 def volume_usd_per_month(volume_gb: int, rates: Rates = Rates()) -> float:
@@ -103,9 +111,9 @@ def placement_table(size_bytes: int, volume_gb: int = 10, hf_repo: str | None = 
         best, why = CACHED, (f"{hf_repo} is on Hugging Face: RunPod downloads it while the worker initializes "
                              "(not billed) and it costs nothing standing.")
     elif size_bytes / 1e9 <= BAKE_LIMIT_GB:
-        best, why = BAKE, (f"{size_bytes / 1e9:.2f} GB fits in an image: the pull is not billed, loading from "
+        best, why = BAKE, (f"{_gb(size_bytes)} GB fits in an image: the pull is not billed, loading from "
                            "container disk is fast, and nothing bills while the endpoint is idle.")
     else:
-        best, why = VOLUME, (f"{size_bytes / 1e9:.1f} GB is too large to bake comfortably: a network volume "
+        best, why = VOLUME, (f"{_gb(size_bytes)} GB is too large to bake comfortably: a network volume "
                              "keeps the image small at the price of billed reads and a monthly fee.")
-    return PlacementTable(rows, best, why, r)
+    return PlacementTable(rows, best, why, r, size_bytes)

@@ -31,6 +31,10 @@ def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers-max", type=int, default=2)
     parser.add_argument("--idle-timeout", type=float, default=5.0, help="seconds before an idle worker stops")
     parser.add_argument("--volume", help="folder standing in for /runpod-volume (default: build/volume)")
+    parser.add_argument("--strict", action="store_true",
+                        help="behave as RunPod where the default is lenient: workers run only their endpoint's "
+                             "image, pulled from its registry (never a substitute process); crash loops back off; "
+                             "endpoints, templates, volumes, bills, the key and jobs persist in the state folder")
 
 
 def main(argv=None) -> int:
@@ -42,15 +46,16 @@ def main(argv=None) -> int:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
-    platform = local.start(port=args.port, record=True)
+    platform = local.start(port=args.port, record=True, strict=args.strict or None)
     try:
-        if args.endpoint:
+        if args.endpoint and args.endpoint not in {e.id for e in platform.list_endpoints()}:  # not restored
             platform.create_endpoint(EndpointConfig(
                 id=args.endpoint, name=args.endpoint, image=args.image,
                 handler_path=Path(args.handler).resolve() if args.handler else None,
                 workers_min=args.workers_min, workers_max=args.workers_max, idle_timeout_s=args.idle_timeout,
                 volume_dir=Path(args.volume).resolve() if args.volume else None))
-        logging.getLogger("playbook.local").info("local platform at %s (endpoint %s)", platform.url, args.endpoint)
+        logging.getLogger("playbook.local").info("local platform at %s (endpoint %s, %s)", platform.url, args.endpoint,
+                                                 "strict" if platform.strict else "lenient default")
         while not done.wait(1.0):
             pass
     finally:

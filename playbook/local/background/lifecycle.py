@@ -58,7 +58,7 @@ def platform_log() -> Path:
 
 def up(endpoint: str = "demo", *, port: int = 0, handler: str | Path | None = None, image: str | None = None,
        volume: str | Path | None = None, workers_min: int = 0, workers_max: int = 2,
-       idle_timeout_s: float = 5.0) -> dict:
+       idle_timeout_s: float = 5.0, strict: bool = False) -> dict:
     """Start the platform in the background with one endpoint ``endpoint`` ("" for none) and return its
     state (pid, job_api_url, log_dir, ...). The defaults are `playbook local up`'s."""
     if (state := running_state()) is not None:
@@ -66,6 +66,7 @@ def up(endpoint: str = "demo", *, port: int = 0, handler: str | Path | None = No
                             "(or hangs, if it does not answer); stop it with `playbook local down` first.")
     argv = [sys.executable, "-m", "playbook.local.background.daemon", "--port", str(port), "--endpoint", endpoint,
             "--workers-min", str(workers_min), "--workers-max", str(workers_max), "--idle-timeout", str(idle_timeout_s)]
+    argv += ["--strict"] if strict else []
     for flag, value in (("--handler", handler), ("--image", image), ("--volume", volume)):
         if value:
             argv += [flag, str(Path(value).resolve()) if flag != "--image" else value]
@@ -127,7 +128,8 @@ def status() -> dict:
 
 
 def format_status(status: dict) -> str:
-    lines = [f"local platform {status['url']} (pid {status['pid']})"]
+    mode = "strict" if status.get("strict") else "lenient default (`playbook local up --strict`: as RunPod)"
+    lines = [f"local platform {status['url']} (pid {status['pid']}), {mode}"]
     for ep in status["endpoints"]:
         cfg, health = ep["config"], ep["health"]
         lines.append(f"endpoint {cfg['id']} ({cfg['name']}): workers {cfg['workers_min']}..{cfg['workers_max']}, "

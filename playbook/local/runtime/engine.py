@@ -35,7 +35,10 @@ log = logging.getLogger("playbook.local")
 
 
 class Engine:
-    def __init__(self) -> None:
+    def __init__(self, clock=None) -> None:
+        from playbook.local.runtime.clock import Clock
+
+        self.clock = clock or Clock()  # the calendar the idle scale-down counts days on
         self.endpoints: dict[str, EndpointState] = {}
         self.t0 = time.monotonic()
         self.wall0 = time.time()
@@ -55,6 +58,7 @@ class Engine:
         job.done = asyncio.Event()
         ep.jobs[job.id] = job
         ep.queue.append(job.id)
+        ep.last_request_s = self.clock.time()
         if envelope.ttl_ms is not None:
             asyncio.get_running_loop().call_later(envelope.ttl_ms / 1000, self.expire_ttl, ep, job)
         self.dispatch(ep)

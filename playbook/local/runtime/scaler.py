@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 from playbook.api.gpus import default_catalog
 from playbook.api.scaling import Policy, Snapshot, WorkerView, decide
-from playbook.local.runtime import faults
+from playbook.local.runtime import faults, rules
 from playbook.local.runtime.billing import price_of
 from playbook.local.runtime.state import (
     IN_PROGRESS,
@@ -68,6 +68,7 @@ class Scaler:
         self._last_sample: dict[str, tuple] = {}
         self._fault_logged: dict[str, float] = {}  # endpoint id -> when its last failure was logged
         self._failing_since: dict[str, float] = {}  # endpoint id -> first of its consecutive failed ticks
+        self._failures_seen: dict[str, int] = {}  # endpoint id -> failed starts already backed off (strict)
 
     async def run(self) -> None:
         while True:
@@ -94,6 +95,9 @@ class Scaler:
         self.enforce_timeouts(ep, now)
         for worker in list(ep.workers.values()):
             self.engine.resend_stop_signals(ep, worker, now)
+        rules.replace_stale(self, ep, now)
+        if expire:
+            rules.idle_scale_down(self.platform, ep)
         self.scale(ep, now)
         self.sample(ep, now)
         if expire:
@@ -123,9 +127,13 @@ class Scaler:
             code = getattr(worker.handle, "returncode", None)
             asyncio.get_running_loop().run_in_executor(None, worker.handle.kill)  # its process group too
             self.engine.worker_gone(ep, worker, code)
-        if ep.start_failures >= START_FAILURES_BEFORE_GIVING_UP and ep.queue:
+        if self.platform.strict:  # RunPod keeps restarting, with back-off (rules.py); the jobs wait
+            rules.note_failures(ep, time.monotonic(), self._failures_seen)
+        elif ep.start_failures >= START_FAILURES_BEFORE_GIVING_UP and ep.queue:
             self.engine.fail_queue(ep, f"workers of endpoint {ep.cfg.id} keep exiting before taking a job "
-                                       f"({ep.start_failures} in a row): {ep.last_start_error}")
+                                       f"({ep.start_failures} in a row): {ep.last_start_error} (the local "
+                                       "platform's lenient default fails the queue; RunPod keeps restarting "
+                                       "workers with back-off, as `playbook local up --strict` does)")
             ep.start_failures = 0
 
     def enforce_timeouts(self, ep: EndpointState, now: float) -> None:
@@ -144,7 +152,8 @@ class Scaler:
     def scale(self, ep: EndpointState, now: float) -> None:
         """Apply ``playbook.api.scaling.decide`` (the policy the simulator uses too) to this endpoint."""
         decision = decide(Policy.of(ep.cfg), snapshot(ep, now), now)
-        for _ in range(decision.start):
+        ep.throttled = decision.start if now < ep.backoff_until else 0
+        for _ in range(decision.start - ep.throttled):
             self.spawn(ep)
         for worker_id in decision.stop:
             self.stop_worker(ep, ep.workers[worker_id], "idle timeout")
@@ -155,12 +164,12 @@ class Scaler:
 
         platform = self.platform
         worker_id = platform.new_worker_id()
-        runner = choose_runner(ep.cfg, self.stock(), self.current_fault)
+        runner = choose_runner(ep.cfg, self.stock(), self.current_fault, strict=platform.strict,
+                               containers=platform.containers)
         log_path = platform.log_dir / ep.cfg.id / f"{worker_id}.log"
-        worker = Worker(worker_id, ep.cfg.id, runner.name, log_path)
+        worker = Worker(worker_id, ep.cfg.id, runner.name, log_path, release=ep.release)
         ep.workers[worker_id] = worker
         pool, usd_per_s = price_of(ep.cfg, self.catalog())
-        self.engine.ledger.open(worker_id, ep.cfg.id, pool, usd_per_s, self.engine.wall(worker.spawned))
         env = {"MODEL_PATH": str(ep.cfg.model_path), **ep.cfg.env, **worker_env(platform, ep.cfg.id, worker_id)}
         env = faults.worker_fault_env(ep.cfg, env, self.catalog())
         future = asyncio.get_running_loop().run_in_executor(None, runner.start, worker_id, ep.cfg, env, log_path)
@@ -174,6 +183,9 @@ class Scaler:
                 ep.last_start_error = f"worker {worker_id} could not start: {fut.exception()}"
                 return
             worker.handle = fut.result()
+            # billed from here: the image pull and the container's creation (initializing) are not billed
+            worker.billed_from = time.monotonic()
+            self.engine.ledger.open(worker_id, ep.cfg.id, pool, usd_per_s, self.engine.wall(worker.billed_from))
             if worker.state == "stopping":
                 asyncio.get_running_loop().run_in_executor(None, worker.handle.stop, 2.0)
 

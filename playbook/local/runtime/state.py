@@ -97,6 +97,8 @@ class Worker:
     signalled: dict = field(default_factory=dict)  # job id -> when its stop signal was last sent
     stop_waiter: asyncio.Future | None = None
     takers: list = field(default_factory=list)  # pending job-take futures of this worker
+    release: int = 1  # the endpoint's release it was started on (older than the endpoint's: stale)
+    billed_from: float | None = None  # monotonic: when its container (process) had started; billing starts here
 
     @property
     def cold_start_s(self) -> float | None:
@@ -120,6 +122,10 @@ class EndpointState:
     retried: int = 0
     start_failures: int = 0  # consecutive workers that died before their first job take
     last_start_error: str | None = None
+    release: int = 1  # bumped by a change to a container field (image, env): older workers are stale
+    last_request_s: float | None = None  # calendar epoch s (runtime.clock) of its last job request or creation
+    backoff_until: float = 0.0  # monotonic: strict mode starts no worker before this (crash-loop back-off)
+    throttled: int = 0  # workers the scaler wants but holds back while backing off (health's "throttled")
 
     def counts(self) -> dict:
         active = [w for w in self.workers.values() if w.active]
@@ -139,5 +145,5 @@ class EndpointState:
             "jobs": {"completed": self.completed, "failed": self.failed, "inProgress": c["in_progress"],
                      "inQueue": c["in_queue"], "retried": self.retried},
             "workers": {"idle": c["idle"], "initializing": c["initializing"], "ready": c["idle"],
-                        "running": c["running"], "throttled": 0, "unhealthy": 0},
+                        "running": c["running"], "throttled": self.throttled, "unhealthy": 0},
         }

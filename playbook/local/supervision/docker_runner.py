@@ -12,13 +12,17 @@ How a container is set up, mirroring a RunPod serverless worker:
   that folder (MODEL_PATH ...) are rewritten to the mount path;
 - only the worker protocol's environment and the endpoint's env: nothing from the host environment;
 - ``init`` (tini) as PID 1 so SIGTERM reaches the worker as it does on RunPod.
-Containers carry labels (endpoint, worker, owning process) and are removed when they stop, on scale-down,
-on platform shutdown, and at interpreter exit; ``remove_containers()`` sweeps any left by a crash.
+Containers carry labels (endpoint, worker, owning process) and are removed when they stop, on scale-down and
+on platform shutdown (the platform owns a ``Containers`` registry, handed to the runner it builds, and sweeps it
+when it stops, at interpreter exit included); ``remove_containers()`` sweeps any left by a crash.
+
+Strict mode (``always_pull``): a RunPod host has only its registry, never the laptop's daemon, so every worker
+pulls its image by name or digest first; a failed pull is the worker's ``error creating container: image pull:
+...`` system line (docs/runpod-facts.md §8) and it does not start.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import math
 import os
@@ -35,8 +39,6 @@ LABEL = "io.runpod-playbook.worker"
 LABEL_ENDPOINT = "io.runpod-playbook.endpoint"
 LABEL_OWNER = "io.runpod-playbook.owner-pid"
 
-_started: dict[str, ContainerHandle] = {}  # container id -> handle, for the exit sweep
-_lock = threading.Lock()
 
 
 def registry_reference(image: str | None) -> bool:
@@ -80,8 +82,9 @@ class ContainerHandle:
     ``alive()`` (called by the scaler on its event loop) never waits on the Docker API.
     """
 
-    def __init__(self, container, log_path: Path):
+    def __init__(self, container, log_path: Path, on_removed=None):
         self.container = container
+        self._on_removed = on_removed  # Containers.forget: the owning registry drops it
         self.id = container.id
         self.name = container.name
         self.log_path = log_path
@@ -150,14 +153,47 @@ class ContainerHandle:
                 return  # keep it on the list: the exit sweep tries again
         self._removed = True
         self._exited.set()
-        with _lock:
-            _started.pop(self.id, None)
+        if self._on_removed is not None:
+            self._on_removed(self.id)
+
+
+class Containers:
+    """The containers one platform started (id -> handle): what its shutdown sweeps. One per platform,
+    passed to the runners it builds, so no registry outlives or spans platforms."""
+
+    def __init__(self) -> None:
+        self._handles: dict[str, ContainerHandle] = {}
+        self._lock = threading.Lock()
+
+    def add(self, handle: ContainerHandle) -> None:
+        with self._lock:
+            self._handles[handle.id] = handle
+
+    def forget(self, container_id: str) -> None:
+        with self._lock:
+            self._handles.pop(container_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._handles)
+
+    def sweep(self) -> None:
+        """Remove every container still held (a failed test, a crashed notebook, the platform stopping)."""
+        with self._lock:
+            handles = list(self._handles.values())
+        for handle in handles:
+            handle.kill()
 
 
 class DockerRunner:
-    """Starts a worker as a container of ``endpoint.image``."""
+    """Starts a worker as a container of ``endpoint.image``. ``containers``: the platform's registry of what it
+    started (None: the caller removes the handle itself); ``always_pull``: pull even when the daemon has it."""
 
     name = "docker"
+
+    def __init__(self, containers: Containers | None = None, always_pull: bool = False):
+        self.containers = containers
+        self.always_pull = always_pull
 
     def start(self, worker_id: str, endpoint, env: dict, log_path: Path) -> ContainerHandle:
         """Start the container; its start (or why it could not start) goes to the worker's system log."""
@@ -172,7 +208,7 @@ class DockerRunner:
         return handle
 
     def _start(self, worker_id: str, endpoint, env: dict, log_path: Path) -> ContainerHandle:
-        if not image_available(endpoint.image):
+        if self.always_pull or not image_available(endpoint.image):
             pull(endpoint.image)  # as a RunPod host does; a failed pull ends here, in the system log
         # an image for another CPU is run as RunPod would run it: the kernel refuses its entry point and the
         # container's log says "exec format error" (`playbook build` and push refuse such an image earlier).
@@ -196,9 +232,9 @@ class DockerRunner:
         except Exception as exc:  # noqa: BLE001 - docker.errors.* : say which image and why
             raise PlatformError(f"could not start a container of {endpoint.image} for worker {worker_id}: "
                                 f"{exc}") from exc
-        handle = ContainerHandle(container, log_path)
-        with _lock:
-            _started[handle.id] = handle
+        handle = ContainerHandle(container, log_path, self.containers.forget if self.containers is not None else None)
+        if self.containers is not None:
+            self.containers.add(handle)
         return handle
 
 
@@ -224,12 +260,3 @@ def remove_containers(endpoint_id: str | None = None, all_owners: bool = False) 
         except Exception:  # noqa: BLE001
             pass
     return removed
-
-
-@atexit.register
-def _sweep() -> None:
-    """At interpreter exit no container of ours may outlive us (a failed test, a crashed notebook)."""
-    with _lock:
-        handles = list(_started.values())
-    for handle in handles:
-        handle.kill()

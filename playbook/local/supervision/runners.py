@@ -104,7 +104,9 @@ def _say_where_the_volume_is(endpoint: EndpointConfig, log_path: Path) -> None:
                                 f"{endpoint.volume_dir}); the worker runs as a local process, not in a container")
     if endpoint.image:
         write_system_line(log_path, f"image {endpoint.image} is not in a local Docker daemon (or none runs): the "
-                                    f"worker runs {endpoint.handler_path.name} as a local Python process instead")
+                                    f"worker runs {endpoint.handler_path.name} as a local Python process instead "
+                                    "(the lenient local default; RunPod, and `playbook local up --strict`, would "
+                                    "fail to pull it and not start the worker)")
 
 
 class ProcessRunner:
@@ -135,17 +137,39 @@ class ProcessRunner:
         return ProcessHandle(proc, write_fd, log_path)
 
 
+class RefusedRunner:
+    """Strict mode's answer where the lenient default would run a substitute process: the worker does not
+    start, and its system log says why as RunPod's does (``error creating container: ...``)."""
+
+    name = "refused"
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def start(self, worker_id: str, endpoint: EndpointConfig, env: dict, log_path: Path) -> WorkerHandle:
+        from playbook.core.errors import PlatformError
+        from playbook.local.runtime.worker_logs import write_system_line
+
+        write_system_line(log_path, f"error creating container: {self.reason}")
+        raise PlatformError(self.reason)
+
+
 def choose_runner(endpoint: EndpointConfig, stock=None,
-                  current_fault: Callable[[str], str | None] = lambda endpoint_id: None) -> Runner:
+                  current_fault: Callable[[str], str | None] = lambda endpoint_id: None, *,
+                  strict: bool = False, containers=None) -> Runner:
     """The one place that decides how an endpoint's workers run.
 
     A worker that cannot be placed or pulled (``playbook.local.runtime.faults``) gets no process at all.
-    The Docker runner (``playbook.local.supervision.docker_runner``) is used when the endpoint names
-    an image that the local Docker daemon has; otherwise a local Python process runs the handler. An
-    endpoint with a process-side fault (a crash loop, OOM, a slow start, a hang) runs as a process even
-    then: the launcher (``launch.py``) is what carries the fault out, and it does not run in the image.
+    Strict (``playbook local up --strict``): a worker runs its endpoint's image, pulled from its registry
+    every time, as on RunPod, or it does not start (``RefusedRunner``, or the pull's own error); never a
+    substitute process. The lenient default: the Docker runner (``playbook.local.supervision.docker_runner``)
+    when the endpoint names an image that the local Docker daemon has or a registry reference; otherwise a
+    local Python process runs the handler, and the worker's system log says so. An endpoint with a
+    process-side fault (a crash loop, OOM, a slow start, a hang) runs as a process even then: the launcher
+    (``launch.py``) is what carries the fault out, and it does not run in the image (strict mode refuses it).
     ``stock``: the control API's stock table; ``current_fault(endpoint_id)``: the endpoint's placement
-    fault as now configured (a fault worker goes away when it is gone).
+    fault as now configured (a fault worker goes away when it is gone); ``containers``: the platform's
+    ``docker_runner.Containers``, which its shutdown sweeps.
     """
     from playbook.image import dockerhost
     from playbook.local.runtime import faults
@@ -154,8 +178,26 @@ def choose_runner(endpoint: EndpointConfig, stock=None,
     fault = faults.placement_fault(endpoint, stock)  # no GPU stock, image pull pending, driver too old
     if fault:
         return faults.FaultRunner(fault, current_fault)
+    if strict:
+        return _strict_runner(endpoint, containers)
     if endpoint.image and not faults.fault_of(endpoint) and (
             docker_runner.image_available(endpoint.image)
             or (docker_runner.registry_reference(endpoint.image) and dockerhost.daemon_status().available)):
-        return docker_runner.DockerRunner()  # a registry reference is pulled for real; a failed pull is logged
+        return docker_runner.DockerRunner(containers)  # a registry reference is pulled; a failed pull is logged
     return ProcessRunner()
+
+
+def _strict_runner(endpoint: EndpointConfig, containers) -> Runner:
+    from playbook.image import dockerhost
+    from playbook.local.runtime import faults
+    from playbook.local.supervision import docker_runner
+
+    if not endpoint.image:
+        return RefusedRunner("the endpoint names no image (a RunPod worker runs its endpoint's image)")
+    if faults.fault_of(endpoint):
+        return RefusedRunner(f"PLAYBOOK_FAULT={faults.fault_of(endpoint)} is carried out by a local process, which "
+                             "the strict stand-in never runs; break the image itself to rehearse this fault")
+    status = dockerhost.daemon_status()
+    if not status.available:
+        return RefusedRunner(f"image pull: {endpoint.image}: no Docker daemon to pull it with ({status.reason})")
+    return docker_runner.DockerRunner(containers, always_pull=True)

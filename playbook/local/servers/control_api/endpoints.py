@@ -330,11 +330,12 @@ def _updated_rest(cfg, body: dict, rest: dict, changes: dict) -> dict:
     return new_rest
 
 
-def _record_release(body: dict, updated, before: dict, after: dict) -> None:
-    """A new release when a container field changed."""
+def _record_release(body: dict, updated, before: dict, after: dict, version: int | None = None) -> None:
+    """A new release when a container field changed (``version``: the platform's release number for it)."""
     if any(k in body and before.get(k) != after.get(k) for k in CONTAINER_FIELDS):
         releases = rest_fields(updated)["releases"]
-        releases.insert(0, release(releases[0]["version"] + 1, image=updated.image, diff=diff(
+        version = max(version or 0, releases[0]["version"] + 1)
+        releases.insert(0, release(version, image=updated.image, diff=diff(
             {k: v for k, v in before.items() if k != "requestUrls"},
             {k: v for k, v in after.items() if k != "requestUrls"})))
 
@@ -359,7 +360,7 @@ async def update_endpoint(request):
     updated = await call(platform.update_endpoint, cfg.id, **changes)
     updated = updated if updated is not None else platform.get_endpoint(cfg.id)
     after = endpoint_view(updated, job_base(request))
-    _record_release(body, updated, before, after)
+    _record_release(body, updated, before, after, getattr(platform, "endpoint_release", lambda _: None)(cfg.id))
     return ok(after)
 
 

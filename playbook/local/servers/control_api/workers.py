@@ -61,17 +61,24 @@ def _placement(worker, cfg, stock=None) -> str | None:
         return None
 
 
-def worker_view(worker, cfg, releases: list[dict], t0: float | None = None, stock=None) -> dict:
-    """A platform worker as the spec's Worker; its version is the newest release older than the worker.
-    A throttled worker, or one still initializing, has no uptime yet (the spec: null until running)."""
+def worker_view(worker, cfg, releases: list[dict], t0: float | None = None, stock=None,
+                current: int | None = None) -> dict:
+    """A platform worker as the spec's Worker; its version is the release it was started on (``current``: the
+    endpoint's release on the platform), else the newest release older than the worker. A throttled worker,
+    or one still initializing, has no uptime yet (the spec: null until running)."""
     age_s = _age_s(worker, t0)
     spawned = None if age_s is None else time.monotonic() - age_s
     release = next((r for r in releases if spawned is None or r["_mono"] <= spawned), releases[-1])
+    if current is not None and getattr(worker, "release", None) is not None:
+        release = next((r for r in releases if r["version"] == worker.release), {"version": worker.release})
+        current = max(current, releases[0]["version"])
+    else:
+        current = releases[0]["version"]
     placement = _placement(worker, cfg, stock)
     status = faults.reported_status(cfg, str(getattr(worker, "state", "idle")), age_s, placement)
     placed = placement is None
     uptime_s = None if age_s is None or not placed else max(0, int(age_s))
-    return {"id": str(worker.id), "status": status, "isStale": release["version"] < releases[0]["version"],
+    return {"id": str(worker.id), "status": status, "isStale": release["version"] < current,
             "version": release["version"], "gpuCount": 0 if not placed else 1,
             "image": release.get("_image") or cfg.image, "uptimeSeconds": uptime_s,
             "gpuTypeId": LOCAL_GPU_TYPE if placed else None, "dataCenterId": "LOCAL" if placed else None,
@@ -84,8 +91,9 @@ def worker_views(request: web.Request, cfg, releases: list[dict]) -> list[dict]:
     platform = state.platform
     t0 = getattr(getattr(platform, "engine", None), "t0", None)
     views = []
+    current = _endpoint_release(platform, cfg.id)
     for worker in _list_workers(platform, cfg.id):
-        view = worker_view(worker, cfg, releases, t0, state.stock)
+        view = worker_view(worker, cfg, releases, t0, state.stock, current)
         if view["status"] == "UNHEALTHY":  # say why in its system log, once
             placement = _placement(worker, cfg, state.stock)
             reason = faults.unhealthy_reason(cfg, worker.state, _age_s(worker, t0), placement)
@@ -94,13 +102,21 @@ def worker_views(request: web.Request, cfg, releases: list[dict]) -> list[dict]:
     return views
 
 
+def _endpoint_release(platform, endpoint_id: str) -> int | None:
+    try:
+        return platform.endpoint_release(endpoint_id)
+    except Exception:
+        return None
+
+
 async def endpoint_workers(request):
     cfg = endpoint_of(request)
     releases = rest_fields(cfg)["releases"]
     workers = worker_views(request, cfg, releases)
     counts = {s: sum(w["status"] == s.upper() for w in workers) for s in SUMMARY_KEYS}
     return ok({"workers": workers, "summary": {**counts, "total": len(workers)},
-               "endpointVersion": releases[0]["version"]})
+               "endpointVersion": max(releases[0]["version"],
+                                      _endpoint_release(state_of(request).platform, cfg.id) or 1)})
 
 
 # -- logs ---------------------------------------------------------------------------------------------

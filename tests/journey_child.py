@@ -1,0 +1,62 @@
+"""The journey as the test session runs it: a child process that the session starts as soon as collection
+selects a test that reads the journey (tests/conftest.py), so that its ~6 minutes of notebooks overlap with
+the rest of the suite instead of adding to it.
+
+    python tests/journey_child.py FOLDER
+
+Every notebook 00-08 runs in order on one local platform, with "your own model" brought in through the
+``model_dir`` parameter (a demo-sized model in a folder of another name, as ``playbook notebooks -p
+model_dir=...`` does). The child's build folder and local-platform state are its own (FOLDER/build,
+FOLDER/state: the caller sets PLAYBOOK_BUILD_DIR and PLAYBOOK_STATE_DIR), so nothing a concurrent test does
+to its platform or build folder reaches the journey. It writes FOLDER/journey.json: each notebook's run (as
+``playbook.journey.notebooks.NotebookRun`` fields), the model folder, and the journey's local state after 08."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+def die_with_parent() -> None:
+    """The test session may be killed without a word (a CI timeout, SIGKILL): then this process, its kernels
+    and its platform go too, instead of running on as orphans (the journey runs in a process group of its
+    own, so a signal to the session's group does not reach it)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.killpg(os.getpgrp(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True, name="die-with-parent").start()
+
+
+def main(folder: Path) -> int:
+    # SIGTERM (the session's stop, or the watch above) unwinds: the platform stops its workers and containers
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    die_with_parent()
+    from playbook.journey import notebooks
+    from playbook.journey import state as journey
+    from playbook.weights.demo_model import make_demo_model
+
+    model = make_demo_model(folder / "models" / "my-model")
+    runs = notebooks.run_all(notebooks.all_notebooks(), out_dir=folder / "build" / "notebooks",
+                             parameters=notebooks.parse_parameters([f"model_dir={model}"]))
+    report = {"runs": [{k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(r).items()}
+                       for r in runs],
+              "model": str(model), "after": journey.state("local")}
+    tmp = folder / "journey.json.tmp"
+    tmp.write_text(json.dumps(report, indent=1, default=str))
+    tmp.rename(folder / "journey.json")
+    print(notebooks.summary(runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))
