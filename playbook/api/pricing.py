@@ -112,7 +112,10 @@ class RunCost:
         return asdict(self)
 
     def _repr_html_(self) -> str:
-        return fields_table({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in self.to_dict().items()})
+        return fields_table({"jobs": self.jobs, "billed worker time": f"{self.billed_s:g} s",
+                             "busy (executing) time": f"{self.busy_s:.1f} s", "cost": f"${self.usd:.6f}",
+                             "cost per job": f"${self.usd_per_job:.6f}",
+                             "idle share of the spend": f"{self.idle_share:.0%}"})
 
 
 def run_cost(billed_s: float, busy_s: float, jobs: int, worker_price: Price) -> RunCost:

@@ -161,16 +161,21 @@ class Comparison:
         return self.predicted_p95_s / self.measured_p95_s - 1 if self.measured_p95_s else 0.0
 
     def rows(self) -> list[list]:
+        def error(predicted: float, measured: float) -> float:
+            return predicted / measured - 1 if measured else 0.0
+
         return [["billed worker-seconds", self.predicted_billed_s, self.measured_billed_s, self.billed_error],
                 ["p50 latency (s)", self.predicted_p50_s, self.measured_p50_s,
-                 self.predicted_p50_s / self.measured_p50_s - 1 if self.measured_p50_s else 0.0],
+                 error(self.predicted_p50_s, self.measured_p50_s)],
                 ["p95 latency (s)", self.predicted_p95_s, self.measured_p95_s, self.p95_error],
                 ["cold starts", self.predicted_cold_starts, self.measured_cold_starts,
-                 self.predicted_cold_starts / self.measured_cold_starts - 1 if self.measured_cold_starts else 0.0]]
+                 error(self.predicted_cold_starts, self.measured_cold_starts)]]
 
     def _repr_html_(self) -> str:
-        return table(self.rows(), header=["figure", "simulator", "measured", "error"],
-                     caption=f"simulator vs local platform: {self.trace}")
+        shown = [[name, f"{predicted:.1f}", f"{measured:.1f}" if isinstance(measured, float) else measured,
+                  f"{err:+.0%}"] for name, predicted, measured, err in self.rows()]
+        return table(shown, header=["figure", "simulator", "measured", "error"],
+                     caption=f"simulator against the local platform: {self.trace}")
 
 
 def compare(measured: Measured, settings: SimSettings, seeds: int = 5) -> Comparison:
@@ -210,6 +215,19 @@ def worker_bills(platform, endpoint_id: str, since_s: float = 0.0) -> list[Worke
 
 
 def bills_table(bills: list[WorkerBill]) -> str:
-    return table([(b.worker_id, b.billed_s, f"{b.usd:.6f}", b.jobs_done, b.cold_start_s, b.stop_reason)
-                  for b in bills], header=["worker", "billed_s", "usd", "jobs_done", "cold_start_s", "stop_reason"],
+    return table([(b.worker_id, b.billed_s, f"{b.usd:.6f}", b.jobs_done,
+                   None if b.cold_start_s is None else f"{b.cold_start_s:.1f}", b.stop_reason) for b in bills],
+                 header=["worker", "billed s", "USD", "jobs served", "cold start s", "stopped because"],
                  caption="what each worker cost")
+
+
+def bills_sentence(bills: list[WorkerBill]) -> str:
+    """What the workers billed, and whether one served no job, from the bills themselves."""
+    total_s, total_usd = sum(b.billed_s for b in bills), sum(b.usd for b in bills)
+    idle = [b for b in bills if b.jobs_done == 0]
+    head = f"{len(bills)} worker(s) billed {total_s} s, ${total_usd:.6f}"
+    if not idle:
+        return f"{head}; every one served at least one job, so none was started for nothing this time."
+    names = ", ".join(b.worker_id for b in idle)
+    return (f"{head}; {len(idle)} served no job ({names}) and still billed "
+            f"{sum(b.billed_s for b in idle)} s, ${sum(b.usd for b in idle):.6f}: the price of scaling out.")

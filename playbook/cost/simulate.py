@@ -134,8 +134,22 @@ class SimResult:
     def summary(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("latencies_s", "worker_spans")}
 
+    def shown(self) -> dict:
+        """The figures as a reader wants them: dollars, seconds rounded, shares as percentages, units named."""
+        from playbook.cost.traces import duration_text
+
+        return {"jobs": self.jobs, "trace length": duration_text(self.duration_s), "cost": f"${self.usd:.2f}",
+                "cost per day": f"${self.usd_per_day:.2f}", "cost per 1000 jobs": f"${self.usd_per_1k:.3f}",
+                "billed worker time": f"{self.billed_s:,} s", "busy (executing) time": f"{self.busy_s:,.0f} s",
+                "idle share of the spend": f"{self.idle_share:.0%}", "latency p50": f"{self.p50_s:.1f} s",
+                "latency p95": f"{self.p95_s:.1f} s", "latency p99": f"{self.p99_s:.1f} s",
+                "mean wait": f"{self.mean_wait_s:.1f} s", "cold starts": self.cold_starts,
+                "jobs that waited for a cold start": f"{self.cold_start_rate:.1%}", "timed out": self.timed_out,
+                "utilisation": f"{self.utilisation:.0%}",
+                "simulated in": f"{self.wall_s:.2f} s ({self.events:,} events)"}
+
     def _repr_html_(self) -> str:
-        return fields_table(self.summary(), caption="simulated")
+        return fields_table(self.shown(), caption="simulated")
 
 
 # -- the simulation -------------------------------------------------------------------------------------

@@ -32,6 +32,25 @@ class SweepRow:
                 "p50_s": r.p50_s, "p95_s": r.p95_s, "p99_s": r.p99_s, "cold_start_rate": r.cold_start_rate,
                 "idle_share": r.idle_share, "pareto": self.pareto}
 
+    @property
+    def label(self) -> str:
+        """The settings in a few words, distinct for every row of a sweep (its combinations are distinct)."""
+        p = self.policy
+        scaler = (f"queue delay {p.scaler_value:g} s" if p.scaler_type == "QUEUE_DELAY"
+                  else f"request count {p.scaler_value:g}")
+        return f"max {p.workers_max}, idle {p.idle_timeout_s:g} s, {scaler}"
+
+    def shown(self) -> list:
+        """The row as the notebook shows it: dollars, seconds rounded, shares as percentages."""
+        p, r = self.policy, self.result
+        return [p.workers_max, f"{p.idle_timeout_s:g}", p.scaler_type, f"{p.scaler_value:g}",
+                f"${r.usd_per_day:.2f}", f"${r.usd_per_1k:.3f}", f"{r.p50_s:.1f}", f"{r.p95_s:.1f}", f"{r.p99_s:.1f}",
+                f"{r.cold_start_rate:.1%}", f"{r.idle_share:.0%}", "yes" if self.pareto else ""]
+
+
+SHOWN_HEADER = ["workers max", "idle timeout s", "scaler", "scaler value", "$ per day", "$ per 1k jobs", "p50 s",
+                "p95 s", "p99 s", "cold-start share", "idle share", "Pareto"]
+
 
 @dataclass(frozen=True)
 class Sweep:
@@ -54,29 +73,33 @@ class Sweep:
         return [r.row() for r in sorted(self.rows, key=lambda r: r.result.usd_per_day)]
 
     def _repr_html_(self) -> str:
-        rows = self.table_rows()
-        return table([list(r.values()) for r in rows], header=list(rows[0]) if rows else None,
-                     caption=f"sweep on {self.trace}: {len(rows)} settings, Pareto front marked")
+        rows = sorted(self.rows, key=lambda r: r.result.usd_per_day)
+        return table([r.shown() for r in rows], header=SHOWN_HEADER,
+                     caption=f"sweep on {self.trace}: {len(rows)} settings, cheapest first, Pareto front marked")
 
     def plot(self, ax=None):
-        """Cost against p95 latency; the Pareto front joined."""
+        """Cost against p95 latency; the Pareto front joined, each of its points labelled with its settings in
+        a column beside the plot (one line each, in the order of the points' cost, so labels never overlap)."""
         import matplotlib.pyplot as plt
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
+            fig, ax = plt.subplots(figsize=(9, 4.5))
+            fig.subplots_adjust(left=0.09, right=0.6, bottom=0.12, top=0.9)
         xs = [r.result.p95_s for r in self.rows]
         ys = [r.result.usd_per_day for r in self.rows]
         ax.scatter(xs, ys, s=14, alpha=0.5, label="settings")
         front = sorted(self.front, key=lambda r: r.result.p95_s)
         ax.plot([r.result.p95_s for r in front], [r.result.usd_per_day for r in front], "o-", color="C3",
                 label="Pareto front")
-        for r in front:
-            ax.annotate(f"max {r.policy.workers_max}, idle {r.policy.idle_timeout_s:g}s",
-                        (r.result.p95_s, r.result.usd_per_day), fontsize=7, xytext=(4, 2), textcoords="offset points")
+        by_cost = sorted(front, key=lambda r: r.result.usd_per_day)
+        for i, r in enumerate(by_cost):
+            ax.annotate(r.label, (r.result.p95_s, r.result.usd_per_day), xycoords="data",
+                        xytext=(1.03, (i + 0.5) / len(by_cost)), textcoords="axes fraction", fontsize=8,
+                        va="center", arrowprops={"arrowstyle": "-", "color": "#999", "linewidth": 0.6})
         ax.set_xlabel("p95 latency (s)")
         ax.set_ylabel("USD per day")
-        ax.set_title(f"cost vs p95: {self.trace}")
-        ax.legend()
+        ax.set_title(f"cost against p95 latency, {len(self.rows)} settings on {self.trace}", fontsize=10)
+        ax.legend(loc="upper right", fontsize=8)
         return ax
 
 
@@ -147,6 +170,58 @@ def settings_from_spec(spec, execution_s: Dist, cold_start_s: Dist, catalog=None
                        flashboot_s=flashboot_s or Dist("constant", max(1.0, cold_start_s.mean / 5)),
                        execution_timeout_s=float(spec.execution_timeout_s),
                        usd_per_s=worker_usd_per_s(spec, catalog, worst=False))
+
+
+@dataclass(frozen=True)
+class Timings:
+    """The execution and cold-start distributions a simulation draws from, and where they came from."""
+
+    execution_s: Dist
+    cold_start_s: Dist
+    source: str
+    executions: int = 0  # how many measured values each was fitted to (0: assumed)
+    cold_starts: int = 0
+
+    def sentence(self) -> str:
+        def part(name: str, dist: Dist, n: int) -> str:
+            return f"{name} median {dist.value:.2f} s" + (f" over {n} measured" if n else " (assumed)")
+
+        return (f"{part('execution', self.execution_s, self.executions)}, "
+                f"{part('cold start', self.cold_start_s, self.cold_starts)}: {self.source}.")
+
+
+ASSUMED_EXECUTION_S, ASSUMED_COLD_START_S = 2.0, 15.0
+
+
+def timings(measured: dict | None, execution_s: float | None = None, cold_start_s: float | None = None) -> Timings:
+    """Execution and cold-start times for the simulator: a value given (a notebook parameter) wins; else the
+    lognormal fitted to what notebook 06 measured (``measured``, recorded in the journey); else an assumption
+    (2 s and 15 s, a mid-size diffusion model on a GPU) that the source says is one."""
+    measured = measured or {}
+
+    def pick(given, values, assumed, sigma):
+        if given is not None:
+            return Dist("lognormal", float(given), sigma), 0, "given"
+        if values:
+            return Dist.fit(values), len(values), "measured"
+        return Dist("lognormal", assumed, sigma), 0, "assumed"
+
+    execution, n_exec, how_exec = pick(execution_s, measured.get("execution_s"), ASSUMED_EXECUTION_S, 0.25)
+    cold, n_cold, how_cold = pick(cold_start_s, measured.get("cold_start_s"), ASSUMED_COLD_START_S, 0.3)
+    hows = {how_exec, how_cold}
+    source = ("measured by notebook " + measured.get("source", "06")[:2] + " on the journey's endpoint"
+              if hows == {"measured"} else ", ".join(sorted(hows)) +
+              ("" if "measured" in hows else " (notebook 06 has not recorded measurements on this target)"))
+    return Timings(execution, cold, source, n_exec, n_cold)
+
+
+def recommendation_table(spec, path) -> str:
+    """The recommended settings written back (a table, not a dict)."""
+    from playbook.core.html import fields_table
+
+    return fields_table({"file": str(path), "workers.min": spec.workers.min, "workers.max": spec.workers.max,
+                         "workers.idle_timeout_s": spec.workers.idle_timeout_s, "scaler.type": spec.scaler.type,
+                         "scaler.value": f"{spec.scaler.value:g}"}, caption="the recommendation, written back")
 
 
 def recommend(spec, row: SweepRow):

@@ -149,18 +149,55 @@ def from_text(text: str, duration_s: float = 86_400, seed: int = 0) -> Trace:
                       "azure[:TIME_SCALE] or a CSV file with a TIMESTAMP column (rates in requests per second).")
 
 
-def plot(trace: Trace, ax=None, bin_s: float = 60.0):
-    """Requests per ``bin_s`` seconds over the trace."""
-    import matplotlib.pyplot as plt
+NICE_BINS_S = (1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 86400)
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 2.5))
+
+def binned(trace: Trace, max_bins: int = 150) -> tuple[float, list[int]]:
+    """Requests per bin, with the smallest round bin width (1 s ... 1 day) that keeps at most ``max_bins`` bins:
+    a plot a few hundred pixels wide then gives every bin a few pixels, so no burst falls between two pixels."""
+    bin_s = next((b for b in NICE_BINS_S if trace.duration_s / b <= max_bins), NICE_BINS_S[-1])
     bins = max(1, math.ceil(trace.duration_s / bin_s))
     counts = [0] * bins
     for t in trace.arrivals_s:
         counts[min(bins - 1, int(t // bin_s))] += 1
-    ax.bar([i * bin_s / 3600 for i in range(bins)], counts, width=bin_s / 3600, align="edge")
-    ax.set_xlabel("hours")
-    ax.set_ylabel(f"requests per {bin_s:g} s")
-    ax.set_title(f"{trace.name}: {trace.requests} requests, {trace.rate_per_s * 3600:.0f}/h on average")
+    return float(bin_s), counts
+
+
+def duration_text(seconds: float) -> str:
+    """A duration in the largest whole unit that reads well: 45 s, 10 min, 2 h, 1.5 h."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
+def plot(trace: Trace, ax=None, max_bins: int = 150):
+    """Requests per bin over the trace, drawn as steps (a line never vanishes between pixels the way a bar
+    narrower than a pixel does); the bin width adapts to the trace's length (``binned``)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 2.6), layout="constrained")
+    bin_s, counts = binned(trace, max_bins)
+    hours = trace.duration_s >= 2 * 3600
+    scale = 3600 if hours else 60
+    edges = [min(i * bin_s, trace.duration_s) / scale for i in range(len(counts) + 1)]
+    ax.stairs(counts, edges, fill=True, color="#3b7dd8", alpha=0.35)
+    ax.stairs(counts, edges, color="#3b7dd8", linewidth=1)
+    ax.set_xlim(0, trace.duration_s / scale)
+    ax.set_xlabel("hours" if hours else "minutes")
+    ax.set_ylabel(f"requests per {duration_text(bin_s)}")
+    ax.set_title(f"{trace.name}: {trace.requests} requests over {duration_text(trace.duration_s)}, "
+                 f"{trace.rate_per_s * 3600:.0f}/h on average")
     return ax
+
+
+def peak_rate_per_s(trace: Trace, window_s: float = 60.0) -> float:
+    """The highest request rate over any ``window_s`` window starting at an arrival (a burst's rate)."""
+    arrivals, best, j = trace.arrivals_s, 0, 0
+    for i, t in enumerate(arrivals):
+        while j < len(arrivals) and arrivals[j] < t + window_s:
+            j += 1
+        best = max(best, j - i)
+    return best / window_s

@@ -87,7 +87,7 @@ def plot_breakdown(starts: list[ColdStart], ax=None):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * max(1, len(starts))))
+        _, ax = plt.subplots(figsize=(9, 1.4 + 0.45 * max(1, len(starts))), layout="constrained")
     seen = set()
     for y, start in enumerate(starts):
         left = 0.0
@@ -98,7 +98,8 @@ def plot_breakdown(starts: list[ColdStart], ax=None):
             left += seconds
     ax.set_yticks(range(len(starts)), [s.worker_id for s in starts])
     ax.set_xlabel("seconds from spawn")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.set_title("where each worker's cold start went (from its log's timing marks)", fontsize=10)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")  # beside the bars, never over them
     return ax
 
 
@@ -111,6 +112,12 @@ class DelaySplit:
     capacity_s: float
     starting_s: float
     queueing_s: float
+
+
+def start_of(starts: list[ColdStart], worker_id: str | None) -> ColdStart | None:
+    """The cold start of the worker ``worker_id`` (a job's ``workerId``) when its log had the marks to measure it."""
+    found = next((s for s in starts if s.worker_id == worker_id), None)
+    return found if found is not None and found.spawn_to_first_take_s is not None else None
 
 
 def split_delay(job_id: str, delay_ms: int | None, start: ColdStart | None = None,

@@ -64,6 +64,7 @@ def plot_job_times(batch: BatchResult, ax=None):
     ax.bar(xs, execs, bottom=delays, label="executionTime", color="#3b7dd8")
     ax.set_xlabel("job (submission order)")
     ax.set_ylabel("seconds")
+    ax.set_title("each job's wait (delayTime) and run (executionTime)", fontsize=10)
     ax.legend(loc="upper left")
     return ax
 
@@ -80,8 +81,9 @@ def plot_timeline(samples, ax=None, workers_max: int | None = None):
     ax.step(ts, [s.in_queue for s in samples], where="post", label="jobs in queue", color="#999", linestyle="--")
     if workers_max is not None:
         ax.axhline(workers_max, color="#d33", linewidth=0.8, linestyle=":", label="workers max")
-    ax.set_xlabel("seconds")
+    ax.set_xlabel("seconds since the recording began")
     ax.set_ylabel("count")
+    ax.set_title("workers (GET /workers) and queued jobs (/health) over time", fontsize=10)
     ax.legend(loc="upper right")
     return ax
 
@@ -154,3 +156,11 @@ def workers_table(workers) -> str:
     """An HTML table of WorkerInfo records (cold start, jobs done, why it stopped)."""
     return table([(w.id, w.cold_start_s, w.jobs_done, w.state, w.stop_reason) for w in workers],
                  header=("worker", "cold start s", "jobs", "state", "stopped because"))
+
+
+def measurements(results, starts) -> dict:
+    """What notebook 06 measured on the journey's endpoint, in seconds, for 07's simulator: each completed
+    job's ``executionTime`` and each worker's cold start (spawn to first job take, read from its log)."""
+    return {"execution_s": [round(r.execution_ms / 1000, 3) for r in results if r.ok and r.execution_ms is not None],
+            "cold_start_s": [round(s.spawn_to_first_take_s, 3) for s in starts if s.spawn_to_first_take_s],
+            "source": "06_test_and_monitor"}

@@ -131,3 +131,19 @@ class Recorder:
         return [SeenWorker(w, t, round(self._ready[w] - t, 3) if w in self._ready else None, self._gone.get(w),
                            done[w], self._last[w][1] if w not in self._gone else "gone")
                 for w, t in sorted(self._first.items(), key=lambda item: item[1])]
+
+
+def listed_workers(control, endpoint_id: str) -> int:
+    """How many workers ``GET /v2/serverless/{id}/workers`` lists now (RunPod lists active workers only)."""
+    view = control.endpoint_workers(endpoint_id)
+    return len(view.get("workers", []))
+
+
+def wait_for_zero(control, endpoint_id: str, timeout_s: float = 180.0, interval_s: float = 0.25) -> float:
+    """Wait until ``/workers`` lists no worker: an earlier notebook's warm workers stop after the endpoint's
+    idle timeout, so what follows starts from a cold endpoint. Returns the seconds waited (0.0: already cold)."""
+    start = time.monotonic()
+    wait_for(lambda: listed_workers(control, endpoint_id) == 0, timeout_s,
+             what=f"endpoint {endpoint_id} to reach zero workers (its idle timeout)", interval_s=interval_s,
+             max_interval_s=interval_s)
+    return round(time.monotonic() - start, 3)
