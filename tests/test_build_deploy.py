@@ -5,7 +5,9 @@ timeout no container is left. Also the container set-up (env rewrite, volume mou
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import os
 import time
 
 import pytest
@@ -147,3 +149,31 @@ def test_runner_leaves_no_container_behind(worker_image, tmp_path):
         left = list_containers("runnertest")
         remove_containers("runnertest")
         assert not left
+
+
+@pytest.mark.docker
+def test_a_platform_removes_the_containers_of_a_platform_that_died(worker_image):
+    """A platform killed without its sweep (SIGKILL, a CI timeout) leaves its workers polling a closed port; the
+    next platform's first container start removes them, and leaves the containers of a live platform alone."""
+    import subprocess
+    import sys
+
+    from playbook.image import dockerhost
+    from playbook.local.supervision import docker_runner
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    client = dockerhost.client()
+    started = {owner: client.containers.run(
+        worker_image.reference, ["sleep", "300"], entrypoint=[], detach=True, network_mode="host",
+        labels={docker_runner.LABEL: f"w-{name}", docker_runner.LABEL_ENDPOINT: "orphantest",
+                docker_runner.LABEL_OWNER: owner})
+        for name, owner in (("dead", dead.stdout.strip()), ("live", str(os.getpid())))}
+    try:
+        registry = docker_runner.Containers()
+        registry.remove_orphans_once()
+        left = {c.labels[docker_runner.LABEL] for c in docker_runner.list_containers("orphantest")}
+        assert left == {"w-live"}
+    finally:
+        for container in started.values():
+            with contextlib.suppress(Exception):
+                container.remove(force=True)

@@ -164,10 +164,18 @@ class Containers:
     def __init__(self) -> None:
         self._handles: dict[str, ContainerHandle] = {}
         self._lock = threading.Lock()
+        self._orphans_removed = False
 
     def add(self, handle: ContainerHandle) -> None:
         with self._lock:
             self._handles[handle.id] = handle
+
+    def remove_orphans_once(self) -> None:
+        """Before this platform's first container: remove those whose platform died without its sweep (SIGKILL,
+        a CI timeout); such a worker would poll a closed port and hold a CPU for ever."""
+        if not self._orphans_removed:
+            self._orphans_removed = True
+            remove_orphans()
 
     def forget(self, container_id: str) -> None:
         with self._lock:
@@ -199,6 +207,8 @@ class DockerRunner:
         """Start the container; its start (or why it could not start) goes to the worker's system log."""
         from playbook.local.runtime.worker_logs import timing_line, write_system_line
 
+        if self.containers is not None:
+            self.containers.remove_orphans_once()
         try:
             handle = self._start(worker_id, endpoint, env, log_path)
         except Exception as exc:
@@ -248,6 +258,27 @@ def list_containers(endpoint_id: str | None = None, all_owners: bool = True) -> 
     if not all_owners:
         filters["label"].append(f"{LABEL_OWNER}={os.getpid()}")
     return dockerhost.client().containers.list(all=True, filters=filters)
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def remove_orphans() -> int:
+    """Force-remove worker containers whose owning process (the platform that started them) is gone."""
+    removed = 0
+    for container in list_containers(all_owners=True):
+        if not _alive(container.labels.get(LABEL_OWNER, "")):
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+                removed += 1
+    return removed
 
 
 def remove_containers(endpoint_id: str | None = None, all_owners: bool = False) -> int:
