@@ -10,6 +10,7 @@ from diffusers import DiffusionPipeline
 # Load once, when the worker starts (never per job): every job after that pays only for the inference.
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 pipe = DiffusionPipeline.from_pretrained(os.environ.get("MODEL_PATH", "/runpod-volume/models/tiny-sd"),
+                                         variant=os.environ.get("MODEL_VARIANT") or None,  # e.g. fp16-only files
                                          dtype=torch.float16 if DEVICE == "cuda" else torch.float32)
 pipe.to(DEVICE)
 

@@ -27,8 +27,18 @@ def source() -> str:
     return HANDLER.read_text().split('"""', 2)[2].strip()
 
 
+def settings(model_path: Path | str) -> dict[str, str]:
+    """The minimal worker's environment for ``model_path``: MODEL_PATH, and MODEL_VARIANT when the folder holds
+    only a variant's files (a model saved with ``variant="fp16"``), detected as the production worker does."""
+    worker_on_path()
+    from imagegen.fitness import choose_variant
+
+    variant = os.environ.get("MODEL_VARIANT") or choose_variant(model_path)
+    return {"MODEL_PATH": str(model_path), **({"MODEL_VARIANT": variant} if variant else {})}
+
+
 def load(model_path: Path | str):
-    """Import the minimal handler as a module with ``MODEL_PATH=model_path``: its import loads the pipeline,
+    """Import the minimal handler as a module with ``settings(model_path)``: its import loads the pipeline,
     exactly as when a worker starts. Returns the module (``module.handler(job)``, ``module.pipe``)."""
     worker_on_path()
     from imagegen.pipeline import quiet_torchvision_fallback
@@ -42,15 +52,17 @@ def load(model_path: Path | str):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     spec = importlib.util.spec_from_file_location("minimal_handler", HANDLER)
     module = importlib.util.module_from_spec(spec)
-    old = os.environ.get("MODEL_PATH")
-    os.environ["MODEL_PATH"] = str(model_path)
+    env = settings(model_path)
+    old = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
     try:
         spec.loader.exec_module(module)
     finally:
-        if old is None:
-            os.environ.pop("MODEL_PATH", None)
-        else:
-            os.environ["MODEL_PATH"] = old
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     module.pipe.set_progress_bar_config(disable=True)  # the worker's log would get a bar per job
     return module
 
