@@ -1,5 +1,6 @@
 """The worker's notebooks (00_quickstart, 03_handler) publish their key results; check them, not just
-that the notebooks ran."""
+that the notebooks ran: the journey's runs (tests/conftest.py), and 03 alone where it proves what the journey
+does not (a brought model at its native size)."""
 
 from __future__ import annotations
 
@@ -15,19 +16,32 @@ def run(name, tmp_path, **parameters):
     return result.glued
 
 
+def defaults(name: str) -> dict:
+    """A notebook's parameters as its parameters cell sets them (what the journey ran it with)."""
+    import ast
+
+    import papermill
+
+    [path] = notebooks.select([name])
+    return {k: ast.literal_eval(v["default"]) for k, v in papermill.inspect_notebook(str(path)).items()}
+
+
 @pytest.mark.notebook
-def test_quickstart_makes_the_demo_model_and_a_first_image(tmp_path):
-    glued = run("00_quickstart", tmp_path, width=72, seed=3)
+def test_quickstart_makes_the_demo_model_and_a_first_image(executed_notebook):
+    glued, asked = executed_notebook("00").glued, defaults("00")  # the journey's run, with its defaults
     assert 0 < glued["demo_model_size_mb"] < 5
-    assert glued["image_size"] == [72, 64] and glued["seed"] == 3
+    assert glued["image_size"] == [asked["width"], asked["height"]] and glued["seed"] == asked["seed"]
     # the local-platform section (issue 3): the same job through RunPod's job API, same pixels
     assert glued["local_states"][-1] == "COMPLETED" and glued["local_same_pixels"] is True
 
 
 @pytest.mark.notebook
-def test_handler_notebook_shows_images_errors_and_test_input(tmp_path):
-    glued = run("03_handler", tmp_path, seed=5, num_images=3)
-    assert glued["image_sizes"] == [[64, 64]] * 3 and glued["seeds"] == [5, 6, 7]
+def test_handler_notebook_shows_images_errors_and_test_input(executed_notebook):
+    # the journey's run: its defaults, on the model it brought in (demo-sized, in a folder of another name)
+    glued, asked = executed_notebook("03").glued, defaults("03")
+    n, seed = asked["num_images"], asked["seed"]
+    assert n > 1 and glued["image_sizes"] == [[asked["width"], asked["height"]]] * n
+    assert glued["seeds"] == list(range(seed, seed + n))
     assert glued["reproducible"] is True
     assert "'width' = 65 is invalid" in glued["bad_request_error"]
     assert "'num_inference_steps' = 500" in glued["bad_request_error"]
