@@ -117,6 +117,7 @@ def _kernel_imports_this_checkout() -> None:
 def render_html(executed: Path) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
     from playbook.journey.static_widgets import make_static
 
@@ -125,6 +126,8 @@ def render_html(executed: Path) -> Path:
     for cell in nb.cells:  # glued values are for tests, not readers (and nbconvert cannot show them)
         if cell.get("outputs"):
             cell.outputs = [o for o in cell.outputs if set(o.get("data", {})) != {GLUE_MIME}]
+    # a print can reach the kernel's stdout in two messages (text, then its newline): one block, as Jupyter shows it
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     body, _ = HTMLExporter().from_notebook_node(nb)
     html_path = executed.with_suffix(".html")
     html_path.write_text(body)
