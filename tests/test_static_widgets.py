@@ -37,3 +37,16 @@ def test_widgets_render_as_html_from_their_saved_state_and_glue_is_hidden(tmp_pa
     assert '<progress max="12.0" value="6.0">' in page or 'value="6.0" max="12.0"' in page
     assert "jobs: 50%" in page and "6/12" in page
     assert "0.123456789" not in page and WIDGET_VIEW not in page and "Widget(...)" not in page
+
+
+def test_a_print_split_across_stream_messages_renders_as_one_output(tmp_path):
+    """The kernel may send a print's text and its newline as two messages; the copy must not show an empty block."""
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print('fixed')")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="fixed"),
+                    nbformat.v4.new_output("stream", name="stdout", text="\n")]
+    nb.cells = [cell]
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(nb))
+    page = render_html(path).read_text()
+    assert page.count('class="jp-OutputArea-child"') == 1 and "fixed" in page
