@@ -40,9 +40,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.timeout(JOURNEY_TIMEOUT_S))
     # the journey runs in the background from the end of collection (journey_run): the modules that read it go
     # last, in their order, so that everything else runs while it does
+    # the same for the modules whose slow part starts early (``started_early``): they go just before
     journey_modules = {getattr(item, "module", None) for item in items if _reads_the_journey(item)}
-    items[:] = ([item for item in items if getattr(item, "module", None) not in journey_modules]
-                + [item for item in items if getattr(item, "module", None) in journey_modules])
+    early_modules = {getattr(item, "module", None) for item in items if item.get_closest_marker("starts_early")}
+    rank = lambda item: (getattr(item, "module", None) in journey_modules,  # noqa: E731
+                         getattr(item, "module", None) in early_modules)
+    items.sort(key=rank)  # stable: the order within each group stays
     gpu_items = [item for item in items if item.get_closest_marker("gpu")]
     if gpu_items and not _cuda_available():
         for item in gpu_items:
@@ -131,12 +134,32 @@ def _reads_the_journey(item) -> bool:
 
 
 def pytest_collection_finish(session):
-    """Start the journey as soon as the session knows it will need it (not for --collect-only)."""
+    """Start the journey, and the slow waits of ``starts_early`` modules, as soon as the session knows it will
+    need them (not for --collect-only)."""
     from playbook.core.settings import env
 
-    if (not session.config.option.collectonly and not env("PLAYBOOK_TEST_JOURNEY")
-            and any(_reads_the_journey(item) for item in session.items)):
+    if session.config.option.collectonly:
+        return
+    if not env("PLAYBOOK_TEST_JOURNEY") and any(_reads_the_journey(item) for item in session.items):
         _start_journey(session.config)
+    for module in {item.module for item in session.items if item.get_closest_marker("starts_early")}:
+        _EARLY[module.__name__] = module.start_early(session.config._tmp_path_factory.mktemp("early"))
+
+
+# -- waits that start early ------------------------------------------------------------------------------
+# A module marked ``starts_early`` whose slow part is waiting on other processes (pip asking the package
+# index, ...) defines ``start_early(folder)``, which starts them and returns a handle; conftest calls it when
+# collection ends, and its tests take the handle from the ``started_early`` fixture, so the wait overlaps
+# with the rest of the suite. Run alone (or with -k), the fixture starts it then.
+_EARLY: dict = {}
+
+
+@pytest.fixture
+def started_early(request, tmp_path):
+    name = request.module.__name__
+    if name not in _EARLY:
+        _EARLY[name] = request.module.start_early(tmp_path)
+    return _EARLY[name]
 
 
 def _start_journey(config) -> None:
@@ -182,9 +205,13 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def pytest_sessionfinish(session):
-    """A session that ends early (-x, Ctrl-C) leaves no journey running."""
+    """A session that ends early (-x, Ctrl-C) leaves no journey and no early process running."""
     if "child" in _JOURNEY:
         _stop_journey()
+    for handle in _EARLY.values():
+        for proc in handle.values() if isinstance(handle, dict) else ():
+            if hasattr(proc, "kill") and proc.poll() is None:
+                proc.kill()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@ pins torch once, in the right build, and every package of it has a wheel there: 
 ``--dry-run --platform ... --only-binary=:all:`` and would fail with ResolutionImpossible otherwise.
 
 The resolution asks the package index (PyPI; the CPU torch wheel from PIP_FIND_LINKS or PyTorch's CPU index,
-as scripts/bootstrap.sh does): about a minute for the three platforms, in parallel."""
+as scripts/bootstrap.sh does): about a minute for the three platforms, in parallel, started when collection ends
+(``start_early``: tests/conftest.py) so that the wait overlaps with the rest of the suite."""
 
 from __future__ import annotations
 
@@ -79,10 +80,16 @@ def pip_dry_run(platform: str, folder: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def start_early(folder: Path) -> dict[str, subprocess.Popen]:
+    """The three resolutions, started when collection ends (tests/conftest.py): they wait on the index."""
+    return {platform: pip_dry_run(platform, folder) for platform in PLATFORMS}
+
+
 @pytest.mark.slow
+@pytest.mark.starts_early
 @pytest.mark.timeout(600)
-def test_the_lock_resolves_on_linux_x86_64_linux_aarch64_and_macos_arm64(tmp_path):
-    runs = {platform: pip_dry_run(platform, tmp_path) for platform in PLATFORMS}
+def test_the_lock_resolves_on_linux_x86_64_linux_aarch64_and_macos_arm64(started_early):
+    runs = started_early
     failed = {}
     for platform, proc in runs.items():
         out, _ = proc.communicate(timeout=540)
