@@ -108,6 +108,11 @@ class Doctor:
         self.calls += 1
         return fn(*args, **kwargs)
 
+    def remember(self, endpoint_id: str, worker_ids) -> None:
+        """Worker ids a caller saw on the endpoint while it watched (oldest first): one gone since is read, as
+        if this doctor had polled then (a crash-looping worker on RunPod leaves the workers view at once)."""
+        self._seen.setdefault(endpoint_id, {}).update(dict.fromkeys(worker_ids))
+
     def logs(self, endpoint_id: str, worker_id: str, follow_s: float = 0.0) -> list[LogLine]:
         try:
             return list(self._call(read, self.control, endpoint_id, worker_id, tail=200, idle_s=1.5,

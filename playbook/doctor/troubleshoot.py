@@ -1,6 +1,9 @@
 """The troubleshooting clinic of notebook 08: break an endpoint, wait for the symptom a user sees, ask
-the doctor once, apply the doctor's own fix as a visible change, and see it pass. Local platform only;
-each broken endpoint is a throw-away copy of the journey's endpoint (05's), deleted once it passes.
+the doctor once, apply the doctor's own fix as a visible change, and see it pass. Each broken endpoint is a
+throw-away copy of the journey's endpoint (05's), deleted once it passes. On RunPod (the runpod target) every
+copy is made through REST v2 and runs the journey's image by digest; what only the local platform can simulate
+(the fault switch) and what needs a build or an upload this walk-through does not make are skipped, each in
+one line (``Walkthrough.skip_reason``).
 
 Why a module: each pitfall is the same steps with different settings; the notebook stays a few calls per
 pitfall and the tests drive the very same code. Every pitfall a CPU can produce is made from its real
@@ -43,6 +46,14 @@ LONG_JOB = {"prompt": "a lighthouse", "width": 512, "height": 512, "num_inferenc
 SHORT_TIMEOUT_MS = 3000
 TYPO_TAG = "lastest"  # the tag a user meant as "latest": not in the registry
 PROCESS_IMAGE = "local/playbook-worker:1"  # a name no Docker daemon has: the local platform runs worker/handler.py
+FAILING_WAIT_S = 120.0  # on RunPod: how long to watch for a failing worker before the throttled count will do
+RELEASE_ENV = {"RELEASE_NOTE": "2"}  # on RunPod the stale release is an env change (a new image needs a build)
+RUNPOD_SKIPS = {  # real-cause pitfalls that need more than REST v2 on RunPod
+    "exec_format": "exec_format needs an arm64 build of the image pushed to your registry, which this walk-through "
+                   "does not push",
+    "models_missing": "models_missing's fix uploads the whole model to the empty volume through the S3 API (02's "
+                      "upload), which this walk-through does not repeat",
+}
 
 
 @dataclass(frozen=True)
@@ -59,21 +70,22 @@ class Pitfall:
     simulated: bool = False  # the fault switch stands in for a cause a CPU cannot produce
     needs_docker: bool = False
     keeps_worker: bool = False  # the fix changes no container field: the warm worker serves the verification
+    start_failure: bool = False  # workers fail to start: locally the queue fails, RunPod keeps the job queued
 
 
 PITFALLS = {p.name: p for p in (
     Pitfall("no_stock", "capacity", "jobs stay IN_QUEUE: the endpoint's GPU pools have no stock in its data "
             "centers", symptom="throttled"),
     Pitfall("env_typo", "bad_env", "workers die at start: an env var the worker reads has a typo",
-            {"WORKER_DTYPE": "fp61"}),
+            {"WORKER_DTYPE": "fp61"}, start_failure=True),
     Pitfall("no_workers", "no_workers", "jobs wait IN_QUEUE and the workers view is empty: max workers is 0",
             change={"workers": {"min": 0, "max": 0, "idleTimeout": 2}}, symptom="queued"),
     Pitfall("exec_format", "wrong_architecture", "workers die at once: the image was built for arm64",
             needs_docker=True),
     Pitfall("crash_loop", "crash_loop", "workers die at start, one after another: PYTHONHOME points at a Python "
-            "that is not in the image", {"PYTHONHOME": "/opt/conda"}),
+            "that is not in the image", {"PYTHONHOME": "/opt/conda"}, start_failure=True),
     Pitfall("image_pull", "image_pull", f"workers never start: the image's tag (:{TYPO_TAG}) is not in the "
-            "registry", needs_docker=True),
+            "registry", needs_docker=True, start_failure=True),
     Pitfall("cuda_mismatch", "cuda_mismatch", "workers exit at once: the host driver is older than the image's CUDA",
             {"PLAYBOOK_FAULT": "cuda_mismatch"}, simulated=True),
     Pitfall("out_of_memory", "out_of_memory", "jobs FAIL: the model does not fit the GPU", {"PLAYBOOK_FAULT": "oom"},
@@ -127,6 +139,7 @@ class Case:
     verdict_after: doctor.Diagnosis | None = None
     verify_id: str | None = None  # a verification job sent at the fix (to a warm worker)
     verify_job: object = None  # the verification job's JobResult
+    seen: dict = field(default_factory=dict)  # worker ids the workers view listed while waiting, oldest first
 
     @property
     def subject(self) -> str:
@@ -182,10 +195,10 @@ def describe_change(before: dict, change: dict, prefix: str = "") -> list[str]:
 
 
 class Walkthrough:
-    """Breaks, diagnoses and fixes pitfalls on copies of the journey's endpoint, on the local platform.
+    """Breaks, diagnoses and fixes pitfalls on copies of the journey's endpoint, on the journey's target.
 
     Each broken endpoint is a throw-away copy of ``endpoint_id`` (its env, pools and network volume: the
-    model the journey put there; its worker runs the image's handler as a local process), named
+    model the journey put there; locally its worker runs the image's handler as a local process), named
     ``playbook-troubleshoot-<pitfall>``, made and fixed through RunPod's REST API and deleted once it
     passes; no second volume of the model is ever made (the empty one of "models missing" is made empty on
     purpose, and deleted too). ``clean_up()`` deletes anything the walk-through made that is still there."""
@@ -201,11 +214,14 @@ class Walkthrough:
             raise ConfigError(f"endpoint {endpoint_id} has no network volume: the walk-through breaks copies of "
                               "an endpoint whose workers read the model from a volume (the journey's, from 02/05)")
         self.endpoint_id, self.volume_id = endpoint_id, base["networkVolumes"][0]
-        self.volume = targets.local_volume_path(client, self.volume_id)
+        self.local = client.target.name == "local"
+        self.volume = targets.local_volume_path(client, self.volume_id) if self.local else None
         self.image = base["image"]  # the journey's image: what the image pitfalls (arm64, a pull) get back
-        # the copies run the image's own handler as local processes: a dozen containers starting at once queue for
-        # the CPU (the local Docker daemon's containers share one CPU weight); the image pitfalls use Docker
-        self.base = {"type": "QUEUE", "image": PROCESS_IMAGE, "env": dict(base.get("env") or {}),
+        # locally the copies run the image's own handler as local processes: a dozen containers starting at once
+        # queue for the CPU (the local Docker daemon's containers share one CPU weight); the image pitfalls use
+        # Docker. On RunPod every copy runs the journey's image, by its digest
+        self.base = {"type": "QUEUE", "image": PROCESS_IMAGE if self.local else self.image,
+                     "env": dict(base.get("env") or {}),
                      "gpu": {"pools": list(base["gpu"]["pools"])}, "dataCenterIds": list(base.get("dataCenterIds")
                                                                                      or [])}
         self.hung_after_s, self.timeout_s = hung_after_s, timeout_s
@@ -224,16 +240,28 @@ class Walkthrough:
         return resource
 
     def available(self, name: str) -> bool:
-        """Whether this machine can make the pitfall: an arm64 image, or a pull from the registry, needs a
-        Docker daemon (and, for the pull, the journey's image in a registry)."""
-        if not PITFALLS[name].needs_docker:
-            return True
+        return self.skip_reason(name) is None
+
+    def skip_reason(self, name: str) -> str | None:
+        """Why the pitfall is not made here, in one line (None: it is). On RunPod: what only the local platform
+        can simulate (the fault switch), and what needs a build this walk-through does not push. Locally: an
+        arm64 image, or a pull from the registry, needs a Docker daemon (and, for the pull, the journey's image
+        in a registry)."""
+        pitfall = PITFALLS[name]
+        if not self.local and pitfall.simulated:
+            return (f"skipped on RunPod: {name} is simulated by the local platform's fault switch (a CPU cannot "
+                    "cause it); RunPod runs your image as it is")
+        if not self.local and name in RUNPOD_SKIPS:
+            return f"skipped on RunPod: {RUNPOD_SKIPS[name]}"
+        if not pitfall.needs_docker:
+            return None
         from playbook.image import dockerhost
 
         host = self.image.split("/")[0]
-        if name == "image_pull" and not ("/" in self.image and ("." in host or ":" in host)):
-            return False  # the journey's image is not in a registry: nothing to pull a wrong tag from
-        return dockerhost.daemon_status().available
+        in_registry = "/" in self.image and ("." in host or ":" in host)
+        if (name == "image_pull" and not in_registry) or not dockerhost.daemon_status().available:
+            return f"skipped: {name} needs a Docker daemon (and the journey's image in a registry), none here"
+        return None
 
     # -- break ---------------------------------------------------------------------------------------
     def break_all(self, names: list[str] | None = None) -> dict[str, Case]:
@@ -263,13 +291,18 @@ class Walkthrough:
         if name == "stale_release":  # the worker starts, then a new image is PATCHed in: a new release
             wait_for(lambda: control.endpoint_workers(ep["id"])["summary"]["idle"], self.timeout_s,
                      what="the first worker to be ready", interval_s=0.3, max_interval_s=1.0)
-            control.update_endpoint(ep["id"], {"image": "local/playbook-worker:2"})
+            control.update_endpoint(ep["id"], {"image": "local/playbook-worker:2"} if self.local
+                                    else {"env": {**self.base["env"], **pitfall.env, **RELEASE_ENV}})
         if pitfall.job is not None:
             case.job_id = JobClient(self.target, ep["id"]).run(pitfall.job)
+        # on RunPod a worker that fails to start leaves the workers view at once: watch closely to catch one
+        pause_s, most_s = (0.05, 0.1) if pitfall.start_failure and not self.local else (0.3, 1.0)
         wait_for(lambda: self.shows(case, start, control), self.timeout_s, what=f"the {name} symptom",
-                 interval_s=0.3, max_interval_s=1.0)
+                 interval_s=pause_s, max_interval_s=most_s)
         case.symptom = self._symptom(case, control, time.monotonic() - start)
-        case.diagnosis = self.doctor().diagnose(case.subject)  # asked once, as `playbook doctor` would be
+        doctor_now = self.doctor()
+        doctor_now.remember(case.endpoint_id, case.seen)  # what the wait saw come and go (RunPod's crash loops)
+        case.diagnosis = doctor_now.diagnose(case.subject)  # asked once, as `playbook doctor` would be
         return case
 
     def _breaking(self, name: str, control: ControlClient) -> dict:
@@ -303,6 +336,14 @@ class Walkthrough:
         job = JobClient(self.target, case.endpoint_id).status(case.job_id) if case.job_id else None
         workers = control.endpoint_workers(case.endpoint_id)["workers"]
         status = {w["status"] for w in workers}
+        case.seen.update(dict.fromkeys(w["id"] for w in workers))
+        if case.pitfall.start_failure and not self.local:  # RunPod restarts with back-off; the job stays queued
+            if job is None or job.terminal:
+                return job is not None
+            gone = set(case.seen) - {w["id"] for w in workers}  # a worker came and went: it failed to start
+            late = time.monotonic() - since > FAILING_WAIT_S  # none caught (a pull fails fast): the back-off shows
+            return job.status == "IN_QUEUE" and (bool(gone) or (late and JobClient(
+                self.target, case.endpoint_id).health().workers_throttled > 0))
         return {"terminal": job is not None and job.terminal,
                 "throttled": "THROTTLED" in status, "unhealthy": "UNHEALTHY" in status, "idle": "IDLE" in status,
                 "stale": any(w.get("isStale") for w in workers),
@@ -326,7 +367,7 @@ class Walkthrough:
         """The symptom and the doctor's diagnosis of one pitfall, as text (or why it was skipped)."""
         case = self.cases.get(name)
         if case is None:
-            return f"skipped: {name} needs a Docker daemon (and the journey's image in a registry), none here"
+            return self.skip_reason(name) or f"skipped: {name} was not made here"
         return f"symptom: {case.symptom}\n\n{case.diagnosis}"
 
     # -- fix -------------------------------------------------------------------------------------------
@@ -335,7 +376,7 @@ class Walkthrough:
         else the step its fix sentence names (upload the model, the right image, a new release)."""
         if isinstance(case, str):
             if case not in self.cases:
-                return f"skipped: {case} was not made here"
+                return self.skip_reason(case) or f"skipped: {case} was not made here"
             case = self.cases[case]
         name, eid = case.pitfall.name, case.endpoint_id
         case.before_fix = {w["id"] for w in self.control.endpoint_workers(eid)["workers"]}
