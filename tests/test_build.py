@@ -19,7 +19,7 @@ import tools
 from playbook.core.config import REPO_ROOT
 from playbook.core.errors import BuildError, ConfigError
 from playbook.core.waiting import wait_for
-from playbook.image import build, dockerhost
+from playbook.image import build, dockerhost, registry
 from playbook.image.registry import last_pushed, pin_spec, pull, push, pushed_record, registry_auth
 
 # ----------------------------------------------------------------- no daemon needed
@@ -121,6 +121,35 @@ def test_registry_credentials_come_in_pairs_and_stay_hidden(monkeypatch):
     with pytest.raises(ConfigError, match="REGISTRY_USERNAME"):
         registry_auth()
 
+
+def test_a_push_raced_by_another_push_of_the_same_layers_is_pushed_again(monkeypatch, tmp_path):
+    # the error the daemon streamed here when 04's push met a concurrent push of the same layers to the same
+    # registry (moby/moby#22854); any other error is the user's to see at once
+    raced = {"error": "errors:\ndigest invalid\nmanifest blob unknown: blob unknown to registry\n"}
+    done = [{"status": "Pushed"}, {"aux": {"Tag": "sha-1", "Digest": "sha256:" + "ab" * 32}}]
+    streams = []
+
+    class Api:
+        def push(self, *args, **kwargs):
+            return iter(streams.pop(0))
+
+    class Client:
+        api = Api()
+        images = type("Images", (), {"get": lambda self, ref: type("Img", (), {"tag": lambda *a: True})()})()
+
+    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path))
+    monkeypatch.setattr(registry, "require_platform", lambda image, wanted: None)
+    monkeypatch.setattr(registry.dockerhost, "client", lambda: Client())
+    monkeypatch.setattr(registry.time, "sleep", lambda s: None)
+    streams[:] = [[raced], done]
+    assert registry.push("worker:sha-1", registry="127.0.0.1:5000", progress=False).digest.endswith("ab" * 32)
+    streams[:] = [[raced]] * registry.PUSH_ATTEMPTS
+    with pytest.raises(BuildError, match="blob unknown"):
+        registry.push("worker:sha-1", registry="127.0.0.1:5000", progress=False)
+    streams[:] = [[{"error": "denied: requested access to the resource is denied"}], done]
+    with pytest.raises(BuildError, match="denied"):
+        registry.push("worker:sha-1", registry="127.0.0.1:5000", progress=False)
+    assert streams == [done]  # not pushed again
 
 def test_wrong_platform_message_explains_exec_format_error():
     check = build.PlatformCheck("me/worker:1", "linux", "arm64")

@@ -23,6 +23,9 @@ from playbook.core.secrets import lookup
 from playbook.image import dockerhost
 from playbook.image.build import PLATFORM, REPOSITORY, image_info, require_platform
 
+PUSH_ATTEMPTS = 3
+RACED_PUSH = ("blob unknown", "digest invalid")  # what a push raced by another push of the same layers says
+
 
 @dataclass
 class PushedImage:
@@ -58,8 +61,6 @@ def registry_auth() -> dict | None:
 def push(image: str, registry: str | None = None, repository: str = REPOSITORY, progress: bool = True,
          wanted_platform: str = PLATFORM) -> PushedImage:
     """Check the platform, tag ``image`` into ``registry`` and push; record and return the digest."""
-    import docker
-    from tqdm.auto import tqdm
 
     registry = registry or dockerhost.registry_address()
     if not registry:
@@ -70,6 +71,29 @@ def push(image: str, registry: str | None = None, repository: str = REPOSITORY, 
     tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
     target = f"{registry}/{repository}"
     img.tag(target, tag)
+    for attempt in range(PUSH_ATTEMPTS):
+        try:
+            digest = _push_once(client, target, tag, progress)
+            break
+        except BuildError as exc:
+            # pushes of the same layers at once (two pushes from one daemon) can leave the registry without a
+            # blob the manifest names; pushing again succeeds (moby/moby#22854, docker/for-linux#727)
+            if attempt + 1 == PUSH_ATTEMPTS or not any(m in str(exc) for m in RACED_PUSH):
+                raise
+            time.sleep(1.0 + attempt)
+    if not digest:
+        raise BuildError(f"push to {target}:{tag} reported no digest.")
+    pushed = PushedImage(target, tag, digest, time.time())
+    pushed_record().parent.mkdir(parents=True, exist_ok=True)
+    pushed_record().write_text(json.dumps(asdict(pushed), indent=2))
+    return pushed
+
+
+def _push_once(client, target: str, tag: str, progress: bool) -> str | None:
+    """One ``docker push`` of target:tag; the digest the daemon reports (None: it reported none)."""
+    import docker
+    from tqdm.auto import tqdm
+
     digest = None
     bar = tqdm(desc=f"push {target}:{tag}", unit="layer", disable=not progress)
     hint = "Is the registry running (scripts/services.sh) and are REGISTRY_USERNAME/REGISTRY_PASSWORD right?"
@@ -84,12 +108,7 @@ def push(image: str, registry: str | None = None, repository: str = REPOSITORY, 
         raise BuildError(f"push to {target} failed: {exc.explanation or exc}. {hint}") from None
     finally:
         bar.close()
-    if not digest:
-        raise BuildError(f"push to {target}:{tag} reported no digest.")
-    pushed = PushedImage(target, tag, digest, time.time())
-    pushed_record().parent.mkdir(parents=True, exist_ok=True)
-    pushed_record().write_text(json.dumps(asdict(pushed), indent=2))
-    return pushed
+    return digest
 
 
 def last_pushed() -> PushedImage | None:
