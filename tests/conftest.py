@@ -17,9 +17,10 @@ import tools
 # -- tiers: `make test-fast` runs `-m "not slow"` ----------------------------------------------------------
 
 JOURNEY_FIXTURES = {"journey_run", "executed_notebook"}
+REHEARSAL_FIXTURES = {"rehearsal_run"}  # the RunPod rehearsal (tests/rehearsal_child.py), in the background too
 JOURNEY_TIMEOUT_S = 2400
 SLOW_FIXTURES = {"platform", "rp_serve_api", "executed_notebook", "journey_run", "docker_daemon", "worker_image",
-                 "registry"}
+                 "registry", "rehearsal_run"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -35,7 +36,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
         if "cloud_image" in item.keywords and not run_cloud:
             item.add_marker(skip_cloud)
-        if JOURNEY_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if (JOURNEY_FIXTURES | REHEARSAL_FIXTURES) & set(getattr(item, "fixturenames", ())):
             # the first test to ask for the journey runs all nine notebooks (~7 min on 2 idle cores)
             item.add_marker(pytest.mark.timeout(JOURNEY_TIMEOUT_S))
     # the journey runs in the background from the end of collection (journey_run): the modules that read it go
@@ -130,7 +131,12 @@ _JOURNEY: dict = {}  # "child": (the journey's process, its folder), once collec
 
 
 def _reads_the_journey(item) -> bool:
-    return bool(JOURNEY_FIXTURES & set(getattr(item, "fixturenames", ())))
+    """It reads the journey or the rehearsal: both run in the background, so these tests go last."""
+    return bool((JOURNEY_FIXTURES | REHEARSAL_FIXTURES) & set(getattr(item, "fixturenames", ())))
+
+
+def _selects(session, fixtures: set) -> bool:
+    return any(fixtures & set(getattr(item, "fixturenames", ())) for item in session.items)
 
 
 def pytest_collection_finish(session):
@@ -140,8 +146,11 @@ def pytest_collection_finish(session):
 
     if session.config.option.collectonly:
         return
-    if not env("PLAYBOOK_TEST_JOURNEY") and any(_reads_the_journey(item) for item in session.items):
-        _start_journey(session.config)
+    rehearsal = _selects(session, REHEARSAL_FIXTURES)
+    if not env("PLAYBOOK_TEST_JOURNEY") and _selects(session, JOURNEY_FIXTURES):
+        _start_journey(session.config, then_rehearsal=rehearsal)  # one child: the journey, then the rehearsal
+    elif rehearsal:
+        _start_journey(session.config, rehearsal_only=True)
     for module in {item.module for item in session.items if item.get_closest_marker("starts_early")}:
         _EARLY[module.__name__] = module.start_early(session.config._tmp_path_factory.mktemp("early"))
 
@@ -162,18 +171,52 @@ def started_early(request, tmp_path):
     return _EARLY[name]
 
 
-def _start_journey(config) -> None:
+def _start_journey(config, then_rehearsal: bool = False, rehearsal_only: bool = False) -> None:
+    """The journey's child process; ``then_rehearsal``: it runs the rehearsal after the journey (in FOLDER/rehearsal,
+    tests/rehearsal_child.py); ``rehearsal_only``: the child runs only the rehearsal."""
     import subprocess
     import sys
     from pathlib import Path
 
     folder = config._tmp_path_factory.mktemp("journey")  # the factory behind the tmp_path_factory fixture
     env = {**os.environ, "PLAYBOOK_BUILD_DIR": str(folder / "build"), "PLAYBOOK_STATE_DIR": str(folder / "state")}
+    script, args = "journey_child.py", [str(folder)] + (["--then-rehearsal"] if then_rehearsal else [])
+    if rehearsal_only:
+        from rehearsal_child import rehearsal_env
+
+        script, args = "rehearsal_child.py", [str(folder / "rehearsal")]
+        env.update(rehearsal_env(folder / "rehearsal"))
     with open(folder / "journey.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("journey_child.py")), str(folder)],
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name(script)), *args],
                                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     _JOURNEY["child"] = (proc, folder)
+    if then_rehearsal or rehearsal_only:
+        _JOURNEY["rehearsal"] = folder / "rehearsal"
+
+
+@pytest.fixture(scope="session")
+def rehearsal_run():
+    """The RunPod rehearsal's report (FOLDER/rehearsal.json, tests/rehearsal_child.py), once per session: notebooks
+    00-08 with target "runpod" on a strict stand-in, run by the journey's child process after the journey (or alone,
+    when no test reads the journey), overlapping with the rest of the suite. Returns (the report, its folder)."""
+    import subprocess
+
+    if "rehearsal" not in _JOURNEY:
+        pytest.fail("the rehearsal was not started at the end of collection (no test selected asks for it)")
+    proc, log_folder = _JOURNEY["child"]
+    folder = _JOURNEY["rehearsal"]
+    try:
+        proc.wait(timeout=JOURNEY_TIMEOUT_S - 120)
+    except subprocess.TimeoutExpired:
+        _stop_journey()
+        pytest.fail(f"the rehearsal did not finish in {JOURNEY_TIMEOUT_S - 120} s; its log: {folder / 'rehearsal.log'}")
+    report = folder / "rehearsal.json"
+    if not report.exists():
+        logs = [p for p in (folder / "rehearsal.log", log_folder / "journey.log") if p.exists()]
+        tail = "".join(p.read_text(errors="replace")[-3000:] for p in logs)
+        pytest.fail(f"the rehearsal's process exited with {proc.returncode} before its report:\n{tail}")
+    return json.loads(report.read_text()), folder
 
 
 def _stop_journey() -> None:
@@ -193,11 +236,16 @@ def _stop_journey() -> None:
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Every log that ran the journey says where its time went, notebook by notebook."""
-    if "child" not in _JOURNEY or not (_JOURNEY["child"][1] / "journey.json").exists():
-        return
-    runs = json.loads((_JOURNEY["child"][1] / "journey.json").read_text())["runs"]
-    terminalreporter.section("the journey, notebook by notebook (in a child process, beside the other tests)")
+    """Every log that ran the journey (or the rehearsal) says where its time went, notebook by notebook."""
+    reports = [("the journey", _JOURNEY["child"][1] / "journey.json")] if "child" in _JOURNEY else []
+    reports += [("the RunPod rehearsal", _JOURNEY["rehearsal"] / "rehearsal.json")] if "rehearsal" in _JOURNEY else []
+    for what, report in reports:
+        if report.exists():
+            _summarise(terminalreporter, what, json.loads(report.read_text())["runs"])
+
+
+def _summarise(terminalreporter, what: str, runs: list[dict]) -> None:
+    terminalreporter.section(f"{what}, notebook by notebook (in a child process, beside the other tests)")
     for run in runs:
         state = "ok" if run["error"] is None else "FAILED"
         terminalreporter.write_line(f"{run['seconds']:7.1f} s  {run['name']}  {state}")

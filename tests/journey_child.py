@@ -2,14 +2,16 @@
 selects a test that reads the journey (tests/conftest.py), so that its ~6 minutes of notebooks overlap with
 the rest of the suite instead of adding to it.
 
-    python tests/journey_child.py FOLDER
+    python tests/journey_child.py FOLDER [--then-rehearsal]
 
 Every notebook 00-08 runs in order on one local platform, with "your own model" brought in through the
 ``model_dir`` parameter (a demo-sized model in a folder of another name, as ``playbook notebooks -p
 model_dir=...`` does). The child's build folder and local-platform state are its own (FOLDER/build,
 FOLDER/state: the caller sets PLAYBOOK_BUILD_DIR and PLAYBOOK_STATE_DIR), so nothing a concurrent test does
 to its platform or build folder reaches the journey. It writes FOLDER/journey.json: each notebook's run (as
-``playbook.journey.notebooks.NotebookRun`` fields), the model folder, and the journey's local state after 08."""
+``playbook.journey.notebooks.NotebookRun`` fields), the model folder, and the journey's local state after 08.
+With ``--then-rehearsal`` it then runs the RunPod rehearsal (tests/rehearsal_child.py) in FOLDER/rehearsal, with
+a build and state folder of its own: the two never share a platform, and never load the CPU at the same time."""
 
 from __future__ import annotations
 
@@ -58,5 +60,22 @@ def main(folder: Path) -> int:
     return 0
 
 
+def rehearse(folder: Path) -> int:
+    """The rehearsal in a process of its own (fresh settings: its build and state folders), logging to
+    FOLDER/rehearsal.log; it dies with this process (its own watch)."""
+    import subprocess
+
+    from rehearsal_child import rehearsal_env
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "rehearsal.log", "wb") as log:
+        return subprocess.call([sys.executable, str(Path(__file__).with_name("rehearsal_child.py")), str(folder)],
+                               env={**os.environ, **rehearsal_env(folder)}, stdin=subprocess.DEVNULL, stdout=log,
+                               stderr=subprocess.STDOUT)
+
+
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))
+    code = main(Path(sys.argv[1]))
+    if "--then-rehearsal" in sys.argv[2:]:
+        code = rehearse(Path(sys.argv[1]) / "rehearsal") or code
+    sys.exit(code)

@@ -1,43 +1,88 @@
-"""The RunPod rehearsal, first part: notebooks 02, 05, 06 and 07 with target "runpod", pointed at a local
-platform through `playbook local env --as-runpod`'s variables (the SDK's RUNPOD_API_BASE_URL and
-RUNPOD_ENDPOINT_BASE_URL, the S3 override, the platform's key as RUNPOD_API_KEY). Every notebook must talk to
-the runpod target at the stand-in's address, the journey's state must be RunPod's, 06 must watch the endpoint
-through what RunPod exposes, and 07 must skip (and say so) what only the local platform has."""
+"""The RunPod rehearsal (issue 20, point 6): the whole journey, notebooks 00-08, with target "runpod", pointed
+at a strict stand-in (a local platform that runs only images pulled from the loopback registry and keeps its
+state in its own file) through `playbook local env --as-runpod`'s variables, with a canary API key, in a fresh
+build and state folder. It runs in the background (tests/rehearsal_child.py, started by tests/conftest.py at the
+end of collection, after the journey in the same child process); this file reads its report.
+
+It holds: every notebook that reaches a platform talked to the runpod target at the stand-in's address (none to
+a local one); no local platform was recorded or used for the journey; the image 04 pushed to the registry is
+what 05 deployed, by digest, and the endpoint's workers ran it in containers; the canary key is nowhere in the
+executed notebooks, HTML, logs or state; 08 skipped, each in one line, only what RunPod cannot do through REST
+v2, and left nothing of the journey behind."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
-from local_support import platform_with_own_build_dir
+from rehearsal_child import CANARY_PREFIX, files_holding
 
-from playbook.api.control import ControlClient
-from playbook.journey import notebooks
-from playbook.journey import state as journey
-from playbook.local import runpod_variables
+from playbook.doctor import troubleshoot
 
-pytestmark = [pytest.mark.notebook, pytest.mark.slow]  # four notebooks, worker processes (~4 min)
+pytestmark = [pytest.mark.notebook, pytest.mark.docker, pytest.mark.slow]
+
+REACH_A_PLATFORM = ("00", "02", "05", "06", "07", "08")  # 01, 03 and 04 work on this machine (04 pushes)
 
 
-def test_notebooks_02_to_07_run_with_target_runpod_on_a_stand_in(tmp_path, monkeypatch):
-    monkeypatch.setenv("PLAYBOOK_STATE_DIR", str(tmp_path / "state"))  # no recorded local platform to fall back on
-    with platform_with_own_build_dir(tmp_path / "build", record=False) as standin:
-        for name, value in runpod_variables(standin.target).items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("PLAYBOOK_TARGET", "runpod")  # what `playbook notebooks --target runpod` sets
-        runs = notebooks.run_all(notebooks.select(["02", "05", "06", "07"]), out_dir=tmp_path / "out")
-        by_name = {r.name[:2]: r for r in runs}
-        assert not {k: r.error for k, r in by_name.items() if not r.ok}
-        for run in runs:  # each one said, and used, the runpod target at the stand-in's address
-            assert f"target: runpod ({standin.url}/v2)" in run.executed.read_text(), run.name
-        state = journey.state("runpod")
-        assert journey.state("local") == {} and state["endpoint_id"] == by_name["06"].glued["endpoint_id"]
-        assert ControlClient(standin.target).get_endpoint(state["endpoint_id"])["name"] == "playbook-demo"
-        assert by_name["02"].glued["verified"] is True  # the weights went in through the S3 override
-        assert by_name["05"].glued["first_job"]["status"] == "COMPLETED"
-        assert state["release"]["version"] == 2 and state["release"]["env"] == {"WORKER_PREFETCH": "1"}
-        monitor = by_name["06"].glued
-        assert monitor["reused_endpoint"] is True and monitor["jobs_completed"] == 13
-        assert monitor["max_workers"] == 2 and monitor["final_workers"] == 0
-        assert [c for c in monitor["endpoint_changes"] if not c.startswith(("workers.", "scaling."))] == []
-        cost = by_name["07"].glued
-        assert cost["reused_endpoint"] is True and "workers_billed" not in cost  # the ledger part is skipped
-        assert "skipped on RunPod" in by_name["07"].executed.read_text()
+@pytest.fixture(scope="module")
+def rehearsal(docker_daemon, registry, rehearsal_run):
+    report, folder = rehearsal_run
+    runs = {r["name"][:2]: r for r in report["runs"]}
+    assert not {k: r["error"] for k, r in runs.items() if r["error"]}, folder
+    assert sorted(runs) == [f"{i:02}" for i in range(9)]
+    texts = {k: Path(r["executed"]).read_text() for k, r in runs.items()}
+    return report, folder, runs, texts
+
+
+def test_every_notebook_talked_to_the_runpod_target_at_the_stand_ins_address(rehearsal):
+    report, folder, runs, texts = rehearsal
+    for name in REACH_A_PLATFORM:
+        assert f"target: runpod ({report['standin_url']}/v2)" in texts[name], name
+    assert [k for k, text in texts.items() if "target: local" in text] == []
+    assert "journey (runpod): " in texts["01"]  # 01 records its analysis in RunPod's journey
+    assert "skipped on RunPod: a job there needs your image" in texts["00"]  # 00's one line, then its one call
+    # no local-only shortcut: the fresh state folder holds no recorded local platform, the local journey is empty
+    assert report["state"]["local"] == {}
+    assert not (folder / "state" / "local-platform.json").exists()
+
+
+def test_the_endpoint_ran_the_pushed_image_by_digest(rehearsal, registry):
+    report, folder, runs, _ = rehearsal
+    pushed = runs["04"]["glued"]["pushed_reference"]
+    assert pushed.startswith(f"{registry}/") and "@sha256:" in pushed
+    assert runs["05"]["glued"]["deployed_image"] == pushed
+    assert runs["05"]["glued"]["first_job"]["status"] == "COMPLETED"
+    endpoint_id = runs["06"]["glued"]["endpoint_id"]
+    assert runs["08"]["glued"]["journey_state"]["endpoint_id"] == endpoint_id
+    # the strict stand-in runs nothing but the endpoint's image, pulled from its registry: its workers were containers
+    system_logs = list((folder / "standin-logs" / endpoint_id).glob("*.log.system"))
+    assert system_logs and all("phase=container_started" in p.read_text() for p in system_logs)
+    monitor = runs["06"]["glued"]
+    assert monitor["jobs_completed"] == 13 and monitor["final_workers"] == 0
+
+
+def test_the_canary_key_is_nowhere_in_outputs_logs_or_state(rehearsal):
+    report, folder, _, _ = rehearsal
+    canary = json.loads((folder / "standin" / "data.json").read_text())["api_key"]
+    assert canary.startswith(CANARY_PREFIX)  # the stand-in served the journey with the canary as its key
+    assert files_holding(folder, canary, skip=folder / "standin") == []  # notebooks, HTML, logs, journey state
+    for log in (folder.parent / "journey.log", folder / "rehearsal.log"):
+        assert not log.exists() or canary not in log.read_text(errors="replace"), log
+
+
+def test_08_skips_only_what_runpod_cannot_do_and_leaves_nothing_behind(rehearsal):
+    report, _, runs, texts = rehearsal
+    glued = runs["08"]["glued"]
+    for name, pitfall in troubleshoot.PITFALLS.items():
+        expected = "skipped" if pitfall.simulated or name in troubleshoot.RUNPOD_SKIPS else pitfall.verdict
+        assert glued[f"{name}_verdict"] == expected, name
+        if expected == "skipped":
+            assert f"skipped on RunPod: {name}" in texts["08"], name
+        else:
+            assert glued[f"{name}_fixed"] == "healthy", name
+    assert glued["journey_verdict"] == "healthy"
+    assert {s["kind"] for s in glued["torn_down"] if s["action"] == "delete"} >= {"endpoint", "network volume"}
+    assert not any(glued["remaining"].values()), glued["remaining"]  # what 08 itself listed at its end
+    assert not any(report["left"].values()), report["left"]  # what the stand-in held once the chain ended
+    assert report["state"]["runpod"] == {}  # the journey forgot RunPod's state after the teardown

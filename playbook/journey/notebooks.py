@@ -182,8 +182,11 @@ def shared_platform():
         yield platform
 
 
-def run_all(paths: list[Path], out_dir: Path | None = None, parameters: dict | None = None) -> list[NotebookRun]:
-    """Run notebooks in order as one journey on one platform; each gets the ``parameters`` it declares."""
+def run_all(paths: list[Path], out_dir: Path | None = None, parameters: dict | None = None,
+            stop_at_failure: bool = False) -> list[NotebookRun]:
+    """Run notebooks in order as one journey on one platform; each gets the ``parameters`` it declares.
+    ``stop_at_failure``: the runs end at the first notebook that fails (the next ones read what it should have
+    made: on a strict platform, 05 without 04's pushed image waits for a worker that cannot start)."""
     from tqdm.auto import tqdm
 
     parameters = parameters or {}
@@ -197,6 +200,8 @@ def run_all(paths: list[Path], out_dir: Path | None = None, parameters: dict | N
             bar.set_postfix_str(path.stem)
             mine = {k: v for k, v in parameters.items() if k in declared_parameters(path)}
             results.append(run_notebook(path, out_dir, parameters=mine))
+            if stop_at_failure and not results[-1].ok:
+                break
     return results
 
 
