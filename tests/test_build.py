@@ -126,6 +126,7 @@ def test_a_push_raced_by_another_push_of_the_same_layers_is_pushed_again(monkeyp
     # the error the daemon streamed here when 04's push met a concurrent push of the same layers to the same
     # registry (moby/moby#22854); any other error is the user's to see at once
     raced = {"error": "errors:\ndigest invalid\nmanifest blob unknown: blob unknown to registry\n"}
+    raced_500 = {"error": "received unexpected HTTP status: 500 Internal Server Error"}  # the other push's side
     done = [{"status": "Pushed"}, {"aux": {"Tag": "sha-1", "Digest": "sha256:" + "ab" * 32}}]
     streams = []
 
@@ -141,7 +142,7 @@ def test_a_push_raced_by_another_push_of_the_same_layers_is_pushed_again(monkeyp
     monkeypatch.setattr(registry, "require_platform", lambda image, wanted: None)
     monkeypatch.setattr(registry.dockerhost, "client", lambda: Client())
     monkeypatch.setattr(registry.time, "sleep", lambda s: None)
-    streams[:] = [[raced], done]
+    streams[:] = [[raced_500], [raced], done]
     assert registry.push("worker:sha-1", registry="127.0.0.1:5000", progress=False).digest.endswith("ab" * 32)
     streams[:] = [[raced]] * registry.PUSH_ATTEMPTS
     with pytest.raises(BuildError, match="blob unknown"):

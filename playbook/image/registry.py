@@ -24,7 +24,10 @@ from playbook.image import dockerhost
 from playbook.image.build import PLATFORM, REPOSITORY, image_info, require_platform
 
 PUSH_ATTEMPTS = 3
-RACED_PUSH = ("blob unknown", "digest invalid")  # what a push raced by another push of the same layers says
+# what a registry answers a push raced by another push of the same blobs (a blob half written when the other
+# reads it): the manifest's blob unknown, a digest that does not match, or a 500 (registry's "invalid checksum
+# digest format" on the blob's HEAD); seen here when two pushes of one image met in one second
+RACED_PUSH = ("blob unknown", "digest invalid", "500 Internal Server Error")
 
 
 @dataclass
