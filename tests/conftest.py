@@ -146,7 +146,7 @@ def pytest_collection_finish(session):
 
     if session.config.option.collectonly:
         return
-    rehearsal = _selects(session, REHEARSAL_FIXTURES)
+    rehearsal = _selects(session, REHEARSAL_FIXTURES) and _docker_tier_here()
     if not env("PLAYBOOK_TEST_JOURNEY") and _selects(session, JOURNEY_FIXTURES):
         _start_journey(session.config, then_rehearsal=rehearsal)  # one child: the journey, then the rehearsal
     elif rehearsal:
@@ -170,6 +170,13 @@ def started_early(request, tmp_path):
         _EARLY[name] = request.module.start_early(tmp_path)
     return _EARLY[name]
 
+
+def _docker_tier_here() -> bool:
+    """The rehearsal's workers are containers pulled from the loopback registry: without a daemon and a registry
+    its tests skip (fail, in CI) at their Docker fixtures, and the rehearsal is not started at all."""
+    from playbook.image import dockerhost
+
+    return bool(dockerhost.daemon_status().available and dockerhost.registry_address())
 
 def _start_journey(config, then_rehearsal: bool = False, rehearsal_only: bool = False) -> None:
     """The journey's child process; ``then_rehearsal``: it runs the rehearsal after the journey (in FOLDER/rehearsal,
@@ -203,7 +210,8 @@ def rehearsal_run():
     import subprocess
 
     if "rehearsal" not in _JOURNEY:
-        pytest.fail("the rehearsal was not started at the end of collection (no test selected asks for it)")
+        pytest.fail("the rehearsal was not started at the end of collection (no test selected asks for it, or no "
+                    "Docker daemon and registry answered then)")
     proc, log_folder = _JOURNEY["child"]
     folder = _JOURNEY["rehearsal"]
     try:
