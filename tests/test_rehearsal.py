@@ -42,6 +42,8 @@ def test_every_notebook_talked_to_the_runpod_target_at_the_stand_ins_address(reh
     assert [k for k, text in texts.items() if "target: local" in text] == []
     assert "journey (runpod): " in texts["01"]  # 01 records its analysis in RunPod's journey
     assert "skipped on RunPod: a job there needs your image" in texts["00"]  # 00's one line, then its one call
+    assert "skipped on RunPod: this trial runs the image on a local platform" in texts["04"]  # 04's local trial
+    assert runs["04"]["glued"]["trial"] is None
     # no local-only shortcut: the fresh state folder holds no recorded local platform, the local journey is empty
     assert report["state"]["local"] == {}
     assert not (folder / "state" / "local-platform.json").exists()
