@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
         if "cloud_image" in item.keywords and not run_cloud:
             item.add_marker(skip_cloud)
-        if (JOURNEY_FIXTURES | REHEARSAL_FIXTURES) & set(getattr(item, "fixturenames", ())):
+        if _reads_the_journey(item):
             # the first test to ask for the journey runs all nine notebooks (~7 min on 2 idle cores)
             item.add_marker(pytest.mark.timeout(JOURNEY_TIMEOUT_S))
     # the journey runs in the background from the end of collection (journey_run): the modules that read it go
@@ -157,9 +157,10 @@ def pytest_collection_finish(session):
 
 # -- waits that start early ------------------------------------------------------------------------------
 # A module marked ``starts_early`` whose slow part is waiting on other processes (pip asking the package
-# index, ...) defines ``start_early(folder)``, which starts them and returns a handle; conftest calls it when
-# collection ends, and its tests take the handle from the ``started_early`` fixture, so the wait overlaps
-# with the rest of the suite. Run alone (or with -k), the fixture starts it then.
+# index, ...) defines ``start_early(folder)``, which starts them and returns them by name ({name: Popen});
+# conftest calls it when collection ends (and kills what still runs when the session ends), and its tests take
+# them from the ``started_early`` fixture, so the wait overlaps with the rest of the suite. Run alone (or with
+# -k), the fixture starts them then.
 _EARLY: dict = {}
 
 
@@ -177,6 +178,7 @@ def _docker_tier_here() -> bool:
     from playbook.image import dockerhost
 
     return bool(dockerhost.daemon_status().available and dockerhost.registry_address())
+
 
 def _start_journey(config, then_rehearsal: bool = False, rehearsal_only: bool = False) -> None:
     """The journey's child process; ``then_rehearsal``: it runs the rehearsal after the journey (in FOLDER/rehearsal,
@@ -264,9 +266,9 @@ def pytest_sessionfinish(session):
     """A session that ends early (-x, Ctrl-C) leaves no journey and no early process running."""
     if "child" in _JOURNEY:
         _stop_journey()
-    for handle in _EARLY.values():
-        for proc in handle.values() if isinstance(handle, dict) else ():
-            if hasattr(proc, "kill") and proc.poll() is None:
+    for procs in _EARLY.values():
+        for proc in procs.values():
+            if proc.poll() is None:
                 proc.kill()
 
 

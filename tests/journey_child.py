@@ -28,7 +28,9 @@ from pathlib import Path
 def die_with_parent() -> None:
     """The test session may be killed without a word (a CI timeout, SIGKILL): then this process, its kernels
     and its platform go too, instead of running on as orphans (the journey runs in a process group of its
-    own, so a signal to the session's group does not reach it)."""
+    own, so a signal to the session's group does not reach it). SIGTERM (the session's stop, or this watch)
+    unwinds: the platform stops its workers and containers."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parent = os.getppid()
 
     def watch() -> None:
@@ -39,9 +41,16 @@ def die_with_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="die-with-parent").start()
 
 
+def write_report(path: Path, runs: list, **extra) -> None:
+    """``path`` (JSON, written whole or not at all): each notebook's run as ``NotebookRun`` fields, and ``extra``."""
+    report = {"runs": [{k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(r).items()}
+                       for r in runs], **extra}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=1, default=str))
+    tmp.rename(path)
+
+
 def main(folder: Path) -> int:
-    # SIGTERM (the session's stop, or the watch above) unwinds: the platform stops its workers and containers
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     die_with_parent()
     from playbook.journey import notebooks
     from playbook.journey import state as journey
@@ -50,12 +59,7 @@ def main(folder: Path) -> int:
     model = make_demo_model(folder / "models" / "my-model")
     runs = notebooks.run_all(notebooks.all_notebooks(), out_dir=folder / "build" / "notebooks",
                              parameters=notebooks.parse_parameters([f"model_dir={model}"]))
-    report = {"runs": [{k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(r).items()}
-                       for r in runs],
-              "model": str(model), "after": journey.state("local")}
-    tmp = folder / "journey.json.tmp"
-    tmp.write_text(json.dumps(report, indent=1, default=str))
-    tmp.rename(folder / "journey.json")
+    write_report(folder / "journey.json", runs, model=str(model), after=journey.state("local"))
     print(notebooks.summary(runs))
     return 0
 

@@ -13,15 +13,12 @@ stand-in restores its state), it is the rehearsal of issue 20."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import secrets
-import signal
 import sys
 from pathlib import Path
 
-from journey_child import die_with_parent
+from journey_child import die_with_parent, write_report
 
 CANARY_PREFIX = "canary-rehearsal-"
 PARAMETERS = {"clean_up": "always"}  # 08 tears the journey down on RunPod too: the rehearsal leaves nothing
@@ -48,7 +45,6 @@ def files_holding(folder: Path, needle: str, skip: Path) -> list[str]:
 
 
 def main(folder: Path, names: list[str]) -> int:
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     die_with_parent()
     import playbook.local
     from playbook.api.control import ControlClient
@@ -66,14 +62,9 @@ def main(folder: Path, names: list[str]) -> int:
         wanted = {k: v for k, v in PARAMETERS.items() if any(k in notebooks.declared_parameters(p) for p in paths)}
         runs = notebooks.run_all(paths, out_dir=folder / "build" / "notebooks", parameters=wanted,
                                  stop_at_failure=True)  # a chain: later notebooks read what a failed one made
-        control = ControlClient(standin.target)
-        report = {"runs": [{k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(r).items()}
-                           for r in runs],
-                  "standin_url": standin.url, "left": janitor.inventory(control),
-                  "state": {"runpod": journey.state("runpod"), "local": journey.state("local")}}
-    tmp = folder / "rehearsal.json.tmp"
-    tmp.write_text(json.dumps(report, indent=1, default=str))
-    tmp.rename(folder / "rehearsal.json")
+        write_report(folder / "rehearsal.json", runs, standin_url=standin.url,
+                     left=janitor.inventory(ControlClient(standin.target)),
+                     state={"runpod": journey.state("runpod"), "local": journey.state("local")})
     print(notebooks.summary(runs))
     return 0
 
