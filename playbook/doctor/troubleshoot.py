@@ -333,7 +333,8 @@ class Walkthrough:
     def shows(self, case: Case, since: float, control: ControlClient | None = None) -> bool:
         """Whether the symptom a user waits for is there (a job's status, the workers view), not a verdict."""
         control = control or self.control
-        job = JobClient(self.target, case.endpoint_id).status(case.job_id) if case.job_id else None
+        jobs = JobClient(self.target, case.endpoint_id)
+        job = jobs.status(case.job_id) if case.job_id else None
         workers = control.endpoint_workers(case.endpoint_id)["workers"]
         status = {w["status"] for w in workers}
         case.seen.update(dict.fromkeys(w["id"] for w in workers))
@@ -342,8 +343,7 @@ class Walkthrough:
                 return job is not None
             gone = set(case.seen) - {w["id"] for w in workers}  # a worker came and went: it failed to start
             late = time.monotonic() - since > FAILING_WAIT_S  # none caught (a pull fails fast): the back-off shows
-            return job.status == "IN_QUEUE" and (bool(gone) or (late and JobClient(
-                self.target, case.endpoint_id).health().workers_throttled > 0))
+            return job.status == "IN_QUEUE" and (bool(gone) or (late and jobs.health().workers_throttled > 0))
         return {"terminal": job is not None and job.terminal,
                 "throttled": "THROTTLED" in status, "unhealthy": "UNHEALTHY" in status, "idle": "IDLE" in status,
                 "stale": any(w.get("isStale") for w in workers),
