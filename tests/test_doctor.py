@@ -63,8 +63,10 @@ def cases(platform, tmp_path_factory):
     out.append(((eid, jobs.run_sync({"value": 1}, timeout_s=60).id), "healthy"))
 
     control = ControlClient(platform.target, retries=0)
-    eid, _ = _endpoint(platform, "stale", workers_min=1)
+    eid, jobs = _endpoint(platform, "stale", handler_name="sleep_handler", workers_min=1)
     wait_until(lambda: control.endpoint_workers(eid)["summary"]["idle"] == 1, timeout_s=60)
+    jobs.run({"sleep_s": 300})  # busy when the release comes: it finishes its job on the old release (RunPod's
+    wait_until(lambda: control.endpoint_workers(eid)["summary"]["running"] == 1, timeout_s=60)  # rolling release)
     control.update_endpoint(eid, {"image": "local/playbook-worker:2"})  # a new release; the worker is older
     out.append((eid, "stale_release"))
     tpl = control.create_template({"name": "templated", "image": "local/playbook-worker:1", "serverless": True})
