@@ -18,6 +18,8 @@ from playbook.core.config import REPO_ROOT
 from playbook.local import EndpointConfig
 from playbook.weights.demo_model import make_demo_model
 
+pytestmark = pytest.mark.slow  # a local platform and its worker processes: not the quick tier
+
 EXAMPLES = REPO_ROOT / "examples"
 COMMANDS = {
     "curl": (["bash", str(EXAMPLES / "curl.sh")], ["curl", "jq", "base64"]),

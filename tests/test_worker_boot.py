@@ -82,6 +82,7 @@ def test_worker_warmup_env_switch(monkeypatch):
     assert WorkerSettings.from_env().warm_up is True
 
 
+@pytest.mark.slow  # a worker process (torch and diffusers imported again): not the quick tier
 def test_handler_imports_the_sdk_in_the_background_and_registers_its_fitness_check(model):
     code = ("import handler, runpod, threading; "
             "assert handler.runpod is runpod and handler.sdk.result() is runpod; "
