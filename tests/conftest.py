@@ -128,7 +128,8 @@ def journey_run(request):
     return runs, Path(data["model"]), data["after"]
 
 
-_JOURNEY: dict = {}  # "child": (the journey's process, its folder), once collection selects a journey test
+_JOURNEY: dict = {}  # "child": (the journey's process, its folder), once collection selects a journey test;
+# "rehearsal": the rehearsal's folder; "decided": a parallel session's controller has started what its workers need
 
 
 def _reads_the_journey(item) -> bool:

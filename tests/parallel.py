@@ -1,5 +1,5 @@
-"""The suite on several cores (pytest-xdist, ``make test`` runs ``-n 2``): the background children (the journey,
-then the rehearsal) start once, in the controller, and every worker reads the same run.
+"""The suite on several cores (pytest-xdist, ``make test`` runs ``-n 2``): the background child (the journey, with
+the rehearsal beside it) starts once, in the controller, and every worker reads the same run.
 
 A worker decides at the end of its collection what the session needs (the same answer in every worker: they
 collect the same tests) and writes it to the shared folder; the controller reads it when the first worker
@@ -69,17 +69,12 @@ def watch(proc: subprocess.Popen, name: str) -> None:
 
 class RemoteChild:
     """The child as a worker sees it: started by the controller, so the worker cannot ``wait()`` on it; it waits
-    for the exit status the controller writes. Only what conftest uses of ``subprocess.Popen``."""
+    for the exit status the controller writes. Only what conftest's fixtures use of ``subprocess.Popen`` (``wait``
+    and ``returncode``; stopping the child is the controller's)."""
 
     def __init__(self, exit_name: str):
         self.exit_name = exit_name
         self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        found = read(self.exit_name, 0)
-        if found is not None:
-            self.returncode = found["returncode"]
-        return self.returncode
 
     def wait(self, timeout: float) -> int:
         found = read(self.exit_name, timeout)
