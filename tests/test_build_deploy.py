@@ -48,7 +48,7 @@ def _wait_job(base: str, headers: dict, job_id: str, endpoint_id: str, timeout_s
 
     images, deadline = set(), time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        images |= {c.image.id for c in list_containers(endpoint_id)}
+        images |= {c.attrs["Image"] for c in list_containers(endpoint_id)}
         status = requests.get(f"{base}/{endpoint_id}/status/{job_id}", headers=headers, timeout=10).json()
         if status["status"] in TERMINAL:
             return status, images
@@ -175,5 +175,33 @@ def test_a_platform_removes_the_containers_of_a_platform_that_died(worker_image)
         assert left == {"w-live"}
     finally:
         for container in started.values():
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+
+
+@pytest.mark.docker
+def test_listing_skips_a_container_removed_between_list_and_inspect(worker_image, monkeypatch):
+    """The daemon lists ids, then docker-py inspects each one: a worker container removed in between (its
+    worker scaled down by its own platform) must be left out, not fail the listing with 404 "No such
+    container" (a lone-clone CI run failed 04's image trial so, with the Docker tier and the rehearsal beside
+    it). The daemon answers for real; only the order is arranged: the listing is the one made before removal."""
+    from playbook.image import dockerhost
+    from playbook.local.supervision import docker_runner
+
+    client = dockerhost.client()
+    labels = {docker_runner.LABEL: "w-gone", docker_runner.LABEL_ENDPOINT: "racetest",
+              docker_runner.LABEL_OWNER: str(os.getpid())}
+    gone = client.containers.create(worker_image.reference, ["true"], entrypoint=[], labels=labels)
+    kept = client.containers.create(worker_image.reference, ["true"], entrypoint=[],
+                                    labels={**labels, docker_runner.LABEL: "w-kept"})
+    try:
+        before = client.api.containers(all=True, filters={"label": f"{docker_runner.LABEL_ENDPOINT}=racetest"})
+        assert {c["Id"] for c in before} == {gone.id, kept.id}
+        gone.remove(force=True)
+        monkeypatch.setattr(type(client.api), "containers", lambda self, *a, **k: before)
+        left = docker_runner.list_containers("racetest")
+        assert [c.id for c in left] == [kept.id]
+    finally:
+        for container in (gone, kept):
             with contextlib.suppress(Exception):
                 container.remove(force=True)

@@ -131,7 +131,7 @@ def test_the_pushed_image_runs_and_a_queued_job_survives_a_restart(worker_image,
             jobs = JobClient(first.target, cfg.id)
             done = jobs.wait(_run_job(first, cfg.id), timeout_s=300)
             assert done.status == "COMPLETED", done
-            images = {c.image.id for c in list_containers(cfg.id)}
+            images = {c.attrs["Image"] for c in list_containers(cfg.id)}
             assert images <= {worker_image.image_id}, images
             (worker,) = first.list_workers(cfg.id, include_exited=True)
             started = next(float(line.rsplit("t=", 1)[1]) for line in _system_log(worker).splitlines()

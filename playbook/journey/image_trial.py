@@ -78,7 +78,7 @@ def deploy_and_run(image: str, job: dict | None = None, spec_path: Path = DEMO_S
         images: set[str] = set()
 
         def ended() -> JobResult | None:  # notes which images the containers ran, as they come and go
-            images.update(c.image.id for c in list_containers(endpoint_id))
+            images.update(c.attrs["Image"] for c in list_containers(endpoint_id))
             result = jobs.status(job_id)
             return result if result.terminal else None
 

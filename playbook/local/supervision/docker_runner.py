@@ -249,7 +249,9 @@ class DockerRunner:
 
 
 def list_containers(endpoint_id: str | None = None, all_owners: bool = True) -> list:
-    """Worker containers (running or not) the local platform started, optionally of one endpoint."""
+    """Worker containers (running or not) the local platform started, optionally of one endpoint. The daemon lists
+    ids and docker-py then inspects each: a container removed in between (its worker scaled down) is left out,
+    not a 404 "No such container" (seen with the journey's 04, the Docker tier and the rehearsal at once)."""
     if not dockerhost.daemon_status().available:
         return []
     filters = {"label": [LABEL]}
@@ -257,7 +259,7 @@ def list_containers(endpoint_id: str | None = None, all_owners: bool = True) -> 
         filters["label"].append(f"{LABEL_ENDPOINT}={endpoint_id}")
     if not all_owners:
         filters["label"].append(f"{LABEL_OWNER}={os.getpid()}")
-    return dockerhost.client().containers.list(all=True, filters=filters)
+    return dockerhost.client().containers.list(all=True, filters=filters, ignore_removed=True)
 
 
 def _alive(pid: str) -> bool:
