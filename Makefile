@@ -23,11 +23,17 @@ playbook: env
 	$(PY) -m playbook notebooks $(NB_ARGS)
 	@echo "executed notebooks and HTML are in $(PLAYBOOK_BUILD_DIR)/notebooks"
 
+# the suite on TEST_CORES processes (pytest-xdist; a test file stays on one process, tests/parallel.py; files
+# in the order tests/conftest.py sorts them, the ones that wait for the journey last, not xdist's largest first);
+# TEST_CORES=0 runs it in this one process
+TEST_CORES ?= 2
+XDIST := $(if $(filter 0,$(TEST_CORES)),,-n $(TEST_CORES) --dist loadfile --no-loadscope-reorder)
+
 test: env lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: env lint
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 lint:
 	$(VENV)/bin/ruff check .

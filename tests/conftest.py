@@ -11,6 +11,7 @@ import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import parallel
 import pytest
 import tools
 
@@ -106,7 +107,7 @@ def journey_run(request):
     if env("PLAYBOOK_TEST_JOURNEY"):  # an earlier session's run, read again (no process)
         folder, proc = Path(env("PLAYBOOK_TEST_JOURNEY")), None
     else:
-        if "child" not in _JOURNEY:
+        if "child" not in _JOURNEY and not _attach_to_the_controllers_child(request.config):
             _start_journey(request.config)
         proc, folder = _JOURNEY["child"]
         try:
@@ -127,7 +128,8 @@ def journey_run(request):
     return runs, Path(data["model"]), data["after"]
 
 
-_JOURNEY: dict = {}  # "child": (the journey's process, its folder), once collection selects a journey test
+_JOURNEY: dict = {}  # "child": (the journey's process, its folder), once collection selects a journey test;
+# "rehearsal": the rehearsal's folder; "decided": a parallel session's controller has started what its workers need
 
 
 def _reads_the_journey(item) -> bool:
@@ -139,20 +141,69 @@ def _selects(session, fixtures: set) -> bool:
     return any(fixtures & set(getattr(item, "fixturenames", ())) for item in session.items)
 
 
+@pytest.hookimpl(trylast=True)  # after the tmpdir plugin's, which makes the factory share() uses
+def pytest_configure(config):
+    if parallel.is_controller(config):
+        parallel.share(config)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist tells the controller that this worker's collection is done
 def pytest_collection_finish(session):
     """Start the journey, and the slow waits of ``starts_early`` modules, as soon as the session knows it will
-    need them (not for --collect-only)."""
+    need them (not for --collect-only). A worker of a parallel session (tests/parallel.py) starts neither: it
+    tells the controller what the session needs, and the controller starts the child once for all workers;
+    ``starts_early`` modules then start their waits in their fixture (the other worker keeps the cores busy)."""
     from playbook.core.settings import env
 
     if session.config.option.collectonly:
         return
     rehearsal = _selects(session, REHEARSAL_FIXTURES) and _docker_tier_here()
-    if not env("PLAYBOOK_TEST_JOURNEY") and _selects(session, JOURNEY_FIXTURES):
-        _start_journey(session.config, then_rehearsal=rehearsal)  # one child: the journey, then the rehearsal
-    elif rehearsal:
-        _start_journey(session.config, rehearsal_only=True)
+    journey = not env("PLAYBOOK_TEST_JOURNEY") and _selects(session, JOURNEY_FIXTURES)
+    if parallel.is_worker(session.config):
+        parallel.write(f"needs-{session.config.workerinput['workerid']}.json",
+                       {"journey": journey, "rehearsal": rehearsal})
+        return
+    _start_children(session.config, journey, rehearsal)
     for module in {item.module for item in session.items if item.get_closest_marker("starts_early")}:
         _EARLY[module.__name__] = module.start_early(session.config._tmp_path_factory.mktemp("early"))
+
+
+def _start_children(config, journey: bool, rehearsal: bool) -> None:
+    if journey:
+        _start_journey(config, with_rehearsal=rehearsal)  # one child: the journey and, beside it, the rehearsal
+    elif rehearsal:
+        _start_journey(config, rehearsal_only=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """In the controller of a parallel session: the first worker to finish collecting says what the session needs
+    (every worker collects the same tests); start it, and tell the workers where it runs."""
+    if "decided" in _JOURNEY:
+        return
+    _JOURNEY["decided"] = True
+    needs = parallel.read(f"needs-{node.gateway.id}.json", timeout_s=30) or {"journey": False, "rehearsal": False}
+    _start_children(node.config, needs["journey"], needs["rehearsal"])
+    if "child" in _JOURNEY:
+        proc, folder = _JOURNEY["child"]
+        parallel.watch(proc, "child-exit.json")
+        rehearsal = _JOURNEY.get("rehearsal")
+        parallel.write("child.json", {"folder": str(folder), "rehearsal": rehearsal and str(rehearsal)})
+
+
+def _attach_to_the_controllers_child(config) -> bool:
+    """In a worker of a parallel session: take the child the controller started (False if there is none)."""
+    from pathlib import Path
+
+    if not parallel.is_worker(config) or parallel.shared_folder() is None:
+        return False
+    found = parallel.read("child.json", timeout_s=60)
+    if found is None:
+        return False
+    _JOURNEY["child"] = (parallel.RemoteChild("child-exit.json"), Path(found["folder"]))
+    if found["rehearsal"]:
+        _JOURNEY["rehearsal"] = Path(found["rehearsal"])
+    return True
 
 
 # -- waits that start early ------------------------------------------------------------------------------
@@ -180,8 +231,8 @@ def _docker_tier_here() -> bool:
     return bool(dockerhost.daemon_status().available and dockerhost.registry_address())
 
 
-def _start_journey(config, then_rehearsal: bool = False, rehearsal_only: bool = False) -> None:
-    """The journey's child process; ``then_rehearsal``: it runs the rehearsal after the journey (in FOLDER/rehearsal,
+def _start_journey(config, with_rehearsal: bool = False, rehearsal_only: bool = False) -> None:
+    """The journey's child process; ``with_rehearsal``: it runs the rehearsal beside the journey (in FOLDER/rehearsal,
     tests/rehearsal_child.py); ``rehearsal_only``: the child runs only the rehearsal."""
     import subprocess
     import sys
@@ -189,7 +240,7 @@ def _start_journey(config, then_rehearsal: bool = False, rehearsal_only: bool = 
 
     folder = config._tmp_path_factory.mktemp("journey")  # the factory behind the tmp_path_factory fixture
     env = {**os.environ, "PLAYBOOK_BUILD_DIR": str(folder / "build"), "PLAYBOOK_STATE_DIR": str(folder / "state")}
-    script, args = "journey_child.py", [str(folder)] + (["--then-rehearsal"] if then_rehearsal else [])
+    script, args = "journey_child.py", [str(folder)] + (["--with-rehearsal"] if with_rehearsal else [])
     if rehearsal_only:
         from rehearsal_child import rehearsal_env
 
@@ -200,17 +251,19 @@ def _start_journey(config, then_rehearsal: bool = False, rehearsal_only: bool = 
                                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     _JOURNEY["child"] = (proc, folder)
-    if then_rehearsal or rehearsal_only:
+    if with_rehearsal or rehearsal_only:
         _JOURNEY["rehearsal"] = folder / "rehearsal"
 
 
 @pytest.fixture(scope="session")
-def rehearsal_run():
+def rehearsal_run(request):
     """The RunPod rehearsal's report (FOLDER/rehearsal.json, tests/rehearsal_child.py), once per session: notebooks
-    00-08 with target "runpod" on a strict stand-in, run by the journey's child process after the journey (or alone,
+    00-08 with target "runpod" on a strict stand-in, run by the journey's child process beside the journey (or alone,
     when no test reads the journey), overlapping with the rest of the suite. Returns (the report, its folder)."""
     import subprocess
 
+    if "child" not in _JOURNEY:
+        _attach_to_the_controllers_child(request.config)
     if "rehearsal" not in _JOURNEY:
         pytest.fail("the rehearsal was not started at the end of collection (no test selected asks for it, or no "
                     "Docker daemon and registry answered then)")
@@ -235,6 +288,8 @@ def _stop_journey() -> None:
     import subprocess
 
     proc, _ = _JOURNEY["child"]
+    if not isinstance(proc, subprocess.Popen):  # a worker's view of the controller's child: the controller stops it
+        return
     for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
         if proc.poll() is not None:
             return

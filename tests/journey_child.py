@@ -2,7 +2,7 @@
 selects a test that reads the journey (tests/conftest.py), so that its ~6 minutes of notebooks overlap with
 the rest of the suite instead of adding to it.
 
-    python tests/journey_child.py FOLDER [--then-rehearsal]
+    python tests/journey_child.py FOLDER [--with-rehearsal]
 
 Every notebook 00-08 runs in order on one local platform, with "your own model" brought in through the
 ``model_dir`` parameter (a demo-sized model in a folder of another name, as ``playbook notebooks -p
@@ -10,8 +10,11 @@ model_dir=...`` does). The child's build folder and local-platform state are its
 FOLDER/state: the caller sets PLAYBOOK_BUILD_DIR and PLAYBOOK_STATE_DIR), so nothing a concurrent test does
 to its platform or build folder reaches the journey. It writes FOLDER/journey.json: each notebook's run (as
 ``playbook.journey.notebooks.NotebookRun`` fields), the model folder, and the journey's local state after 08.
-With ``--then-rehearsal`` it then runs the RunPod rehearsal (tests/rehearsal_child.py) in FOLDER/rehearsal, with
-a build and state folder of its own: the two never share a platform, and never load the CPU at the same time."""
+With ``--with-rehearsal`` it also runs the RunPod rehearsal (tests/rehearsal_child.py), in a process of its own
+started first, in FOLDER/rehearsal with a build and state folder of its own: the two never share a platform (only
+the Docker daemon and the loopback registry, whose concurrent pushes of the same layers ``registry.push`` retries),
+and they run at the same time, so the session waits for the longer of the two, not their sum. This process exits
+when both are done."""
 
 from __future__ import annotations
 
@@ -64,22 +67,23 @@ def main(folder: Path) -> int:
     return 0
 
 
-def rehearse(folder: Path) -> int:
+def rehearse(folder: Path):
     """The rehearsal in a process of its own (fresh settings: its build and state folders), logging to
-    FOLDER/rehearsal.log; it dies with this process (its own watch)."""
+    FOLDER/rehearsal.log; it dies with this process (its own watch). Returns the running process."""
     import subprocess
 
     from rehearsal_child import rehearsal_env
 
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "rehearsal.log", "wb") as log:
-        return subprocess.call([sys.executable, str(Path(__file__).with_name("rehearsal_child.py")), str(folder)],
-                               env={**os.environ, **rehearsal_env(folder)}, stdin=subprocess.DEVNULL, stdout=log,
-                               stderr=subprocess.STDOUT)
+        return subprocess.Popen([sys.executable, str(Path(__file__).with_name("rehearsal_child.py")), str(folder)],
+                                env={**os.environ, **rehearsal_env(folder)}, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT)
 
 
 if __name__ == "__main__":
+    rehearsal = rehearse(Path(sys.argv[1]) / "rehearsal") if "--with-rehearsal" in sys.argv[2:] else None
     code = main(Path(sys.argv[1]))
-    if "--then-rehearsal" in sys.argv[2:]:
-        code = rehearse(Path(sys.argv[1]) / "rehearsal") or code
+    if rehearsal is not None:
+        code = rehearsal.wait() or code
     sys.exit(code)

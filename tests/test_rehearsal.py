@@ -2,7 +2,7 @@
 at a strict stand-in (a local platform that runs only images pulled from the loopback registry and keeps its
 state in its own file) through `playbook local env --as-runpod`'s variables, with a canary API key, in a fresh
 build and state folder. It runs in the background (tests/rehearsal_child.py, started by tests/conftest.py at the
-end of collection, after the journey in the same child process); this file reads its report.
+end of collection, beside the journey, by the same child process); this file reads its report.
 
 It holds: every notebook that reaches a platform talked to the runpod target at the stand-in's address (none to
 a local one); no local platform was recorded or used for the journey; the image 04 pushed to the registry is

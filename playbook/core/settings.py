@@ -75,6 +75,9 @@ VARIABLES = {v.name: v for v in (
     EnvVar("PLAYBOOK_TEST_JOURNEY", "unset", "tests: a folder where an earlier session's journey ran (its "
            "journey.json, e.g. /tmp/pytest-of-$USER/pytest-N/journey0): the tests that read the journey read that "
            "run instead of starting one (tests/journey_child.py)"),
+    EnvVar("PLAYBOOK_TEST_SHARED", "set by the tests", "tests, set by the controller of a parallel session "
+           "(make test: pytest -n 2): the folder where it and its workers share the journey's child "
+           "(tests/parallel.py); never set it by hand"),
     EnvVar("PLAYBOOK_FAULT", "unset", "an endpoint env key, not a host variable: breaks the local platform's "
            "endpoint on purpose (no_stock, crash_loop, image_pull, cuda_mismatch, oom, slow_init, hang; "
            "playbook/local/runtime/faults.py)"),
