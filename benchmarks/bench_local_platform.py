@@ -7,9 +7,12 @@
   expects from recent jobs); ``--pickup-only`` prints just these figures, for a no-op and a 0.5 s job;
 * throughput (jobs/s) with 1 and 2 warm workers, a no-op and a 0.5 s handler, at the SDK's default
   concurrency (its 1 s pause after each job take) and with WORKER_PREFETCH=1;
-* the demo worker's cold start (spawn to first job take) and its first job's latency.
+* the demo worker's cold start (spawn to first job take) and its first job's latency;
+* N demo workers started at once, forked from the platform's warm process (worker/preimport.py) and started
+  cold (PLAYBOOK_WORKER_FORK=0), side by side: the wall time to N first jobs, the median cold start, and the
+  CPU seconds the workers (and the fork server) used; ``--starts-only`` prints just these.
 
-    python benchmarks/bench_local_platform.py [--requests 30] [--jobs 12] [--pickup-only]
+    python benchmarks/bench_local_platform.py [--requests 30] [--jobs 12] [--pickup-only] [--starts-only [N]]
 """
 
 from __future__ import annotations
@@ -126,6 +129,45 @@ def demo_cold_start(platform) -> tuple[float, float]:
     return worker.cold_start_s, first.latency_s
 
 
+def worker_starts(n: int, fork: bool) -> tuple[float, float, float]:
+    """(wall s to n first jobs, median cold start s, CPU s of the platform's child processes) for n demo workers
+    started at once on a fresh platform; the CPU is counted once the platform (and its fork server) stopped."""
+    import os
+    import resource
+
+    from playbook.weights.demo_model import make_demo_model
+
+    os.environ["PLAYBOOK_WORKER_FORK"] = "1" if fork else "0"
+    volume = Path(tempfile.mkdtemp(prefix="bench-volume-"))
+    make_demo_model(volume / "models" / "tiny-sd")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with local.start(record=False, log_dir=Path(tempfile.mkdtemp(prefix="bench-starts-"))) as platform:
+        cfg = platform.create_endpoint(EndpointConfig(name="starts", volume_dir=volume, workers_max=n,
+                                                      idle_timeout_s=60, scaler_type="REQUEST_COUNT",
+                                                      scaler_value=1))
+        jobs = JobClient(platform.target, cfg.id)
+        start = time.perf_counter()
+        ids = [jobs.run({"prompt": f"start {i}", "width": 64, "height": 64, "num_inference_steps": 2})
+               for i in range(n)]
+        assert all(jobs.wait(i, timeout_s=600).status == "COMPLETED" for i in ids)
+        wall = time.perf_counter() - start
+        colds = [w.cold_start_s for w in platform.list_workers(cfg.id) if w.cold_start_s is not None]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    os.environ.pop("PLAYBOOK_WORKER_FORK")
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, statistics.median(colds) if colds else float("nan"), cpu
+
+
+def start_rows(n: int) -> list[tuple[str, str]]:
+    rows = []
+    for fork in (True, False):
+        wall, cold, cpu = worker_starts(n, fork)
+        how = "forked (warm process)" if fork else "cold (PLAYBOOK_WORKER_FORK=0)"
+        rows.append((f"{n} demo workers at once, {how}",
+                     f"{wall:6.1f} s to {n} first jobs, cold start median {cold:5.1f} s, {cpu:6.1f} CPU s"))
+    return rows
+
+
 def ms(values: list[float], q: float) -> str:
     return f"{percentile(values, q) * 1000:7.1f} ms"
 
@@ -135,7 +177,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30, help="sequential requests per latency figure")
     parser.add_argument("--jobs", type=int, default=12, help="jobs per throughput figure")
     parser.add_argument("--pickup-only", action="store_true", help="only the pickup-delay figures (quick)")
+    parser.add_argument("--starts-only", type=int, nargs="?", const=4, default=None, metavar="N",
+                        help="only N workers started at once, forked and cold (default 4)")
     args = parser.parse_args()
+    if args.starts_only:
+        for name, value in start_rows(args.starts_only):
+            print(f"{name:<50}  {value}")
+        return
     logs = Path(tempfile.mkdtemp(prefix="bench-local-"))
     rows = []
     with local.start(record=False, log_dir=logs) as platform:
@@ -173,6 +221,7 @@ def main() -> None:
         cold, first = demo_cold_start(platform)
         rows.append(("demo worker cold start (spawn to first job take)", f"{cold:6.2f} s"))
         rows.append(("demo worker first job /runsync latency (incl. cold start)", f"{first:6.2f} s"))
+    rows += start_rows(4)
     width = max(len(r[0]) for r in rows)
     print(f"\nlocal platform benchmark ({args.requests} requests, {args.jobs} jobs per throughput figure)")
     for name, value in rows:

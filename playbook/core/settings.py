@@ -57,6 +57,9 @@ VARIABLES = {v.name: v for v in (
     EnvVar("PLAYBOOK_LOCAL_STRICT", "0", "1: the local platform is the strict stand-in for RunPod (`playbook local "
            "up --strict`): workers run only their endpoint's image pulled from its registry, crash loops back off, "
            "state persists in the state folder"),
+    EnvVar("PLAYBOOK_WORKER_FORK", "1 on Linux", "0: every local worker process starts cold (python launch.py "
+           "HANDLER); by default, a worker folder with a preimport.py has its workers forked from a process that "
+           "imported it once (playbook/local/supervision/forking.py; Linux only)"),
     EnvVar("PLAYBOOK_TARGET", "auto", "local, runpod or auto: local keeps the journey on the local platform even "
            "with RUNPOD_API_KEY set (`playbook notebooks --target local`, `make playbook TARGET=local`)"),
     EnvVar("PLAYBOOK_GPU_CATALOG", "none", "a TOML/YAML/JSON file overriding GPU pool prices and VRAM"),
@@ -134,6 +137,14 @@ def target() -> str:
 def local_strict() -> bool:
     """PLAYBOOK_LOCAL_STRICT: whether a local platform started without an explicit ``strict`` is strict."""
     return (env("PLAYBOOK_LOCAL_STRICT") or "0").strip().lower() not in ("0", "false", "no", "")
+
+
+def worker_fork_enabled() -> bool:
+    """PLAYBOOK_WORKER_FORK: whether local worker processes may be forked from a warm fork server (Linux only)."""
+    import sys
+
+    return sys.platform.startswith("linux") and (env("PLAYBOOK_WORKER_FORK") or "1").strip().lower() not in (
+        "0", "false", "no")
 
 
 def local_api_key() -> str | None:

@@ -36,6 +36,7 @@ from playbook.local.runtime.engine import Engine
 from playbook.local.runtime.scaler import Scaler, TimelineSample
 from playbook.local.runtime.state import EndpointState
 from playbook.local.supervision.docker_runner import Containers
+from playbook.local.supervision.forking import Forkservers
 
 log = logging.getLogger("playbook.local")
 
@@ -89,6 +90,7 @@ class LocalPlatform:
         self.log_dir = Path(log_dir or build_dir() / "local" / "logs").resolve()
         self.clock = Clock((self.saved or {}).get("clock_offset_s", 0.0))
         self.containers = Containers()  # what this platform's Docker runners started: swept at stop
+        self.forkservers = Forkservers(self.log_dir)  # warm servers its process workers fork from: closed at stop
         self.engine = Engine(self.clock)
         self.scaler = Scaler(self)
         self.control_state = None  # the REST control API's ControlState, set when its routes are added
@@ -207,6 +209,7 @@ class LocalPlatform:
                 self.engine.ledger.close(worker.id, time.time())
                 self.engine.worker_gone(ep, worker, getattr(worker.handle, "returncode", None))
         await asyncio.get_running_loop().run_in_executor(None, self.containers.sweep)
+        await asyncio.get_running_loop().run_in_executor(None, self.forkservers.close)
         if self.data_file:
             persist.save(self.data_file, persist.snapshot(self))
         await self._runner.cleanup()

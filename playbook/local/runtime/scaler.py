@@ -165,7 +165,7 @@ class Scaler:
         platform = self.platform
         worker_id = platform.new_worker_id()
         runner = choose_runner(ep.cfg, self.stock(), self.current_fault, strict=platform.strict,
-                               containers=platform.containers)
+                               containers=platform.containers, forkservers=platform.forkservers)
         log_path = platform.log_dir / ep.cfg.id / f"{worker_id}.log"
         worker = Worker(worker_id, ep.cfg.id, runner.name, log_path, release=ep.release)
         ep.workers[worker_id] = worker

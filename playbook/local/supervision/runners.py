@@ -110,11 +110,16 @@ def _say_where_the_volume_is(endpoint: EndpointConfig, log_path: Path) -> None:
 
 
 class ProcessRunner:
-    """Runs ``python <endpoint.handler_path>`` through ``launch.py`` with this interpreter."""
+    """Runs ``python <endpoint.handler_path>`` through ``launch.py`` with this interpreter, or forks it from the
+    platform's warm fork server for the handler's folder where there is one (``forking``: the same worker,
+    without re-importing what the folder's ``preimport.py`` imports)."""
 
     name = "process"
 
-    def start(self, worker_id: str, endpoint: EndpointConfig, env: dict, log_path: Path) -> ProcessHandle:
+    def __init__(self, forkservers=None):
+        self.forkservers = forkservers  # the platform's forking.Forkservers (None: every worker starts cold)
+
+    def start(self, worker_id: str, endpoint: EndpointConfig, env: dict, log_path: Path):
         handler = Path(endpoint.handler_path)
         if not handler.is_file():
             from playbook.core.errors import ConfigError
@@ -124,14 +129,23 @@ class ProcessRunner:
         log_path = Path(log_path)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         _say_where_the_volume_is(endpoint, log_path)
+        home = self.forkservers.home if self.forkservers is not None else log_path.parent / "home"
+        full_env = {**worker_base_env(home), **env, "PYTHONUNBUFFERED": "1"}
+        server = self.forkservers.server_for(handler, full_env) if self.forkservers is not None else None
+        if server is not None:
+            from playbook.local.runtime.worker_logs import write_system_line
+
+            write_system_line(log_path, f"forked from the platform's warm process, which imported "
+                                        f"{handler.parent.name}/preimport.py once: this start has no import phase "
+                                        "(a container on RunPod, or PLAYBOOK_WORKER_FORK=0, imports those modules "
+                                        "itself)")
+            return server.fork(handler, full_env, handler.parent, log_path)
         read_fd, write_fd = os.pipe()
-        full_env = {**worker_base_env(log_path.parent / "home"), **env,
-                    LIFELINE_FD_VAR: str(read_fd), "PYTHONUNBUFFERED": "1"}
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, str(LAUNCHER), str(handler)],
-                env=full_env, cwd=str(handler.parent), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(read_fd,),
+                env={**full_env, LIFELINE_FD_VAR: str(read_fd)}, cwd=str(handler.parent), stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(read_fd,),
             )
         os.close(read_fd)
         return ProcessHandle(proc, write_fd, log_path)
@@ -156,7 +170,7 @@ class RefusedRunner:
 
 def choose_runner(endpoint: EndpointConfig, stock=None,
                   current_fault: Callable[[str], str | None] = lambda endpoint_id: None, *,
-                  strict: bool = False, containers=None) -> Runner:
+                  strict: bool = False, containers=None, forkservers=None) -> Runner:
     """The one place that decides how an endpoint's workers run.
 
     A worker that cannot be placed or pulled (``playbook.local.runtime.faults``) gets no process at all.
@@ -169,7 +183,8 @@ def choose_runner(endpoint: EndpointConfig, stock=None,
     (``launch.py``) is what carries the fault out, and it does not run in the image (strict mode refuses it).
     ``stock``: the control API's stock table; ``current_fault(endpoint_id)``: the endpoint's placement
     fault as now configured (a fault worker goes away when it is gone); ``containers``: the platform's
-    ``docker_runner.Containers``, which its shutdown sweeps.
+    ``docker_runner.Containers``, which its shutdown sweeps; ``forkservers``: the platform's
+    ``forking.Forkservers``, from which a process worker is forked where its folder allows it.
     """
     from playbook.image import dockerhost
     from playbook.local.runtime import faults
@@ -184,7 +199,7 @@ def choose_runner(endpoint: EndpointConfig, stock=None,
             docker_runner.image_available(endpoint.image)
             or (docker_runner.registry_reference(endpoint.image) and dockerhost.daemon_status().available)):
         return docker_runner.DockerRunner(containers)  # a registry reference is pulled; a failed pull is logged
-    return ProcessRunner()
+    return ProcessRunner(forkservers)
 
 
 def _strict_runner(endpoint: EndpointConfig, containers) -> Runner:

@@ -1,0 +1,218 @@
+"""Local workers forked from a warm process (``forkserver.py``) instead of started cold, where that is safe.
+
+A worker folder that ships ``preimport.py`` (the demo worker's: torch, diffusers, transformers, with the handler's
+environment defaults) gets one fork server per platform: it runs that file once, and each worker of the folder
+is then forked from it and runs ``launch.main`` as a fresh ``python launch.py HANDLER`` would. What a worker
+saves is the import of those modules (about 5 of its 7 CPU seconds on this project's CPU; `benchmarks/
+bench_local_platform.py` prints the two starts side by side). The runpod SDK is imported by each worker, so the
+worker loop and its RUNPOD_* variables are per worker, as before.
+
+What differs from a cold start, and how it is kept honest:
+- the modules in ``preimport.py`` were imported with the server's environment: a worker whose environment differs
+  in a variable such a module reads at import (``IMPORT_TIME_PREFIXES``: HF_*, TORCH*, OMP_*, HOME, ...) starts
+  cold instead, so no setting is silently ignored;
+- the local cold start lacks the import phase that a RunPod container pays (its log's timing marks show it);
+- Linux only (fork after importing torch is not safe on macOS); ``PLAYBOOK_WORKER_FORK=0`` turns it off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from playbook.core.settings import LIFELINE_FD_VAR, worker_fork_enabled
+from playbook.core.waiting import WaitTimeout, wait_for
+
+SERVER = Path(__file__).with_name("forkserver.py")
+PREIMPORT = "preimport.py"
+READY_TIMEOUT_S = 300.0
+# variables that torch, diffusers, transformers or huggingface_hub read when imported (paths, offline mode,
+# thread counts, logging): a worker must agree with its server on each of them to be forked
+IMPORT_TIME_PREFIXES = ("HF_", "HUGGINGFACE", "TRANSFORMERS", "DIFFUSERS", "TORCH", "PYTORCH", "OMP_", "MKL_",
+                        "KMP_", "OPENBLAS", "CUDA", "NVIDIA", "XDG_", "HOME", "PYTHON", "LD_")
+
+
+def import_time_env(env: dict) -> dict:
+    return {k: v for k, v in env.items() if k.startswith(IMPORT_TIME_PREFIXES)}
+
+
+class ForkedHandle:
+    """A forked worker (the server's child, in its own process group): the interface of ``ProcessHandle``."""
+
+    def __init__(self, server: Forkserver, pid: int, lifeline_fd: int, log_path: Path):
+        self.server, self.pid, self.log_path = server, pid, log_path
+        self._lifeline_fd = lifeline_fd
+
+    @property
+    def returncode(self) -> int | None:
+        return self.server.exit_code(self.pid)
+
+    def alive(self) -> bool:
+        return self.returncode is None
+
+    def _signal_group(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """SIGTERM (the SDK finishes its loop), then SIGKILL the whole group after ``timeout_s``."""
+        if self.alive():
+            self._signal_group(signal.SIGTERM)
+            with contextlib.suppress(WaitTimeout):
+                wait_for(lambda: not self.alive(), timeout_s, what="the worker to exit", interval_s=0.02,
+                         max_interval_s=0.02)
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the worker and everything it forked, close its lifeline, and wait for its exit (5 s at most)."""
+        self._signal_group(signal.SIGKILL)
+        if self._lifeline_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._lifeline_fd)
+            self._lifeline_fd = -1
+        with contextlib.suppress(WaitTimeout):
+            wait_for(lambda: not self.alive(), 5.0, what="the worker to exit", interval_s=0.02, max_interval_s=0.1)
+
+
+class Forkserver:
+    """One server process for one worker folder: started at the first worker, stopped with its platform."""
+
+    def __init__(self, folder: Path, env: dict, log_path: Path):
+        self.folder = folder
+        self.env = {k: v for k, v in env.items() if k != LIFELINE_FD_VAR}
+        self.error: str | None = None
+        self._lock = threading.Lock()
+        self._replies: dict[int, dict] = {}
+        self._exits: dict[int, int] = {}
+        self._changed = threading.Condition()
+        self._next_id = 0
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, str(SERVER), str(theirs.fileno()), str(folder)],
+                                         env={**self.env, "PYTHONUNBUFFERED": "1"}, cwd=str(folder),
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True, pass_fds=(theirs.fileno(),))
+        theirs.close()
+        self.sock = ours
+        ready = self._receive()
+        if not ready or not ready.get("ready"):
+            self.error = (ready or {}).get("error") or f"the fork server exited (see {log_path})"
+            self.close()
+            return
+        threading.Thread(target=self._read, daemon=True, name=f"forkserver-{folder.name}").start()
+
+    def _receive(self) -> dict | None:
+        ready, _, _ = select.select([self.sock], [], [], READY_TIMEOUT_S)
+        data = self.sock.recv(1 << 20) if ready else b""
+        return json.loads(data) if data else None
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(1 << 20)
+            except OSError:
+                data = b""
+            with self._changed:
+                if not data:
+                    self.error = self.error or "the fork server stopped"
+                    self._changed.notify_all()
+                    return
+                message = json.loads(data)
+                if "exit" in message:
+                    self._exits[message["exit"]] = message["code"]
+                else:
+                    self._replies[message["id"]] = message
+                self._changed.notify_all()
+
+    @property
+    def usable(self) -> bool:
+        return self.error is None
+
+    def agrees(self, env: dict) -> bool:
+        """Whether a worker with ``env`` sees, at import, what this server saw (else it starts cold)."""
+        return import_time_env(env) == import_time_env(self.env)
+
+    def fork(self, handler: Path, env: dict, cwd: Path, log_path: Path) -> ForkedHandle:
+        read_fd, write_fd = os.pipe()
+        with self._lock:
+            self._next_id += 1
+            request_id = self._next_id
+        request = {"id": request_id, "handler": str(handler), "env": env, "cwd": str(cwd)}
+        try:
+            with open(log_path, "ab") as log:
+                socket.send_fds(self.sock, [json.dumps(request).encode()], [log.fileno(), read_fd])
+        finally:
+            os.close(read_fd)
+        with self._changed:
+            self._changed.wait_for(lambda: request_id in self._replies or self.error is not None, timeout=30)
+            reply = self._replies.pop(request_id, None)
+        if not reply or "pid" not in reply:
+            os.close(write_fd)
+            from playbook.core.errors import PlatformError
+
+            raise PlatformError(f"the fork server of {self.folder} could not start the worker: "
+                                f"{(reply or {}).get('error') or self.error or 'no answer in 30 s'}")
+        return ForkedHandle(self, reply["pid"], write_fd, log_path)
+
+    def exit_code(self, pid: int) -> int | None:
+        with self._changed:
+            if pid in self._exits:
+                return self._exits[pid]
+            if self.error is None:
+                return None
+        try:  # the server is gone (its children were re-parented): alive while the pid answers
+            os.kill(pid, 0)
+            return None
+        except ProcessLookupError:
+            return -signal.SIGKILL
+        except PermissionError:
+            return None
+
+    def close(self) -> None:
+        """Stop the server (its workers are stopped by their platform; they do not depend on it)."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Forkservers:
+    """A platform's fork servers, one per worker folder with a ``preimport.py``; closed when the platform stops.
+    ``home``: the HOME every local worker of the platform gets (one for all, so that forked workers agree)."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = Path(log_dir)
+        self.home = self.log_dir / "home"
+        self._servers: dict[Path, Forkserver] = {}
+        self._lock = threading.Lock()
+
+    def server_for(self, handler: Path, env: dict) -> Forkserver | None:
+        """The warm server for the handler's folder (started now if needed), or None: cold start."""
+        folder = Path(handler).resolve().parent
+        if not (worker_fork_enabled() and (folder / PREIMPORT).is_file()):
+            return None
+        with self._lock:
+            if folder not in self._servers:
+                self._servers[folder] = Forkserver(folder, env, self.log_dir / f"forkserver-{folder.name}.log")
+            server = self._servers[folder]
+        return server if server.usable and server.agrees(env) else None
+
+    def close(self) -> None:
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.close()
