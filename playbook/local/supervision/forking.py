@@ -29,7 +29,7 @@ import threading
 from pathlib import Path
 
 from playbook.core.settings import LIFELINE_FD_VAR, worker_fork_enabled
-from playbook.core.waiting import WaitTimeout, wait_for
+from playbook.local.supervision.runners import ProcessHandle
 
 SERVER = Path(__file__).with_name("forkserver.py")
 PREIMPORT = "preimport.py"
@@ -42,44 +42,6 @@ IMPORT_TIME_PREFIXES = ("HF_", "HUGGINGFACE", "TRANSFORMERS", "DIFFUSERS", "TORC
 
 def import_time_env(env: dict) -> dict:
     return {k: v for k, v in env.items() if k.startswith(IMPORT_TIME_PREFIXES)}
-
-
-class ForkedHandle:
-    """A forked worker (the server's child, in its own process group): the interface of ``ProcessHandle``."""
-
-    def __init__(self, server: Forkserver, pid: int, lifeline_fd: int, log_path: Path):
-        self.server, self.pid, self.log_path = server, pid, log_path
-        self._lifeline_fd = lifeline_fd
-
-    @property
-    def returncode(self) -> int | None:
-        return self.server.exit_code(self.pid)
-
-    def alive(self) -> bool:
-        return self.returncode is None
-
-    def _signal_group(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, sig)
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """SIGTERM (the SDK finishes its loop), then SIGKILL the whole group after ``timeout_s``."""
-        if self.alive():
-            self._signal_group(signal.SIGTERM)
-            with contextlib.suppress(WaitTimeout):
-                wait_for(lambda: not self.alive(), timeout_s, what="the worker to exit", interval_s=0.02,
-                         max_interval_s=0.02)
-        self.kill()
-
-    def kill(self) -> None:
-        """SIGKILL the worker and everything it forked, close its lifeline, and wait for its exit (5 s at most)."""
-        self._signal_group(signal.SIGKILL)
-        if self._lifeline_fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._lifeline_fd)
-            self._lifeline_fd = -1
-        with contextlib.suppress(WaitTimeout):
-            wait_for(lambda: not self.alive(), 5.0, what="the worker to exit", interval_s=0.02, max_interval_s=0.1)
 
 
 class Forkserver:
@@ -141,7 +103,8 @@ class Forkserver:
         """Whether a worker with ``env`` sees, at import, what this server saw (else it starts cold)."""
         return import_time_env(env) == import_time_env(self.env)
 
-    def fork(self, handler: Path, env: dict, cwd: Path, log_path: Path) -> ForkedHandle:
+    def fork(self, handler: Path, env: dict, cwd: Path, log_path: Path) -> ProcessHandle:
+        """A worker forked from this server, as a handle like a started process's (its exit reported by the server)."""
         read_fd, write_fd = os.pipe()
         with self._lock:
             self._next_id += 1
@@ -161,7 +124,8 @@ class Forkserver:
 
             raise PlatformError(f"the fork server of {self.folder} could not start the worker: "
                                 f"{(reply or {}).get('error') or self.error or 'no answer in 30 s'}")
-        return ForkedHandle(self, reply["pid"], write_fd, log_path)
+        pid = reply["pid"]
+        return ProcessHandle(pid, write_fd, log_path, lambda: self.exit_code(pid))
 
     def exit_code(self, pid: int) -> int | None:
         with self._changed:

@@ -39,20 +39,22 @@ class Runner(Protocol):
 
 
 class ProcessHandle:
-    """A worker process in its own process group, watched by a pipe that closes when the platform dies."""
+    """A worker process in its own process group, watched by a pipe that closes when the platform dies.
+    ``poll()`` gives its exit code, or None while it runs: ``Popen.poll`` for a process this platform started,
+    the fork server's report for one it forked (``forking``)."""
 
-    def __init__(self, proc: subprocess.Popen, lifeline_fd: int, log_path: Path):
-        self.proc = proc
-        self.pid = proc.pid
+    def __init__(self, pid: int, lifeline_fd: int, log_path: Path, poll: Callable[[], int | None]):
+        self.pid = pid
         self.log_path = log_path
+        self._poll = poll
         self._lifeline_fd = lifeline_fd  # closing it tells the launcher to kill its group
 
     @property
     def returncode(self) -> int | None:
-        return self.proc.poll()
+        return self._poll()
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self._poll() is None
 
     def _signal_group(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -64,21 +66,23 @@ class ProcessHandle:
                 os.close(self._lifeline_fd)
             self._lifeline_fd = -1
 
+    def _wait(self, timeout_s: float) -> None:
+        with contextlib.suppress(WaitTimeout):
+            wait_for(lambda: not self.alive(), timeout_s, what="the worker to exit", interval_s=0.02,
+                     max_interval_s=0.1)
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """SIGTERM (the SDK finishes its loop), then SIGKILL the whole group after ``timeout_s``."""
         if self.alive():
             self._signal_group(signal.SIGTERM)
-            with contextlib.suppress(WaitTimeout):
-                wait_for(lambda: not self.alive(), timeout_s, what="the worker to exit", interval_s=0.02,
-                         max_interval_s=0.02)
+            self._wait(timeout_s)
         self.kill()
 
     def kill(self) -> None:
         """SIGKILL the worker and everything it forked (the SDK's heartbeat process included)."""
         self._signal_group(signal.SIGKILL)
         self._close_lifeline()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
+        self._wait(5.0)
 
 
 def worker_base_env(home: Path) -> dict[str, str]:
@@ -148,7 +152,7 @@ class ProcessRunner:
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(read_fd,),
             )
         os.close(read_fd)
-        return ProcessHandle(proc, write_fd, log_path)
+        return ProcessHandle(proc.pid, write_fd, log_path, proc.poll)
 
 
 class RefusedRunner:
