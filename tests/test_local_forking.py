@@ -124,3 +124,10 @@ def test_forked_workers_die_with_a_killed_platform(folder, tmp_path):
         proc.wait()
     wait_until(lambda: not any(group_alive(pid) for pid in pids), timeout_s=10)
     wait_until(lambda: not servers_of(folder), timeout_s=5)  # the server polls its socket every 0.2 s
+
+
+def test_a_preimport_that_fails_leaves_its_workers_to_start_cold(platform, folder, caplog):
+    (folder / "preimport.py").write_text("import fork_marker  # noqa: F401\nraise ImportError('no such module here')\n")
+    outputs, system = run_jobs(platform, folder, 1)
+    assert outputs[0]["preloaded"] is False and "forked from" not in system
+    assert ("no fork server for" in caplog.text and "ImportError: no such module here" in caplog.text) is FORKS

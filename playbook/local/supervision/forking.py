@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import select
 import signal
@@ -31,6 +32,7 @@ from pathlib import Path
 from playbook.core.settings import LIFELINE_FD_VAR, worker_fork_enabled
 from playbook.local.supervision.runners import ProcessHandle
 
+log = logging.getLogger("playbook.local")
 SERVER = Path(__file__).with_name("forkserver.py")
 PREIMPORT = "preimport.py"
 READY_TIMEOUT_S = 300.0
@@ -172,6 +174,9 @@ class Forkservers:
         with self._lock:
             if folder not in self._servers:
                 self._servers[folder] = Forkserver(folder, env, self.log_dir / f"forkserver-{folder.name}.log")
+                if not self._servers[folder].usable:
+                    log.warning("no fork server for %s (%s): its workers start cold", folder,
+                                self._servers[folder].error)
             server = self._servers[folder]
         return server if server.usable and server.agrees(env) else None
 
