@@ -182,24 +182,32 @@ def pytest_xdist_node_collection_finished(node, ids):
     if "decided" in _JOURNEY:
         return
     _JOURNEY["decided"] = True
-    needs = parallel.read(f"needs-{node.gateway.id}.json", timeout_s=30) or {"journey": False, "rehearsal": False}
+    needs = parallel.read(f"needs-{node.gateway.id}.json", timeout_s=30)
+    if needs is None:  # the workers then fail the tests that read the journey, saying so
+        parallel.write("child.json", {"folder": None, "rehearsal": None,
+                                      "why": f"worker {node.gateway.id}'s needs file did not come within 30 s"})
+        return
     _start_children(node.config, needs["journey"], needs["rehearsal"])
     if "child" in _JOURNEY:
         proc, folder = _JOURNEY["child"]
         parallel.watch(proc, "child-exit.json")
         rehearsal = _JOURNEY.get("rehearsal")
         parallel.write("child.json", {"folder": str(folder), "rehearsal": rehearsal and str(rehearsal)})
+    else:
+        parallel.write("child.json", {"folder": None, "rehearsal": None, "why": "no collected test reads it"})
 
 
 def _attach_to_the_controllers_child(config) -> bool:
-    """In a worker of a parallel session: take the child the controller started (False if there is none)."""
+    """In a worker of a parallel session: take the child the controller started (False outside a parallel
+    worker). A worker never starts a journey of its own: that would run it once per worker, beside the other."""
     from pathlib import Path
 
     if not parallel.is_worker(config) or parallel.shared_folder() is None:
         return False
-    found = parallel.read("child.json", timeout_s=60)
-    if found is None:
-        return False
+    found = parallel.read("child.json", timeout_s=120)
+    if found is None or not found["folder"]:
+        pytest.fail("the controller of this parallel session started no journey (no worker's collection report "
+                    f"reached it, or none asked for it): {found and found.get('why')}; run with -n 0 to see why")
     _JOURNEY["child"] = (parallel.RemoteChild("child-exit.json"), Path(found["folder"]))
     if found["rehearsal"]:
         _JOURNEY["rehearsal"] = Path(found["rehearsal"])
