@@ -60,10 +60,10 @@ class Forkserver:
         self._next_id = 0
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
+        with open(log_path, "ab") as out:
             self.proc = subprocess.Popen([sys.executable, str(SERVER), str(theirs.fileno()), str(folder)],
                                          env={**self.env, "PYTHONUNBUFFERED": "1"}, cwd=str(folder),
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True, pass_fds=(theirs.fileno(),))
         theirs.close()
         self.sock = ours
@@ -113,8 +113,8 @@ class Forkserver:
             request_id = self._next_id
         request = {"id": request_id, "handler": str(handler), "env": env, "cwd": str(cwd)}
         try:
-            with open(log_path, "ab") as log:
-                socket.send_fds(self.sock, [json.dumps(request).encode()], [log.fileno(), read_fd])
+            with open(log_path, "ab") as out:
+                socket.send_fds(self.sock, [json.dumps(request).encode()], [out.fileno(), read_fd])
         finally:
             os.close(read_fd)
         with self._changed:
