@@ -134,17 +134,21 @@ def target() -> str:
     return (env("PLAYBOOK_TARGET") or "auto").strip().lower()
 
 
+def _switch(name: str, default: str) -> bool:
+    """An on/off variable: anything but 0, false, no (or blank) is on."""
+    return (env(name) or default).strip().lower() not in ("0", "false", "no", "")
+
+
 def local_strict() -> bool:
     """PLAYBOOK_LOCAL_STRICT: whether a local platform started without an explicit ``strict`` is strict."""
-    return (env("PLAYBOOK_LOCAL_STRICT") or "0").strip().lower() not in ("0", "false", "no", "")
+    return _switch("PLAYBOOK_LOCAL_STRICT", "0")
 
 
 def worker_fork_enabled() -> bool:
     """PLAYBOOK_WORKER_FORK: whether local worker processes may be forked from a warm fork server (Linux only)."""
     import sys
 
-    return sys.platform.startswith("linux") and (env("PLAYBOOK_WORKER_FORK") or "1").strip().lower() not in (
-        "0", "false", "no")
+    return sys.platform.startswith("linux") and _switch("PLAYBOOK_WORKER_FORK", "1")
 
 
 def local_api_key() -> str | None:

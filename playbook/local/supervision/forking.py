@@ -18,6 +18,7 @@ What differs from a cold start, and how it is kept honest:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ log = logging.getLogger("playbook.local")
 SERVER = Path(__file__).with_name("forkserver.py")
 PREIMPORT = "preimport.py"
 READY_TIMEOUT_S = 300.0
+MAX_MESSAGE = 1 << 20  # as forkserver.py's
 # variables that torch, diffusers, transformers or huggingface_hub read when imported (paths, offline mode,
 # thread counts, logging): a worker must agree with its server on each of them to be forked
 IMPORT_TIME_PREFIXES = ("HF_", "HUGGINGFACE", "TRANSFORMERS", "DIFFUSERS", "TORCH", "PYTORCH", "OMP_", "MKL_",
@@ -53,11 +55,10 @@ class Forkserver:
         self.folder = folder
         self.env = {k: v for k, v in env.items() if k != LIFELINE_FD_VAR}
         self.error: str | None = None
-        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
         self._replies: dict[int, dict] = {}
         self._exits: dict[int, int] = {}
         self._changed = threading.Condition()
-        self._next_id = 0
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as out:
@@ -76,13 +77,13 @@ class Forkserver:
 
     def _receive(self) -> dict | None:
         ready, _, _ = select.select([self.sock], [], [], READY_TIMEOUT_S)
-        data = self.sock.recv(1 << 20) if ready else b""
+        data = self.sock.recv(MAX_MESSAGE) if ready else b""
         return json.loads(data) if data else None
 
     def _read(self) -> None:
         while True:
             try:
-                data = self.sock.recv(1 << 20)
+                data = self.sock.recv(MAX_MESSAGE)
             except OSError:
                 data = b""
             with self._changed:
@@ -108,18 +109,19 @@ class Forkserver:
     def fork(self, handler: Path, env: dict, cwd: Path, log_path: Path) -> ProcessHandle:
         """A worker forked from this server, as a handle like a started process's (its exit reported by the server)."""
         read_fd, write_fd = os.pipe()
-        with self._lock:
-            self._next_id += 1
-            request_id = self._next_id
+        request_id = next(self._ids)
         request = {"id": request_id, "handler": str(handler), "env": env, "cwd": str(cwd)}
+        reply = None
         try:
             with open(log_path, "ab") as out:
                 socket.send_fds(self.sock, [json.dumps(request).encode()], [out.fileno(), read_fd])
+            with self._changed:
+                self._changed.wait_for(lambda: request_id in self._replies or self.error is not None, timeout=30)
+                reply = self._replies.pop(request_id, None)
+        except OSError as exc:  # the server's end is closed
+            self.error = self.error or f"the fork server stopped ({exc})"
         finally:
             os.close(read_fd)
-        with self._changed:
-            self._changed.wait_for(lambda: request_id in self._replies or self.error is not None, timeout=30)
-            reply = self._replies.pop(request_id, None)
         if not reply or "pid" not in reply:
             os.close(write_fd)
             from playbook.core.errors import PlatformError

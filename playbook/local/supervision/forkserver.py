@@ -23,27 +23,24 @@ import select
 import signal
 import socket
 import sys
-import time
 import traceback
 
 import launch  # this folder's (sys.path[0]): imported once, before any fork
 
-MAX_MESSAGE = 1 << 20
+MAX_MESSAGE = 1 << 20  # as forking.py's
 
 
 def send(sock: socket.socket, message: dict) -> None:
     sock.send(json.dumps(message).encode())
 
 
-def preimport(folder: str) -> float:
+def preimport(folder: str) -> None:
     """Run the folder's preimport.py (its heavy imports, with the handler's own environment defaults)."""
-    started = time.process_time()
     sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location("preimport", os.path.join(folder, "preimport.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     sys.path.remove(folder)
-    return time.process_time() - started
 
 
 def run_worker(sock: socket.socket, request: dict, log_fd: int, lifeline_fd: int) -> None:
@@ -110,11 +107,11 @@ def main() -> None:
     sock = socket.socket(fileno=int(sys.argv[1]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in a notebook is not for the platform's server
     try:
-        seconds = preimport(sys.argv[2])
+        preimport(sys.argv[2])
     except BaseException as exc:  # noqa: BLE001 - the platform then starts its workers as fresh processes
         send(sock, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
-    send(sock, {"ready": True, "cpu_s": round(seconds, 2), "pid": os.getpid()})
+    send(sock, {"ready": True})
     while True:
         readable, _, _ = select.select([sock], [], [], 0.2)
         if readable:

@@ -139,11 +139,12 @@ class ProcessRunner:
         if server is not None:
             from playbook.local.runtime.worker_logs import write_system_line
 
+            handle = server.fork(handler, full_env, handler.parent, log_path)
             write_system_line(log_path, f"forked from the platform's warm process, which imported "
                                         f"{handler.parent.name}/preimport.py once: this start has no import phase "
                                         "(a container on RunPod, or PLAYBOOK_WORKER_FORK=0, imports those modules "
                                         "itself)")
-            return server.fork(handler, full_env, handler.parent, log_path)
+            return handle
         read_fd, write_fd = os.pipe()
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
