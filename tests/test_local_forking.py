@@ -24,13 +24,18 @@ pytestmark = pytest.mark.slow
 FORKS = sys.platform.startswith("linux")  # elsewhere (macOS: fork after importing torch is unsafe) all start cold
 
 HANDLER = """
-import os, sys
+import os, subprocess, sys
 PRELOADED = "fork_marker" in sys.modules  # imported by preimport.py, never by this file before this line
+LAUNCHED = []  # the command lines of the processes that `import runpod` starts
+_popen_init = subprocess.Popen.__init__
+subprocess.Popen.__init__ = lambda self, args, *a, **k: LAUNCHED.append(args) or _popen_init(self, args, *a, **k)
 import runpod
+from runpod.serverless.utils import rp_debugger
 
 def handler(job):
     return {"preloaded": PRELOADED, "pod": os.environ["RUNPOD_POD_ID"], "pid": os.getpid(), "pgid": os.getpgrp(),
-            "omp": os.environ.get("OMP_NUM_THREADS"), "argv0": os.path.basename(sys.argv[0])}
+            "omp": os.environ.get("OMP_NUM_THREADS"), "argv0": os.path.basename(sys.argv[0]),
+            "cpuinfo_runs": sum("cpuinfo" in str(a) for a in LAUNCHED), "processor": rp_debugger.PROCESSOR}
 
 runpod.serverless.start({"handler": handler})
 """
@@ -80,6 +85,18 @@ def test_workers_of_a_folder_with_preimport_are_forked_and_each_is_its_own_worke
     assert all(o["pgid"] == o["pid"] for o in outputs)  # its own process group: stopped with what it forks
     assert all(o["argv0"] == "handler.py" for o in outputs)  # the handler runs as __main__, as launch.py runs it
     assert system.count("forked from the platform's warm process") == (2 if FORKS else 0)
+
+
+def test_a_forked_worker_gets_the_servers_cpu_description_without_asking_again(platform, folder):
+    """The SDK names the processor at import (py-cpuinfo, which starts an interpreter to answer): a forked worker
+    gets the answer the server read once, and it is what py-cpuinfo itself says here; a cold one asks again."""
+    import cpuinfo
+
+    here = cpuinfo.get_cpu_info()["brand_raw"]
+    [forked], _ = run_jobs(platform, folder, 1)
+    [cold], _ = run_jobs(platform, folder, 1, env={"OMP_NUM_THREADS": "1"})
+    assert forked["processor"] == cold["processor"] == here
+    assert (forked["cpuinfo_runs"], cold["cpuinfo_runs"]) == ((0 if FORKS else 1), 1)
 
 
 def test_a_worker_with_another_import_time_setting_starts_cold(platform, folder):

@@ -6,7 +6,9 @@ transformers (about 5 of its 7 CPU seconds here), and the platform starts dozens
 here starts with those modules already imported; it then runs ``launch.main`` (the lifeline, the faults, the
 handler as ``__main__``) exactly as a fresh ``python launch.py HANDLER`` would, with its own environment, log,
 working folder and process group. The runpod SDK is not pre-imported: every worker imports it, and reads its
-RUNPOD_* variables, itself.
+RUNPOD_* variables, itself. One answer is shared: the SDK's import asks py-cpuinfo for the processor's name (its
+``rp_debugger``), and py-cpuinfo answers by starting a second Python interpreter (about 1.2 CPU seconds, more than
+the rest of ``import runpod``); the server asks once (``read_cpu_info_once``) and its workers get that same answer.
 
 Protocol on the SOCK_SEQPACKET socket: the platform sends a JSON request ``{"id", "handler", "env", "cwd"}``
 with two file descriptors (the log, the lifeline's read end); the server answers ``{"id", "pid"}`` (or
@@ -41,6 +43,21 @@ def preimport(folder: str) -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     sys.path.remove(folder)
+
+
+def read_cpu_info_once() -> None:
+    """Ask py-cpuinfo (where installed) for this machine's CPU once; a forked worker's ``cpuinfo.get_cpu_info()``
+    returns a copy of that answer instead of starting an interpreter to ask again (same machine, same dict)."""
+    try:
+        import cpuinfo
+    except ImportError:
+        return
+    info = cpuinfo.get_cpu_info()
+
+    def get_cpu_info() -> dict:
+        return dict(info)
+
+    cpuinfo.get_cpu_info = get_cpu_info
 
 
 def run_worker(sock: socket.socket, request: dict, log_fd: int, lifeline_fd: int) -> None:
@@ -107,6 +124,7 @@ def main() -> None:
     sock = socket.socket(fileno=int(sys.argv[1]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in a notebook is not for the platform's server
     try:
+        read_cpu_info_once()
         preimport(sys.argv[2])
     except BaseException as exc:  # noqa: BLE001 - the platform then starts its workers as fresh processes
         send(sock, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})

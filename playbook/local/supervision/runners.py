@@ -141,7 +141,8 @@ class ProcessRunner:
 
             handle = server.fork(handler, full_env, handler.parent, log_path)
             write_system_line(log_path, f"forked from the platform's warm process, which imported "
-                                        f"{handler.parent.name}/preimport.py once: this start has no import phase "
+                                        f"{handler.parent.name}/preimport.py and read the CPU's description once: "
+                                        "this start has no import phase "
                                         "(a container on RunPod, or PLAYBOOK_WORKER_FORK=0, imports those modules "
                                         "itself)")
             return handle
