@@ -49,8 +49,10 @@ def test_bring_your_own_model_is_copied_onto_the_volume_once(tmp_path):
 
 
 def test_notebook_parameters_from_the_command_line():
-    assert notebooks.parse_parameters(["steps=4", "model_dir=/data/m", "prefetch=false", "vram_gb=2.5"]) == {
-        "steps": 4, "model_dir": "/data/m", "prefetch": False, "vram_gb": 2.5}
+    assert notebooks.parse_parameters(["steps=4", "model_dir=/data/m", "prefetch=false", "vram_gb=2.5",
+                                      "run_test_input=False", "gpu_pool=None", "prompt=True story"]) == {
+        "steps": 4, "model_dir": "/data/m", "prefetch": False, "vram_gb": 2.5, "run_test_input": False,
+        "gpu_pool": None, "prompt": "True story"}
     with pytest.raises(ConfigError, match="name=value"):
         notebooks.parse_parameters(["steps"])
     with pytest.raises(ConfigError, match="has the parameter"):

@@ -99,6 +99,14 @@ def test_a_forked_worker_gets_the_servers_cpu_description_without_asking_again(p
     assert (forked["cpuinfo_runs"], cold["cpuinfo_runs"]) == ((0 if FORKS else 1), 1)
 
 
+def test_a_handler_path_relative_to_the_platforms_folder_starts_forked_and_cold(platform, folder, monkeypatch):
+    monkeypatch.chdir(folder.parent)
+    relative = Path(folder.name) / "handler.py"
+    [forked], _ = run_jobs(platform, relative.parent, 1)
+    [cold], _ = run_jobs(platform, relative.parent, 1, env={"OMP_NUM_THREADS": "1"})
+    assert (forked["preloaded"], cold["preloaded"]) == (FORKS, False)
+
+
 def test_a_worker_with_another_import_time_setting_starts_cold(platform, folder):
     outputs, system = run_jobs(platform, folder, 1)
     assert outputs[0]["preloaded"] is FORKS

@@ -141,8 +141,12 @@ def declared_parameters(path: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(path)))
 
 
+PYTHON_CONSTANTS = {"True": True, "False": False, "None": None}
+
+
 def parse_parameters(pairs: list[str]) -> dict:
-    """``["name=value", ...]`` from the command line; values are JSON when they parse (2, true, "x"), else text."""
+    """``["name=value", ...]`` from the command line; values are JSON when they parse (2, true, "x") or Python's
+    own spelling of a constant (False, None, as the parameters cells write them), else text."""
     values = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
@@ -151,7 +155,7 @@ def parse_parameters(pairs: list[str]) -> dict:
         try:
             values[name] = json.loads(text)
         except ValueError:
-            values[name] = text
+            values[name] = PYTHON_CONSTANTS.get(text, text)
     return values
 
 

@@ -124,8 +124,8 @@ class ProcessRunner:
         self.forkservers = forkservers  # the platform's forking.Forkservers (None: every worker starts cold)
 
     def start(self, worker_id: str, endpoint: EndpointConfig, env: dict, log_path: Path):
-        handler = Path(endpoint.handler_path)
-        if not handler.is_file():
+        handler = Path(endpoint.handler_path).resolve()  # the worker runs in the handler's folder: a relative path
+        if not handler.is_file():                         # would then name another file (or none)
             from playbook.core.errors import ConfigError
 
             raise ConfigError(f"endpoint {endpoint.id}: handler_path {handler} does not exist; "
