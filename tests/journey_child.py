@@ -4,12 +4,15 @@ the rest of the suite instead of adding to it.
 
     python tests/journey_child.py FOLDER [--with-rehearsal]
 
-Every notebook 00-08 runs in order on one local platform, with "your own model" brought in through the
-``model_dir`` parameter (a demo-sized model in a folder of another name, as ``playbook notebooks -p
-model_dir=...`` does). The child's build folder and local-platform state are its own (FOLDER/build,
-FOLDER/state: the caller sets PLAYBOOK_BUILD_DIR and PLAYBOOK_STATE_DIR), so nothing a concurrent test does
-to its platform or build folder reaches the journey. It writes FOLDER/journey.json: each notebook's run (as
-``playbook.journey.notebooks.NotebookRun`` fields), the model folder, and the journey's local state after 08.
+Every notebook 00-08 runs in order on one local platform, with "your own model" brought in through the ``model_dir``
+parameter (a demo-sized model in a folder of another name, as ``playbook notebooks -p model_dir=...`` does), on a
+fresh machine as the README's `make playbook` finds it: no Docker daemon and no registry (``without_docker``:
+scripts/services.sh has not run), so 04 builds nothing and the workers are local processes. The rehearsal beside it
+has the daemon and the registry: 04 builds and pushes the image, and every worker of 00-08 is a container of it.
+Between them the two chains cover both machines. The child's build folder and local-platform state are its own
+(FOLDER/build, FOLDER/state: the caller sets PLAYBOOK_BUILD_DIR and PLAYBOOK_STATE_DIR), so nothing a concurrent
+test does to its platform or build folder reaches the journey. It writes FOLDER/journey.json: each notebook's run
+(as ``playbook.journey.notebooks.NotebookRun`` fields), the model folder, and the journey's local state after 08.
 With ``--with-rehearsal`` it also runs the RunPod rehearsal (tests/rehearsal_child.py), in a process of its own
 started first, in FOLDER/rehearsal with a build and state folder of its own: the two never share a platform (only
 the Docker daemon and the loopback registry, whose concurrent pushes of the same layers ``registry.push`` retries),
@@ -53,8 +56,18 @@ def write_report(path: Path, runs: list, **extra) -> None:
     tmp.rename(path)
 
 
+def without_docker(folder: Path) -> None:
+    """This process and what it starts (kernels, the platform, its workers) see no Docker daemon and no registry,
+    as on a machine where scripts/services.sh never ran: DOCKER_HOST names a socket nothing listens on, and the
+    services' folder (PLAYBOOK_DOCKER_DIR) has no services.env."""
+    os.environ.pop("PLAYBOOK_REGISTRY", None)
+    os.environ["DOCKER_HOST"] = f"unix://{folder / 'no-docker.sock'}"
+    os.environ["PLAYBOOK_DOCKER_DIR"] = str(folder / "no-docker")
+
+
 def main(folder: Path) -> int:
     die_with_parent()
+    without_docker(folder)
     from playbook.journey import notebooks
     from playbook.journey import state as journey
     from playbook.weights.demo_model import make_demo_model
@@ -82,6 +95,8 @@ def rehearse(folder: Path):
 
 
 if __name__ == "__main__":
+    # the rehearsal starts first, with this process's Docker daemon and registry: main() then takes them away
+    # from the journey alone
     rehearsal = rehearse(Path(sys.argv[1]) / "rehearsal") if "--with-rehearsal" in sys.argv[2:] else None
     code = main(Path(sys.argv[1]))
     if rehearsal is not None:

@@ -42,12 +42,16 @@ def test_the_journey_runs_in_order_and_each_step_uses_what_the_previous_made(cha
 
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_05_deploys_the_digest_04_pushed(chain, docker_or_skip):
+def test_on_a_machine_without_docker_05_deploys_the_specs_image_as_local_processes(chain):
+    """The journey runs as `make playbook` does on a fresh machine (tests/journey_child.py: no daemon, no registry):
+    04 builds and pushes nothing, and 05 deploys the spec's image, which the local platform runs as local worker
+    processes. That 05 deploys the digest 04 pushed, run in containers, is the rehearsal's (tests/test_rehearsal.py),
+    which has the daemon and the registry."""
     runs = chain[0]
-    digest = runs["04"].glued["pushed_digest"]
-    if not digest:  # no Docker daemon or registry: 05 deployed the spec's image, run as a process
-        docker_or_skip("04 pushed no image (no Docker daemon or registry), so 05 could not deploy its digest")
-    assert runs["05"].glued["deployed_image"].endswith("@" + digest)
+    assert runs["04"].glued["docker_available"] is False and runs["04"].glued["pushed_digest"] is None
+    deployed, shown = runs["05"].glued["deployed_image"], runs["05"].executed.read_text()
+    assert "@" not in deployed and runs["05"].glued["first_job"]["status"] == "COMPLETED"
+    assert "No Docker daemon here, so no image was pushed" in shown and f"in place of {deployed}." in shown
 
 
 @pytest.mark.notebook

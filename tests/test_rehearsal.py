@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 from rehearsal_child import CANARY_PREFIX, files_holding
 
 from playbook.doctor import troubleshoot
+from playbook.journey.state import short_image
 
 pytestmark = [pytest.mark.notebook, pytest.mark.docker, pytest.mark.slow]
 
@@ -49,11 +51,22 @@ def test_every_notebook_talked_to_the_runpod_target_at_the_stand_ins_address(reh
     assert not (folder / "state" / "local-platform.json").exists()
 
 
+def journey_summaries(executed: Path) -> list[str]:
+    """What each ``journey.show(...)`` cell of an executed notebook displayed."""
+    nb = nbformat.read(str(executed), as_version=4)
+    return [o["data"]["text/plain"] for c in nb.cells if c.cell_type == "code" and "journey.show(" in c.source
+            for o in c.outputs if o.get("output_type") == "execute_result"]
+
+
 def test_the_endpoint_ran_the_pushed_image_by_digest(rehearsal, registry):
     report, folder, runs, _ = rehearsal
     pushed = runs["04"]["glued"]["pushed_reference"]
     assert pushed.startswith(f"{registry}/") and "@sha256:" in pushed
     assert runs["05"]["glued"]["deployed_image"] == pushed
+    for name in ("05", "06", "07"):  # each journey summary names that image, its digest shortened once
+        summary = journey_summaries(Path(runs[name]["executed"]))[-1]
+        assert summary.startswith("journey (runpod): "), (name, summary)
+        assert f"image {short_image(pushed)} · " in summary and summary.count("…") == 1, (name, summary)
     assert runs["05"]["glued"]["first_job"]["status"] == "COMPLETED"
     endpoint_id = runs["06"]["glued"]["endpoint_id"]
     assert runs["08"]["glued"]["journey_state"]["endpoint_id"] == endpoint_id

@@ -44,3 +44,42 @@ def test_notebook_08_says_what_each_symptom_shows(executed_notebook):
     assert "UNHEALTHY" in workers["slow_start"]
     assert "(stale)" in workers["stale_release"] and job["stale_release"] is None
     assert "IDLE" in workers["runaway_cost"] and job["runaway_cost"] is None
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_docker_pitfalls_of_08_break_and_fix_on_a_local_platform(worker_image, pushed_worker_image, tmp_path,
+                                                                     monkeypatch):
+    """The two pitfalls 08 makes only with a Docker daemon, as its walk-through makes them: an arm64 build of the
+    image (its workers die with "exec format error") and a tag the registry lacks (the pull fails), on copies of an
+    endpoint that runs the pushed image; the doctor names each, its fix is applied, and a fresh job then completes.
+    The journey's 08 has no daemon (tests/journey_child.py) and skips both; the rehearsal's makes the pull, not the
+    arm64 build (RUNPOD_SKIPS)."""
+    import playbook.local
+    from playbook import deploy
+    from playbook.api.control import ControlClient
+    from playbook.core.config import REPO_ROOT
+    from playbook.core.settings import model_dir
+    from playbook.deploy.spec import load_spec
+    from playbook.doctor import troubleshoot
+    from playbook.local import volume_folder
+    from playbook.weights.demo_model import make_demo_model
+
+    monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path))
+    spec = load_spec(REPO_ROOT / "deploy" / "demo.toml").with_changes(
+        image=pushed_worker_image.reference, workers={"min": 0, "max": 1, "idle_timeout_s": 2})
+    with playbook.local.start(record=False) as platform:
+        client = ControlClient(platform.target)
+        result = deploy.apply(spec, client)
+        make_demo_model(model_dir(volume_folder(result.volume_id)))
+        walk = troubleshoot.Walkthrough(client, result.endpoint_id, timeout_s=300)
+        names = ["exec_format", "image_pull"]
+        cases = walk.break_all(names)
+        assert {n: c.diagnosis.verdict for n, c in cases.items()} == {n: PITFALLS[n].verdict for n in names}
+        assert all(len(c.diagnosis.evidence) >= 2 for c in cases.values())
+        for name in names:
+            walk.fix(name)
+        after = walk.verify_all()  # the fixed copies are deleted once they pass
+        assert {n: d.verdict for n, d in after.items()} == {n: "healthy" for n in names}
+        assert {n: c.verify_job.status for n, c in cases.items()} == {n: "COMPLETED" for n in names}
+        deploy.destroy(spec, client)
