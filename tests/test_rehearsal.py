@@ -66,7 +66,7 @@ def test_the_endpoint_ran_the_pushed_image_by_digest(rehearsal, registry):
     for name in ("05", "06", "07"):  # each journey summary names that image, its digest shortened once
         summary = journey_summaries(Path(runs[name]["executed"]))[-1]
         assert summary.startswith("journey (runpod): "), (name, summary)
-        assert f"image {short_image(pushed)} · " in summary and summary.count("…") == 1, (name, summary)
+        assert f" · image {short_image(pushed)}" in summary and summary.count("…") == 1, (name, summary)
     assert runs["05"]["glued"]["first_job"]["status"] == "COMPLETED"
     endpoint_id = runs["06"]["glued"]["endpoint_id"]
     assert runs["08"]["glued"]["journey_state"]["endpoint_id"] == endpoint_id
