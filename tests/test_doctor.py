@@ -48,12 +48,14 @@ def cases(platform, tmp_path_factory):
     out.append((eid, "crash_loop"))
     eid, jobs = _endpoint(platform, "fault-oom", "oom", "sleep_handler")
     out.append(((eid, jobs.run({"sleep_s": 0.1})), "out_of_memory"))
-    eid, jobs = _endpoint(platform, "fault-slow-init", "slow_init", env={"RUNPOD_INIT_TIMEOUT": "1"})
+    # its start takes 5 x 20 + 10 s: UNHEALTHY from 20 s on, for 90 s (then it serves the job)
+    slow_init, jobs = _endpoint(platform, "fault-slow-init", "slow_init", env={"RUNPOD_INIT_TIMEOUT": "20"})
     jobs.run({"value": 1})
-    out.append((eid, "init_timeout"))
+    out.append((slow_init, "init_timeout"))
     empty = tmp_path_factory.mktemp("empty-volume")
     cfg = platform.create_endpoint(EndpointConfig(name="no-model", volume_dir=empty, **FAST))
-    job_id = JobClient(platform.target, cfg.id).run({"prompt": "a cat", "steps": 2})
+    no_model = JobClient(platform.target, cfg.id)
+    job_id = no_model.run({"prompt": "a cat", "steps": 2})
     out.append(((cfg.id, job_id), "models_missing"))
     eid, jobs = _endpoint(platform, "fault-hang", "hang", "sleep_handler")
     out.append(((eid, jobs.run({"sleep_s": 0.1})), "hung"))
@@ -80,6 +82,12 @@ def cases(platform, tmp_path_factory):
     out.append((demo.with_changes(name="costly", gpus=["HOPPER_141"],
                                   workers={"min": 2, "max": 20, "idle_timeout_s": 3600}), "runaway_cost"))
     time.sleep(6)  # let each fault show its symptom (crash loops die, the hung job runs past hung_after_s)
+    # and wait for the two symptoms that take a worker's start to show, as a user would (a loaded machine starts
+    # the demo worker slowly): a worker UNHEALTHY (the platform logs it when its workers view shows it), the job
+    # without its model ended
+    wait_until(lambda: any(w["status"] == "UNHEALTHY" for w in control.endpoint_workers(slow_init)["workers"]),
+               timeout_s=60, pause_s=0.5)
+    wait_until(lambda: no_model.status(job_id).terminal, timeout_s=180, pause_s=0.5)
     return out
 
 
