@@ -41,16 +41,12 @@ def pytest_collection_modifyitems(config, items):
             # the first test to ask for the journey runs all nine notebooks (~7 min on 2 idle cores)
             item.add_marker(pytest.mark.timeout(JOURNEY_TIMEOUT_S))
     # the journey runs in the background from the end of collection (journey_run): the modules that read it go
-    # last, in their order, so that everything else runs while it does.
-    # The modules whose slow part is a wait on other processes (``started_early``): in one process that wait
-    # starts when collection ends, so they go just before the journey's; a worker of a parallel session starts
-    # it in the fixture, so they go first, while the background chains keep the cores busy (at the end the
-    # wait would leave a core idle)
+    # last, in their order, so that everything else runs while it does
+    # the same for the modules whose slow part starts early (``started_early``): they go just before
     journey_modules = {getattr(item, "module", None) for item in items if _reads_the_journey(item)}
     early_modules = {getattr(item, "module", None) for item in items if item.get_closest_marker("starts_early")}
-    early_last = not parallel.is_worker(config)
     rank = lambda item: (getattr(item, "module", None) in journey_modules,  # noqa: E731
-                         (getattr(item, "module", None) in early_modules) == early_last)
+                         getattr(item, "module", None) in early_modules)
     items.sort(key=rank)  # stable: the order within each group stays
     gpu_items = [item for item in items if item.get_closest_marker("gpu")]
     if gpu_items and not _cuda_available():
