@@ -214,12 +214,12 @@ def _attach_to_the_controllers_child(config) -> bool:
     return True
 
 
-# -- waits that start early ------------------------------------------------------------------------------
-# A module marked ``starts_early`` whose slow part is waiting on other processes (pip asking the package
-# index, ...) defines ``start_early(folder)``, which starts them and returns them by name ({name: Popen});
-# conftest calls it when collection ends (and kills what still runs when the session ends), and its tests take
-# them from the ``started_early`` fixture, so the wait overlaps with the rest of the suite. Run alone (or with
-# -k), the fixture starts them then.
+# -- work that starts early ------------------------------------------------------------------------------
+# A module marked ``starts_early`` whose slow part runs in other processes (pip resolving the lock against the
+# package index: mostly CPU, measured) defines ``start_early(folder)``, which starts them and returns them by
+# name ({name: Popen}); conftest calls it when collection ends (and kills what still runs when the session ends),
+# and its tests take them from the ``started_early`` fixture, so that work overlaps with the rest of the suite.
+# Run alone (or with -k), the fixture starts them then.
 _EARLY: dict = {}
 
 

@@ -4,8 +4,10 @@ pins torch once, in the right build, and every package of it has a wheel there: 
 ``--dry-run --platform ... --only-binary=:all:`` and would fail with ResolutionImpossible otherwise.
 
 The resolution asks the package index (PyPI; the CPU torch wheel from PIP_FIND_LINKS or PyTorch's CPU index,
-as scripts/bootstrap.sh does): about a minute for the three platforms, in parallel, started when collection ends
-(``start_early``: tests/conftest.py) so that the wait overlaps with the rest of the suite."""
+as scripts/bootstrap.sh does): about a minute for the three platforms, in parallel, on 2 idle cores. It is mostly
+pip's own work, not waiting: 75 s at the end of a parallel session, 177 s when it ran first, beside the journey and
+the rehearsal. In one process it starts when collection ends (``start_early``: tests/conftest.py); a worker of a
+parallel session starts it in its fixture."""
 
 from __future__ import annotations
 
