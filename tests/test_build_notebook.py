@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from executed_outputs import outputs_text
 
 from playbook.image import layer_reference
 from playbook.journey import image_trial
@@ -26,7 +27,7 @@ def test_build_notebook_results(worker_image, registry, rehearsal_run):
     assert glued["pushed_reference"].endswith("@" + glued["pushed_digest"])
     assert glued["sizes_measured_here"] is True and 0.2 < glued["minimal_size_gb"] < 10
     # the size sentences are computed from the measurement: the figures a reader sees are the glued ones
-    shown = outputs_text(executed)
+    shown = "\n".join(outputs_text(executed))
     assert f"{glued['image_size_gb']:.2f} GB" in shown and f"{glued['minimal_size_gb']:.2f} GB" in shown
     assert f"{glued['largest_layer'][1]:,.0f} MB" in shown
 
@@ -59,19 +60,6 @@ def test_build_notebook_without_docker_says_so(executed_notebook):
     assert run.glued["sizes_measured_here"] is False and run.glued["reference_date"] == reference.date
     assert run.glued["image_size_gb"] == reference.reports["production"].total_gb and run.glued["over_budget"] is False
     assert run.glued["minimal_size_gb"] == reference.reports["minimal"].total_gb
-    shown = outputs_text(run.executed)
+    shown = "\n".join(outputs_text(run.executed))
     assert "No Docker daemon answers" in shown and reference.date in shown and reference.docker_version in shown
     assert "Exception" not in shown and "image/png" not in run.executed.read_text()  # one sentence, no chart
-
-
-def outputs_text(executed) -> str:
-    """Everything the executed notebook shows a reader (streams, text and HTML outputs)."""
-    import json
-
-    shown = []
-    for cell in json.loads(executed.read_text())["cells"]:
-        for output in cell.get("outputs", []):
-            shown.append("".join(output.get("text", "")))
-            for mime in ("text/plain", "text/html"):
-                shown.append("".join(output.get("data", {}).get(mime, "")))
-    return "\n".join(shown)

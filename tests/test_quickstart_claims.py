@@ -8,22 +8,9 @@ import json
 import re
 
 import nbformat
+from executed_outputs import journey_summaries, outputs_text
 
 from playbook.cost import choice
-
-
-def outputs_text(executed) -> list[str]:
-    """Every cell's printed and displayed text (stdout, text/plain, text/html), one string per cell."""
-    nb = nbformat.read(str(executed), as_version=4)
-    texts = []
-    for cell in nb.cells:
-        parts = []
-        for out in cell.get("outputs", []):
-            parts.append(out.get("text", ""))
-            data = out.get("data", {})
-            parts += [data.get("text/plain", ""), data.get("text/html", "")]
-        texts.append("".join(parts))
-    return texts
 
 
 def markdown(executed) -> str:
@@ -80,11 +67,9 @@ def test_the_platform_choice_prints_what_the_pricing_module_computes(executed_no
 def test_the_journey_summary_is_one_line_in_every_notebook_that_shows_it(executed_notebook):
     for name in ("01", "02", "05", "06", "07"):
         run = executed_notebook(name)
-        nb = nbformat.read(str(run.executed), as_version=4)
-        shown = [o for c in nb.cells if c.cell_type == "code" and "journey.show(" in c.source
-                 for o in c.outputs if o.get("output_type") == "execute_result"]
+        shown = journey_summaries(run.executed)
         assert shown, name
-        plain = shown[-1]["data"]["text/plain"]
+        plain = shown[-1]
         assert plain.startswith("journey (local): ") and "\n" not in plain and "{" not in plain, (name, plain)
         # the summary names the image 04 pushed, and no other: the journey has no Docker daemon, so none (the
         # rehearsal's summaries show 04's digest, shortened: tests/test_rehearsal.py)

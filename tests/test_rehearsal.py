@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nbformat
 import pytest
+from executed_outputs import journey_summaries
 from rehearsal_child import CANARY_PREFIX, files_holding
 
 from playbook.doctor import troubleshoot
@@ -49,13 +49,6 @@ def test_every_notebook_talked_to_the_runpod_target_at_the_stand_ins_address(reh
     # no local-only shortcut: the fresh state folder holds no recorded local platform, the local journey is empty
     assert report["state"]["local"] == {}
     assert not (folder / "state" / "local-platform.json").exists()
-
-
-def journey_summaries(executed: Path) -> list[str]:
-    """What each ``journey.show(...)`` cell of an executed notebook displayed."""
-    nb = nbformat.read(str(executed), as_version=4)
-    return [o["data"]["text/plain"] for c in nb.cells if c.cell_type == "code" and "journey.show(" in c.source
-            for o in c.outputs if o.get("output_type") == "execute_result"]
 
 
 def test_the_endpoint_ran_the_pushed_image_by_digest(rehearsal, registry):
