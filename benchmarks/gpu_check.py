@@ -342,9 +342,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="the compiled rows' WORKER_COMPILE: blocks or unet, +graphs for CUDA graphs "
                              "(e.g. unet+graphs); 'none' leaves the compiled rows out")
     parser.add_argument("--dtypes", default=",".join(DTYPES), help="comma-separated (default: all three)")
+    parser.add_argument("--compile-dtypes",
+                        help="the dtypes that also get a compiled row, comma-separated (default: every --dtypes). "
+                             "Each compile takes tens of seconds; on the CPU the fp16 and bf16 ones say nothing "
+                             "about a GPU")
     parser.add_argument("--terms", action="store_true",
                         help="also measure each VRAM term at several sizes and batches (fp16, and fp32 on a GPU)")
     args = parser.parse_args(argv)
+    dtypes = tuple(d for d in args.dtypes.split(",") if d)
+    compiled = set(dtypes if args.compile_dtypes is None else (d for d in args.compile_dtypes.split(",") if d))
+    if compiled - set(dtypes):
+        parser.error(f"--compile-dtypes {','.join(sorted(compiled - set(dtypes)))} is not in --dtypes "
+                     f"({','.join(dtypes)}): a compiled row is compared with its dtype's eager row")
     if not args.tiny and not has_nvidia_driver():
         print("gpu_check: no NVIDIA driver here (no /dev/nvidiactl, no nvidia-smi): it needs a CUDA GPU. "
               "Run it with --tiny for the CPU version (the demo model at 64x64).", file=sys.stderr)
@@ -358,7 +367,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     device = "cpu" if args.tiny else "cuda"
     side, steps = (64, args.steps or 2) if args.tiny else (512, args.steps or 25)
-    dtypes = tuple(d for d in args.dtypes.split(",") if d)
     modes = ("eager",) if args.compile == "none" else ("eager", args.compile)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="gpu-check-"))
     started = time.perf_counter()
@@ -368,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         make_s = time.perf_counter() - make_s
         rows = []
         for d in dtypes:
-            for mode in modes:
+            for mode in (m for m in modes if m == "eager" or d in compiled):
                 rows.append(measure_dtype(folder, device, d, side, steps, mode,
                                           folder.parent / f"{folder.name}-compile-cache"))
                 print(f"measured {rows[-1]}", file=sys.stderr, flush=True)  # kept if the run is cut short

@@ -1,4 +1,6 @@
-"""benchmarks/gpu_check.py keeps working: its --tiny mode runs every path on the CPU and prints the table."""
+"""benchmarks/gpu_check.py keeps working: its --tiny mode runs every path on the CPU and prints the table. The
+compiled row is fp32's only (``--compile-dtypes fp32``): the same code path compiles every dtype, and an inductor
+compile of fp16 or bf16 kernels for the CPU (about 25 CPU seconds each) says nothing about a GPU."""
 
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ TERMS_TITLE = "VRAM terms, measured vs playbook analyze's estimate (GB)"
 @pytest.mark.slow
 def test_gpu_check_runs_on_the_cpu_with_tiny_sizes(tmp_path):
     out = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "gpu_check.py"), "--tiny", "--steps", "1",
-                          "--keep", str(tmp_path / "model"), "--terms"], capture_output=True, text=True, timeout=1800)
+                          "--keep", str(tmp_path / "model"), "--terms", "--compile-dtypes", "fp32"],
+                         capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.splitlines()
     terms_at = lines.index(TERMS_TITLE)
     rows = [line.split() for line in lines[:terms_at] if line.split() and line.split()[0] in ("fp32", "fp16", "bf16")]
-    assert [(r[0], r[1]) for r in rows] == [(d, m) for d in ("fp32", "fp16", "bf16") for m in ("eager", "blocks")]
+    assert [(r[0], r[1]) for r in rows] == [("fp32", "eager"), ("fp32", "blocks"), ("fp16", "eager"), ("bf16", "eager")]
     for dtype, mode, load_s, start_s, it_per_s, _, first_s, job_s, peak, estimate in rows:
         assert min(float(load_s), float(start_s), float(it_per_s), float(first_s), float(job_s)) > 0, (dtype, mode)
         assert float(start_s) >= float(load_s)  # the start is the load plus the options and the warm-up
@@ -37,6 +40,12 @@ def test_gpu_check_runs_on_the_cpu_with_tiny_sizes(tmp_path):
     assert all(row[3] == row[5] == row[7] == "n/a" and float(row[8]) > 0 for row in terms)
     assert float(terms[1][8]) >= float(terms[0][8])  # a larger batch never needs less
     assert "implied factors: not measured on the CPU" in lines
+
+
+def test_a_compiled_dtype_without_its_eager_row_is_refused_naming_both_options():
+    out = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "gpu_check.py"), "--tiny", "--dtypes", "fp16",
+                          "--compile-dtypes", "fp32,fp16"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--compile-dtypes fp32 is not in --dtypes (fp16)" in out.stderr
 
 
 def test_gpu_check_refuses_in_about_a_second_without_a_gpu():
