@@ -38,9 +38,15 @@ def test_test_input_runs_the_shipped_test_input_json(model):
     assert "Job result" in run.output and "DEBUG" not in run.output  # INFO by default: no debug dumps
 
 
-def test_test_input_with_a_bad_request_fails_with_the_reason(model):
-    run = run_test_input({**FAST, "width": 63}, model)
-    assert run.returncode == 1 and "'width' = 63 is invalid" in run.output and "Traceback" not in run.output
+@pytest.fixture(scope="module")
+def refused(model):
+    """One worker process refusing a bad request (width 63): two tests read it."""
+    return run_test_input({**FAST, "width": 63}, model)
+
+
+def test_test_input_with_a_bad_request_fails_with_the_reason(refused):
+    assert refused.returncode == 1 and "'width' = 63 is invalid" in refused.output
+    assert "Traceback" not in refused.output
 
 
 def free_port() -> int:
@@ -91,11 +97,8 @@ def test_rp_serve_api_bad_request_is_failed_and_the_server_keeps_serving(serve_a
     assert health["output"]["jobs_failed"] == 1
 
 
-def test_test_input_is_summarised_in_one_line(model):
-    from playbook.handler.preview import run_test_input
-
+def test_test_input_is_summarised_in_one_line(model, refused):
     done = run_test_input({"prompt": "x", "width": 64, "height": 72, "num_inference_steps": 2, "seed": 1}, model)
     assert done.summary().startswith("--test_input completed in ") and "64x72 png image(s), 2 steps" in done.summary()
-    refused = run_test_input({"prompt": "x", "width": 63}, model)
     line = refused.summary()
     assert "\n" not in line and line.startswith("--test_input failed (exit 1)") and "'width' = 63" in line
