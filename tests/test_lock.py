@@ -3,52 +3,21 @@ macOS arm64 (Python 3.11). Each platform's share of it (its environment markers 
 pins torch once, in the right build, and every package of it has a wheel there: pip resolves it with
 ``--dry-run --platform ... --only-binary=:all:`` and would fail with ResolutionImpossible otherwise.
 
-The resolution asks the package index (PyPI; the CPU torch wheel from PIP_FIND_LINKS or PyTorch's CPU index,
-as scripts/bootstrap.sh does): about a minute for the three platforms, in parallel, on 2 idle cores. It is mostly
-pip's own work, not waiting: 75 s at the end of a parallel session, 177 s when it ran first, beside the journey and
-the rehearsal. In one process it starts when collection ends (``start_early``: tests/conftest.py); a worker of a
-parallel session starts it in its fixture."""
+The resolution (tests/lock_check.py, one process) asks PyPI for each pinned project's files once, and pip reads
+the pinned versions' files from a local copy of those pages (the CPU torch wheel from PIP_FIND_LINKS or PyTorch's
+CPU index, as scripts/bootstrap.sh does). It is mostly CPU work, not waiting: 71 CPU s when pip read PyPI's pages
+itself, every version of every project, about 37 now. In one process it starts when collection ends
+(``start_early``: tests/conftest.py); a worker of a parallel session starts it in its fixture."""
 
 from __future__ import annotations
 
-import os
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from packaging.markers import default_environment
-from packaging.requirements import Requirement
-
-from playbook.core.config import REPO_ROOT
-
-LOCK = REPO_ROOT / "requirements.lock"
-PYTHON = {"python_version": "3.11", "python_full_version": "3.11.9", "implementation_name": "cpython",
-          "platform_python_implementation": "CPython", "os_name": "posix"}
-PLATFORMS = {  # name: (marker environment, pip's --platform tags)
-    "linux-x86_64": ({"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64"},
-                     [f"manylinux_2_{n}_x86_64" for n in range(36, 16, -1)] + ["manylinux2014_x86_64",
-                                                                              "linux_x86_64"]),
-    "linux-aarch64": ({"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "aarch64"},
-                      [f"manylinux_2_{n}_aarch64" for n in range(36, 16, -1)] + ["manylinux2014_aarch64"]),
-    "macos-arm64": ({"sys_platform": "darwin", "platform_system": "Darwin", "platform_machine": "arm64"},
-                    ["macosx_14_0_arm64"]),  # pip adds the older macOS versions and universal2
-}
-
-
-def pins(platform: str) -> dict[str, str]:
-    """The lock's pins (name -> version) that apply on ``platform``: its markers evaluated there."""
-    env = {**default_environment(), **PYTHON, **PLATFORMS[platform][0]}
-    found: dict[str, str] = {}
-    for line in LOCK.read_text().splitlines():
-        if not line.strip() or line[0] in " #-":
-            continue
-        req = Requirement(line)
-        if req.marker is None or req.marker.evaluate(env):
-            assert req.name not in found, f"{req.name} is pinned twice for {platform}"
-            [spec] = req.specifier
-            found[req.name] = spec.version
-    return found
+from lock_check import PLATFORMS, anchor, pins, wheels_of
 
 
 def test_each_platform_gets_its_torch_and_the_same_versions_of_everything_else():
@@ -67,34 +36,32 @@ def test_each_platform_gets_its_torch_and_the_same_versions_of_everything_else()
         assert {"diffusers", "transformers", "runpod", "jupyterlab", "papermill", "pytest"} <= set(found), platform
 
 
-def pip_dry_run(platform: str, folder: Path) -> subprocess.Popen:
-    """pip resolving the platform's pins from the index, each one a wheel for that platform (no install)."""
-    pinned = folder / f"{platform}.txt"
-    pinned.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins(platform).items())))
-    sources = [a for d in os.environ.get("PIP_FIND_LINKS", "").split() for a in ("--find-links", d)]
-    if platform == "linux-x86_64" and not sources:
-        sources = ["--extra-index-url", "https://download.pytorch.org/whl/cpu"]
-    cert = os.environ.get("PIP_CERT") or os.environ.get("REQUESTS_CA_BUNDLE")
-    cmd = [sys.executable, "-m", "pip", "install", "--isolated", "--dry-run", "--ignore-installed", "--no-deps",
-           "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
-           *[a for tag in PLATFORMS[platform][1] for a in ("--platform", tag)], *sources,
-           *(["--cert", cert] if cert else []), "--timeout", "60", "-q", "-r", str(pinned)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 def start_early(folder: Path) -> dict[str, subprocess.Popen]:
-    """The three resolutions, started when collection ends (tests/conftest.py): they wait on the index."""
-    return {platform: pip_dry_run(platform, folder) for platform in PLATFORMS}
+    """The check, started when collection ends (tests/conftest.py): one process for the three platforms."""
+    return {"lock": subprocess.Popen([sys.executable, str(Path(__file__).with_name("lock_check.py")), str(folder)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)}
 
 
 @pytest.mark.slow
 @pytest.mark.starts_early
 @pytest.mark.timeout(600)
 def test_the_lock_resolves_on_linux_x86_64_linux_aarch64_and_macos_arm64(started_early):
-    runs = started_early
-    failed = {}
-    for platform, proc in runs.items():
-        out, _ = proc.communicate(timeout=540)
-        if proc.returncode != 0:
-            failed[platform] = "\n".join(line for line in out.splitlines() if "is ignored" not in line)[-1500:]
-    assert failed == {}, failed
+    proc = started_early["lock"]
+    out, _ = proc.communicate(timeout=540)
+    last = out.strip().splitlines()[-1] if out.strip() else ""
+    assert last.startswith("{"), out[-3000:]  # lock_check.py itself failed (PyPI unreachable?): its traceback
+    failed = {platform: why for platform, why in json.loads(last).items() if why}
+    assert failed == {} and proc.returncode == 0, failed
+
+
+def test_only_the_pinned_versions_wheels_reach_pips_index_as_pypi_lists_them():
+    files = [{"filename": name, "url": f"https://files.example/{name}", "hashes": {"sha256": "ab"}}
+             for name in ("demo-2.0-py3-none-any.whl", "demo-2.0.0-1-cp311-cp311-macosx_14_0_arm64.whl",
+                          "demo-2.0.1-py3-none-any.whl", "demo-2.0.tar.gz", "demo-20-py3-none-any.whl")]
+    kept = wheels_of(files, "2.0")
+    assert [f["filename"] for f in kept] == ["demo-2.0-py3-none-any.whl",  # 2.0.0 is 2.0; a build tag is kept
+                                             "demo-2.0.0-1-cp311-cp311-macosx_14_0_arm64.whl"]
+    link = anchor({**files[0], "requires-python": ">=3.10", "yanked": "broken", "core-metadata": {"sha256": "cd"}})
+    assert link.startswith('<a href="https://files.example/demo-2.0-py3-none-any.whl#sha256=ab" ')
+    assert 'data-requires-python="&gt;=3.10"' in link and 'data-yanked="broken"' in link
+    assert 'data-core-metadata="sha256=cd"' in link
