@@ -21,7 +21,9 @@ from pathlib import Path
 from journey_child import die_with_parent, write_report
 
 CANARY_PREFIX = "canary-rehearsal-"
-PARAMETERS = {"clean_up": "always"}  # 08 tears the journey down on RunPod too: the rehearsal leaves nothing
+PARAMETERS = {"clean_up": "always",  # 08 tears the journey down on RunPod too: the rehearsal leaves nothing
+              # 03 talks to no platform: its minimal handler run as a process (about 10 CPU s) is the journey's
+              "run_test_input": False}
 
 
 def rehearsal_env(folder: Path) -> dict:
