@@ -103,9 +103,14 @@ def anchor(file: dict) -> str:
     return f"<a {' '.join(attrs)}>{html.escape(file['filename'])}</a><br>"
 
 
+def ca_bundle() -> str | None:
+    """The CA bundle this machine's pip uses (PIP_CERT, else requests' REQUESTS_CA_BUNDLE); None: the default."""
+    return os.environ.get("PIP_CERT") or os.environ.get("REQUESTS_CA_BUNDLE")
+
+
 def write_index(folder: Path, wanted: dict[str, set[str]]) -> Path:
     """A local simple index holding, for each project, PyPI's files of the pinned versions only."""
-    cert = os.environ.get("PIP_CERT") or os.environ.get("REQUESTS_CA_BUNDLE") or True
+    cert = ca_bundle() or True
     local = threading.local()  # a session per thread: a new connection would load the CA bundle again (50 ms)
 
     def fetch(name: str) -> tuple[str, list[dict]]:
@@ -127,29 +132,30 @@ def write_index(folder: Path, wanted: dict[str, set[str]]) -> Path:
     return root
 
 
-def pip_dry_run(platform: str, folder: Path, index: Path) -> subprocess.Popen:
+def pip_dry_run(platform: str, pinned: dict[str, str], folder: Path, index: Path) -> subprocess.Popen:
     """pip resolving the platform's pins from the index, each one a wheel for that platform (no install)."""
-    pinned = folder / f"{platform}.txt"
-    pinned.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins(platform).items())))
+    requirements = folder / f"{platform}.txt"
+    requirements.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pinned.items())))
     sources = [a for d in os.environ.get("PIP_FIND_LINKS", "").split() for a in ("--find-links", d)]
     if platform == "linux-x86_64" and not sources:
         sources = ["--extra-index-url", "https://download.pytorch.org/whl/cpu"]
-    cert = os.environ.get("PIP_CERT") or os.environ.get("REQUESTS_CA_BUNDLE")
+    cert = ca_bundle()
     cmd = [sys.executable, "-m", "pip", "install", "--isolated", "--dry-run", "--ignore-installed", "--no-deps",
            "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
            *[a for tag in PLATFORMS[platform][1] for a in ("--platform", tag)], "--index-url", index.as_uri(),
-           *sources, *(["--cert", cert] if cert else []), "--timeout", "60", "-q", "-r", str(pinned)]
+           *sources, *(["--cert", cert] if cert else []), "--timeout", "60", "-q", "-r", str(requirements)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def main(folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
+    every = {platform: pins(platform) for platform in PLATFORMS}
     wanted: dict[str, set[str]] = {}
-    for platform in PLATFORMS:
-        for name, version in pins(platform).items():
+    for pinned in every.values():
+        for name, version in pinned.items():
             wanted.setdefault(name, set()).add(version)
     index = write_index(folder, wanted)
-    runs = {platform: pip_dry_run(platform, folder, index) for platform in PLATFORMS}
+    runs = {platform: pip_dry_run(platform, pinned, folder, index) for platform, pinned in every.items()}
     report = {}
     for platform, proc in runs.items():
         out, _ = proc.communicate()
