@@ -94,12 +94,12 @@ def test_07_and_08_use_the_endpoint_05_made_and_08_leaves_nothing(chain):
 def test_storage_notebook_checks_pass_for_a_pool_given_as_a_parameter(tmp_path, monkeypatch, executed_notebook):
     """``-p gpu_pool=...``: the journey's 02 takes the cheapest pool, so this run takes the last one offered. Every
     pool the picker offers is chosen, and 02's checks pass, through the widget in tests/test_jupyterlab_picker.py."""
-    place = -1
     offered = executed_notebook("02").glued["offered_pools"]
     assert len(offered) >= 4
+    pool = offered[-1]
     monkeypatch.setenv("PLAYBOOK_BUILD_DIR", str(tmp_path / "build"))
     [path] = notebooks.select(["02"])
-    run = notebooks.run_notebook(path, out_dir=tmp_path / "out", parameters={"gpu_pool": offered[place]},
+    run = notebooks.run_notebook(path, out_dir=tmp_path / "out", parameters={"gpu_pool": pool},
                                  html=False)
     assert run.ok, run.error
-    assert run.glued["chosen_pool"] == offered[place]
+    assert run.glued["chosen_pool"] == pool
